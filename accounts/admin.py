@@ -1,0 +1,220 @@
+"""Operations admin for platform operators; every save goes through the services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from accounts import services
+from accounts.actors import Actor
+from accounts.errors import AccountsError
+from accounts.models import AuditEvent, Group, Membership, Organization, User
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user)
+
+
+class ServiceSaveMixin:
+    """Turns domain refusals into admin messages instead of 500s."""
+
+    def _run(self, request, change):
+        try:
+            change()
+        except AccountsError as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+            raise PermissionDenied(str(error)) from error
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug", "created_at"] if obj else ["created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # Only the display name is editable after creation.
+            Organization.objects.filter(pk=obj.pk).update(name=obj.name)
+            return
+        created = services.organization_create(slug=obj.slug, name=obj.name, actor=_actor(request))
+        obj.pk = created.pk
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(User)
+class UserAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    list_display = [
+        "username",
+        "email",
+        "organization",
+        "role",
+        "is_active",
+        "source",
+        "updated_at",
+    ]
+    list_filter = ["is_active", "role", "source", "organization"]
+    search_fields = ["username", "email", "given_name", "family_name", "external_id"]
+    list_select_related = ["organization"]
+    readonly_fields = ["id", "version", "created_at", "updated_at", "last_login", "source"]
+    fields = [
+        "id",
+        "organization",
+        "username",
+        "email",
+        "given_name",
+        "family_name",
+        "display_name",
+        "external_id",
+        "title",
+        "locale",
+        "enterprise",
+        "role",
+        "is_active",
+        "source",
+        "version",
+        "created_at",
+        "updated_at",
+        "last_login",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        return [*fields, "organization"] if obj else fields
+
+    def save_model(self, request, obj, form, change):
+        actor = _actor(request)
+        profile = {
+            name: form.cleaned_data[name]
+            for name in services.PROFILE_FIELDS
+            if name in form.cleaned_data
+        }
+        if not change:
+            self._run(
+                request,
+                lambda: setattr(
+                    obj,
+                    "pk",
+                    services.user_create(
+                        organization=form.cleaned_data["organization"],
+                        actor=actor,
+                        role=form.cleaned_data["role"],
+                        is_active=form.cleaned_data["is_active"],
+                        **profile,
+                    ).pk,
+                ),
+            )
+            return
+        stored = User.objects.get(pk=obj.pk)
+
+        def apply():
+            services.user_update(user=stored, actor=actor, **profile)
+            services.user_set_active(
+                user=stored, active=form.cleaned_data["is_active"], actor=actor
+            )
+            services.user_set_role(user=stored, role=form.cleaned_data["role"], actor=actor)
+
+        self._run(request, apply)
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            services.user_delete(user=user, actor=_actor(request))
+
+
+@admin.register(Group)
+class GroupAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    list_display = ["display_name", "organization", "external_id", "updated_at"]
+    list_filter = ["organization"]
+    search_fields = ["display_name", "external_id"]
+    list_select_related = ["organization"]
+    readonly_fields = ["id", "version", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        return [*fields, "organization"] if obj else fields
+
+    def save_model(self, request, obj, form, change):
+        actor = _actor(request)
+        if not change:
+            self._run(
+                request,
+                lambda: setattr(
+                    obj,
+                    "pk",
+                    services.group_create(
+                        organization=form.cleaned_data["organization"],
+                        display_name=form.cleaned_data["display_name"],
+                        external_id=form.cleaned_data["external_id"],
+                        actor=actor,
+                    ).pk,
+                ),
+            )
+            obj._state.adding = False
+            return
+        self._run(
+            request,
+            lambda: services.group_update(
+                group=obj,
+                actor=actor,
+                display_name=form.cleaned_data["display_name"],
+                external_id=form.cleaned_data["external_id"],
+            ),
+        )
+
+    def save_formset(self, request, form, formset, change):
+        group = form.instance
+        actor = _actor(request)
+        added, removed = [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and not formset._should_delete_form(inline_form):
+                continue
+            user = inline_form.cleaned_data.get("user")
+            if user is None:
+                continue
+            if formset._should_delete_form(inline_form):
+                removed.append(user)
+            elif inline_form.instance.pk is None:
+                added.append(user)
+        self._run(
+            request,
+            lambda: (
+                services.group_members_add(group=group, users=added, actor=actor),
+                services.group_members_remove(group=group, users=removed, actor=actor),
+            ),
+        )
+
+    def delete_model(self, request, obj):
+        services.group_delete(group=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            services.group_delete(group=group, actor=_actor(request))
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "organization", "action", "actor_label", "target_label"]
+    list_filter = ["action", "actor_type", "organization"]
+    search_fields = ["target_label", "target_id", "actor_label", "request_id"]
+    list_select_related = ["organization"]
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,38 @@
+"""Domain errors raised by accounts services; protocol edges translate them."""
+
+
+class AccountsError(Exception):
+    """Base for refusals a caller can show to whoever asked for the change."""
+
+
+class UsernameTaken(AccountsError):
+    def __init__(self, username: str):
+        super().__init__(f"A user with userName {username!r} already exists in this organization.")
+        self.username = username
+
+
+class GroupNameTaken(AccountsError):
+    def __init__(self, display_name: str):
+        super().__init__(
+            f"A group with displayName {display_name!r} already exists in this organization."
+        )
+        self.display_name = display_name
+
+
+class OrganizationSlugTaken(AccountsError):
+    def __init__(self, slug: str):
+        super().__init__(f"An organization with slug {slug!r} already exists.")
+        self.slug = slug
+
+
+class CrossOrganizationMember(AccountsError):
+    def __init__(self):
+        super().__init__("Group members must be users of the group's own organization.")
+
+
+class InvalidValue(AccountsError):
+    """A value the domain cannot hold (empty userName, unknown role, ...)."""
+
+
+class RoleChangeRefused(AccountsError):
+    """The acting user may not make this role change."""

@@ -1,0 +1,270 @@
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class Organization(models.Model):
+    """The tenant: everything else belongs to exactly one organization."""
+
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        # Natural keys name platform operators only; organization users share
+        # usernames across organizations and sign in through their organization.
+        return self.get(organization__isnull=True, username__iexact=username)
+
+    def create_superuser(self, username, email="", password=None, **extra):
+        from accounts.services.operators import operator_create
+
+        return operator_create(username=username, email=email, password=password)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+class Source(models.TextChoices):
+    SCIM = "scim", "SCIM provisioning"
+    SSO_JIT = "sso_jit", "SSO just-in-time"
+    MANUAL = "manual", "Manual"
+
+
+CONSOLE_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person in one organization; platform operators have no organization.
+
+    `username` is the SCIM userName: case kept as sent, unique per organization
+    case-insensitively. The id is the opaque, stable SCIM id.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
+    )
+    username = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    given_name = models.CharField(max_length=150, blank=True)
+    family_name = models.CharField(max_length=150, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    locale = models.CharField(max_length=35, blank=True)
+    # Enterprise extension: department, employeeNumber, costCenter, division,
+    # organization, manager ({"value": id, "displayName": ...}).
+    enterprise = models.JSONField(default=dict, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="Platform operator: may use the operations admin."
+    )
+    # Bumped by every change; the SCIM ETag (meta.version) is built from it.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                "organization",
+                name="user_username_ci_unique_per_org",
+            ),
+            models.UniqueConstraint(
+                Lower("username"),
+                condition=Q(organization__isnull=True),
+                name="operator_username_ci_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(organization__isnull=False) | Q(is_staff=True),
+                name="user_has_organization_or_is_operator",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=[choice.value for choice in Role]),
+                name="user_role_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(Lower("email"), "organization", name="user_email_ci_org_idx"),
+            models.Index(fields=["organization", "external_id"], name="user_org_external_id_idx"),
+            models.Index(fields=["organization", "created_at", "id"], name="user_org_created_idx"),
+        ]
+
+    def __str__(self):
+        return self.username
+
+    def get_full_name(self):
+        return self.display_name or " ".join(p for p in (self.given_name, self.family_name) if p)
+
+    def get_short_name(self):
+        return self.given_name or self.username
+
+    @property
+    def can_use_console(self) -> bool:
+        return self.is_active and self.organization_id is not None and self.role in CONSOLE_ROLES
+
+
+class Group(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="groups")
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(User, through="Membership", related_name="member_of")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("display_name"),
+                "organization",
+                name="group_display_name_ci_unique_per_org",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "created_at", "id"], name="group_org_created_idx"),
+            models.Index(fields=["organization", "external_id"], name="group_org_external_id_idx"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+
+class Membership(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="membership_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "group"], name="membership_user_group_idx")]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.group_id}"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    TOKEN = "token", "Provisioning token"
+    SYSTEM = "system", "System"
+
+
+class AuditAction(models.TextChoices):
+    ORGANIZATION_CREATED = "organization.created"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_REACTIVATED = "user.reactivated"
+    USER_DELETED = "user.deleted"
+    USER_ROLE_CHANGED = "user.role_changed"
+    USER_PASSWORD_SET = "user.password_set"
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
+    GROUP_MEMBERS_ADDED = "group.members_added"
+    GROUP_MEMBERS_REMOVED = "group.members_removed"
+    TOKEN_CREATED = "token.created"
+    TOKEN_REVOKED = "token.revoked"
+    SSO_CONFIGURED = "sso.configured"
+    SSO_LOGIN = "sso.login"
+    SSO_LOGIN_FAILED = "sso.login_failed"
+    CONSOLE_LOGIN = "console.login"
+    CONSOLE_LOGIN_FAILED = "console.login_failed"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionDenied("Audit events are append-only.")
+
+    def delete(self):
+        raise PermissionDenied("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """Append-only record of one change. `changes` never holds secrets."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    occurred_at = models.DateTimeField(auto_now_add=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    # A user's or token's id; kept as text so the trail outlives what it names.
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=64, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-occurred_at", "-id"], name="audit_org_time_idx"),
+            models.Index(
+                fields=["organization", "action", "-occurred_at"], name="audit_org_action_idx"
+            ),
+            models.Index(
+                fields=["organization", "target_type", "target_id"], name="audit_org_target_idx"
+            ),
+            models.Index(
+                fields=["organization", "actor_type", "actor_id"], name="audit_org_actor_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.target_label or self.target_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionDenied("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("Audit events are append-only.")
+
+
+class UserSession(models.Model):
+    """Which sessions belong to which user, so deactivation can end them all at once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"session of {self.user_id}"

@@ -1,0 +1,51 @@
+"""Every state change of the accounts domain.
+
+Each service is one transaction, locks what it changes, returns early when nothing
+changes, and writes its audit event in that transaction.
+"""
+
+from accounts.services.audit import audit_record
+from accounts.services.groups import (
+    group_create,
+    group_delete,
+    group_members_add,
+    group_members_clear,
+    group_members_remove,
+    group_members_replace,
+    group_update,
+)
+from accounts.services.operators import operator_create
+from accounts.services.organizations import organization_create
+from accounts.services.users import (
+    PROFILE_FIELDS,
+    user_create,
+    user_deactivate,
+    user_delete,
+    user_reactivate,
+    user_set_active,
+    user_set_password,
+    user_set_role,
+    user_update,
+)
+
+__all__ = [
+    "PROFILE_FIELDS",
+    "audit_record",
+    "group_create",
+    "group_delete",
+    "group_members_add",
+    "group_members_clear",
+    "group_members_remove",
+    "group_members_replace",
+    "group_update",
+    "operator_create",
+    "organization_create",
+    "user_create",
+    "user_deactivate",
+    "user_delete",
+    "user_reactivate",
+    "user_set_active",
+    "user_set_password",
+    "user_set_role",
+    "user_update",
+]

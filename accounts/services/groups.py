@@ -1,0 +1,234 @@
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+
+from accounts.actors import Actor
+from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
+from accounts.models import AuditAction, Group, Membership, Organization, User
+from accounts.selectors import group_by_display_name
+from accounts.services.audit import audit_record
+
+# Audit events list at most this many member ids; the count is always exact.
+AUDIT_MEMBER_IDS_LIMIT = 100
+
+
+def _clean_display_name(display_name: str) -> str:
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise InvalidValue("displayName must not be empty.")
+    if len(display_name) > Group._meta.get_field("display_name").max_length:
+        raise InvalidValue("displayName is too long.")
+    return display_name
+
+
+def _locked(group: Group) -> Group:
+    return Group.objects.select_for_update().get(pk=group.pk)
+
+
+def _audit_group(group: Group, *, actor: Actor, action: str, changes: dict | None = None) -> None:
+    audit_record(
+        organization=group.organization,
+        actor=actor,
+        action=action,
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.display_name,
+        changes=changes,
+    )
+
+
+def _member_changes(user_ids: list) -> dict:
+    return {
+        "count": len(user_ids),
+        "users": [str(user_id) for user_id in user_ids[:AUDIT_MEMBER_IDS_LIMIT]],
+    }
+
+
+def _unique_users(group: Group, users: Iterable[User]) -> dict:
+    by_id = {}
+    for user in users:
+        if user.organization_id != group.organization_id:
+            raise CrossOrganizationMember()
+        by_id[user.pk] = user
+    return by_id
+
+
+def _save_unique(group: Group, **save_kwargs) -> None:
+    try:
+        with transaction.atomic():
+            group.save(**save_kwargs)
+    except IntegrityError:
+        raise GroupNameTaken(group.display_name) from None
+
+
+def _bump(group: Group) -> None:
+    group.version += 1
+    group.save(update_fields=["version", "updated_at"])
+
+
+def _add(group: Group, user_ids: list) -> list:
+    """Insert the memberships that do not exist yet; costs the change, not the group."""
+    if not user_ids:
+        return []
+    present = set(
+        Membership.objects.filter(group=group, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    new_ids = [user_id for user_id in user_ids if user_id not in present]
+    Membership.objects.bulk_create(
+        [Membership(group=group, user_id=user_id) for user_id in new_ids],
+        ignore_conflicts=True,
+    )
+    return new_ids
+
+
+def _remove(group: Group, user_ids: list) -> list:
+    if not user_ids:
+        return []
+    memberships = Membership.objects.filter(group=group, user_id__in=user_ids)
+    removed = list(memberships.values_list("user_id", flat=True))
+    if removed:
+        Membership.objects.filter(group=group, user_id__in=removed).delete()
+    return removed
+
+
+@transaction.atomic
+def group_create(
+    *,
+    organization: Organization,
+    display_name: str,
+    actor: Actor,
+    external_id: str = "",
+    members: Iterable[User] = (),
+) -> Group:
+    display_name = _clean_display_name(display_name)
+    if group_by_display_name(organization, display_name) is not None:
+        raise GroupNameTaken(display_name)
+    group = Group(organization=organization, display_name=display_name, external_id=external_id)
+    member_ids = list(_unique_users(group, members))
+    _save_unique(group, force_insert=True)
+    _add(group, member_ids)
+    _audit_group(
+        group,
+        actor=actor,
+        action=AuditAction.GROUP_CREATED,
+        changes={"displayName": display_name, "externalId": external_id},
+    )
+    if member_ids:
+        _audit_group(
+            group,
+            actor=actor,
+            action=AuditAction.GROUP_MEMBERS_ADDED,
+            changes=_member_changes(member_ids),
+        )
+    return group
+
+
+@transaction.atomic
+def group_update(
+    *, group: Group, actor: Actor, display_name: str | None = None, external_id: str | None = None
+) -> Group:
+    """Rename the group or change its externalId; a no-op when nothing changes."""
+    group = _locked(group)
+    changes = {}
+    if display_name is not None:
+        display_name = _clean_display_name(display_name)
+        if display_name != group.display_name:
+            if display_name.lower() != group.display_name.lower():
+                existing = group_by_display_name(group.organization, display_name)
+                if existing is not None and existing.pk != group.pk:
+                    raise GroupNameTaken(display_name)
+            changes["displayName"] = {"from": group.display_name, "to": display_name}
+            group.display_name = display_name
+    if external_id is not None and external_id != group.external_id:
+        changes["externalId"] = {"from": group.external_id, "to": external_id}
+        group.external_id = external_id
+    if not changes:
+        return group
+    group.version += 1
+    _save_unique(group)
+    _audit_group(group, actor=actor, action=AuditAction.GROUP_UPDATED, changes=changes)
+    return group
+
+
+@transaction.atomic
+def group_delete(*, group: Group, actor: Actor) -> None:
+    """Delete the group; its members stay."""
+    group = _locked(group)
+    _audit_group(
+        group,
+        actor=actor,
+        action=AuditAction.GROUP_DELETED,
+        changes={"displayName": group.display_name, "externalId": group.external_id},
+    )
+    group.delete()
+
+
+@transaction.atomic
+def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> list:
+    """Add users (of the group's organization); returns the ids actually added."""
+    group = _locked(group)
+    added = _add(group, list(_unique_users(group, users)))
+    if added:
+        _bump(group)
+        _audit_group(
+            group,
+            actor=actor,
+            action=AuditAction.GROUP_MEMBERS_ADDED,
+            changes=_member_changes(added),
+        )
+    return added
+
+
+@transaction.atomic
+def group_members_remove(*, group: Group, users: Iterable[User], actor: Actor) -> list:
+    """Remove users from the group; returns the ids actually removed."""
+    group = _locked(group)
+    return _record_removal(group, actor, _remove(group, list(_unique_users(group, users))))
+
+
+@transaction.atomic
+def group_members_clear(*, group: Group, actor: Actor) -> list:
+    """Remove every member (SCIM `remove` of path `members` with no value)."""
+    group = _locked(group)
+    removed = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
+    return _record_removal(group, actor, _remove(group, removed))
+
+
+def _record_removal(group: Group, actor: Actor, removed: list) -> list:
+    if removed:
+        _bump(group)
+        _audit_group(
+            group,
+            actor=actor,
+            action=AuditAction.GROUP_MEMBERS_REMOVED,
+            changes=_member_changes(removed),
+        )
+    return removed
+
+
+@transaction.atomic
+def group_members_replace(*, group: Group, users: Iterable[User], actor: Actor) -> None:
+    """Make the member list exactly `users` (what a SCIM PUT or replace asks for)."""
+    group = _locked(group)
+    wanted = _unique_users(group, users)
+    current = set(Membership.objects.filter(group=group).values_list("user_id", flat=True))
+    removed = _remove(group, [user_id for user_id in current if user_id not in wanted])
+    added = _add(group, [user_id for user_id in wanted if user_id not in current])
+    if added:
+        _audit_group(
+            group,
+            actor=actor,
+            action=AuditAction.GROUP_MEMBERS_ADDED,
+            changes=_member_changes(added),
+        )
+    if removed:
+        _audit_group(
+            group,
+            actor=actor,
+            action=AuditAction.GROUP_MEMBERS_REMOVED,
+            changes=_member_changes(removed),
+        )
+    if added or removed:
+        _bump(group)

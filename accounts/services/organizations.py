@@ -1,0 +1,32 @@
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from accounts.actors import Actor
+from accounts.errors import InvalidValue, OrganizationSlugTaken
+from accounts.models import AuditAction, Organization
+from accounts.services.audit import audit_record
+
+
+@transaction.atomic
+def organization_create(*, slug: str, name: str, actor: Actor) -> Organization:
+    if not slug or slugify(slug) != slug:
+        raise InvalidValue(f"Organization slug {slug!r} must be lower-case letters, digits and -.")
+    if not name.strip():
+        raise InvalidValue("Organization name must not be empty.")
+    if Organization.objects.filter(slug=slug).exists():
+        raise OrganizationSlugTaken(slug)
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.create(slug=slug, name=name.strip())
+    except IntegrityError:
+        raise OrganizationSlugTaken(slug) from None
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.ORGANIZATION_CREATED,
+        target_type="organization",
+        target_id=organization.pk,
+        target_label=organization.slug,
+        changes={"slug": slug, "name": organization.name},
+    )
+    return organization

@@ -1,0 +1,239 @@
+from django.db import IntegrityError, transaction
+
+from accounts import sessions
+from accounts.actors import Actor
+from accounts.errors import InvalidValue, RoleChangeRefused, UsernameTaken
+from accounts.models import AuditAction, Organization, Role, Source, User
+from accounts.selectors import user_by_username
+from accounts.services.audit import audit_record
+
+# Profile fields an identity provider or an admin may change with user_update.
+PROFILE_FIELDS = (
+    "username",
+    "email",
+    "given_name",
+    "family_name",
+    "display_name",
+    "external_id",
+    "title",
+    "locale",
+    "enterprise",
+)
+
+
+def _clean_username(username: str) -> str:
+    username = (username or "").strip()
+    if not username:
+        raise InvalidValue("userName must not be empty.")
+    if len(username) > User._meta.get_field("username").max_length:
+        raise InvalidValue("userName is too long.")
+    return username
+
+
+def _locked(user: User) -> User:
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+def _audit_user(user: User, *, actor: Actor, action: str, changes: dict | None = None) -> None:
+    audit_record(
+        organization=user.organization,
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
+        changes=changes,
+    )
+
+
+def _save_unique(user: User, **save_kwargs) -> None:
+    # The constraint is the final word when two requests race for one userName.
+    try:
+        with transaction.atomic():
+            user.save(**save_kwargs)
+    except IntegrityError:
+        raise UsernameTaken(user.username) from None
+
+
+@transaction.atomic
+def user_create(
+    *,
+    organization: Organization,
+    username: str,
+    actor: Actor,
+    email: str = "",
+    given_name: str = "",
+    family_name: str = "",
+    display_name: str = "",
+    external_id: str = "",
+    title: str = "",
+    locale: str = "",
+    enterprise: dict | None = None,
+    is_active: bool = True,
+    role: str = Role.MEMBER,
+    source: str = Source.MANUAL,
+    password: str | None = None,
+) -> User:
+    username = _clean_username(username)
+    if role not in Role.values:
+        raise InvalidValue(f"Unknown role {role!r}.")
+    if user_by_username(organization, username) is not None:
+        raise UsernameTaken(username)
+    user = User(
+        organization=organization,
+        username=username,
+        email=email,
+        given_name=given_name,
+        family_name=family_name,
+        display_name=display_name,
+        external_id=external_id,
+        title=title,
+        locale=locale,
+        enterprise=enterprise or {},
+        is_active=is_active,
+        role=role,
+        source=source,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    _save_unique(user, force_insert=True)
+    _audit_user(
+        user,
+        actor=actor,
+        action=AuditAction.USER_CREATED,
+        changes={
+            "userName": username,
+            "email": email,
+            "externalId": external_id,
+            "active": is_active,
+            "role": role,
+            "source": source,
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: Actor, **fields) -> User:
+    """Change profile fields; returns without writing when nothing changes."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"user_update() got unexpected fields: {sorted(unknown)}")
+    if "username" in fields:
+        fields["username"] = _clean_username(fields["username"])
+    user = _locked(user)
+    changes = {
+        name: {"from": getattr(user, name), "to": value}
+        for name, value in fields.items()
+        if getattr(user, name) != value
+    }
+    if not changes:
+        return user
+    if "username" in changes and changes["username"]["from"].lower() != fields["username"].lower():
+        existing = user_by_username(user.organization, fields["username"])
+        if existing is not None and existing.pk != user.pk:
+            raise UsernameTaken(fields["username"])
+    for name, change in changes.items():
+        setattr(user, name, change["to"])
+    user.version += 1
+    _save_unique(user)
+    _audit_user(user, actor=actor, action=AuditAction.USER_UPDATED, changes=changes)
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor: Actor) -> User:
+    """Deactivate and end every session of the user; a no-op if already inactive."""
+    user = _locked(user)
+    if not user.is_active:
+        return user
+    user.is_active = False
+    user.version += 1
+    user.save(update_fields=["is_active", "version", "updated_at"])
+    _audit_user(user, actor=actor, action=AuditAction.USER_DEACTIVATED)
+    session_keys = sessions.session_keys_of(user)
+    transaction.on_commit(lambda: sessions.end_sessions(session_keys))
+    return user
+
+
+@transaction.atomic
+def user_reactivate(*, user: User, actor: Actor) -> User:
+    user = _locked(user)
+    if user.is_active:
+        return user
+    user.is_active = True
+    user.version += 1
+    user.save(update_fields=["is_active", "version", "updated_at"])
+    _audit_user(user, actor=actor, action=AuditAction.USER_REACTIVATED)
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, active: bool, actor: Actor) -> User:
+    if active:
+        return user_reactivate(user=user, actor=actor)
+    return user_deactivate(user=user, actor=actor)
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: Actor) -> None:
+    """Delete the user and their memberships; the userName may be provisioned again."""
+    user = _locked(user)
+    session_keys = sessions.session_keys_of(user)
+    _audit_user(
+        user,
+        actor=actor,
+        action=AuditAction.USER_DELETED,
+        changes={"userName": user.username, "externalId": user.external_id},
+    )
+    user.delete()
+    transaction.on_commit(lambda: sessions.end_sessions(session_keys))
+
+
+@transaction.atomic
+def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | None = None) -> User:
+    """Change a user's console role.
+
+    With `acting_user` (a console admin), the console's rules apply: same organization
+    only, and only owners grant, change or remove the owner role. The last owner of an
+    organization keeps the role.
+    """
+    if role not in Role.values:
+        raise InvalidValue(f"Unknown role {role!r}.")
+    user = _locked(user)
+    if user.role == role:
+        return user
+    if acting_user is not None:
+        if acting_user.organization_id != user.organization_id or not acting_user.can_use_console:
+            raise RoleChangeRefused("You may change roles only in your own organization.")
+        touches_owner = Role.OWNER in (role, user.role)
+        if touches_owner and acting_user.role != Role.OWNER:
+            raise RoleChangeRefused("Only owners can grant or remove the owner role.")
+    if user.role == Role.OWNER:
+        owners = User.objects.select_for_update().filter(
+            organization_id=user.organization_id, role=Role.OWNER, is_active=True
+        )
+        if owners.count() <= 1:
+            raise RoleChangeRefused("An organization keeps at least one active owner.")
+    old_role = user.role
+    user.role = role
+    user.version += 1
+    user.save(update_fields=["role", "version", "updated_at"])
+    _audit_user(
+        user,
+        actor=actor,
+        action=AuditAction.USER_ROLE_CHANGED,
+        changes={"role": {"from": old_role, "to": role}},
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, user: User, password: str, actor: Actor) -> User:
+    user = _locked(user)
+    user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    _audit_user(user, actor=actor, action=AuditAction.USER_PASSWORD_SET)
+    return user

@@ -1,0 +1,66 @@
+"""Fixed-window rate limits kept in the shared Django cache (Redis or the database).
+
+Every app instance sees the same counters. On Redis the increment is atomic; on the
+database cache two racing requests may count once, which only makes a limit slightly
+generous, never wrongly strict.
+"""
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window: int  # seconds
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate":
+        """'10/5m' is ten per five minutes; '100/s' a hundred per second."""
+        match = _RATE.match(text or "")
+        if not match:
+            raise ValueError(f"Rate {text!r} is not of the form COUNT/[N]UNIT, e.g. 10/5m.")
+        count, multiple, unit = match.groups()
+        return cls(limit=int(count), window=int(multiple or 1) * _UNIT_SECONDS[unit])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int
+
+
+def hit(scope: str, key: str, rate: Rate) -> Verdict:
+    """Count one event for `key` in `scope`; refuse once the window's limit is passed."""
+    now = int(time.time())
+    window_start = now - now % rate.window
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    cache_key = f"ratelimit:{scope}:{digest}:{window_start}"
+    if cache.add(cache_key, 1, timeout=rate.window + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=rate.window + 1)
+            count = 1
+    return Verdict(allowed=count <= rate.limit, retry_after=window_start + rate.window - now)
+
+
+def peek(scope: str, key: str, rate: Rate) -> bool:
+    """Whether `key` is over its limit now, without counting an event."""
+    now = int(time.time())
+    window_start = now - now % rate.window
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return (cache.get(f"ratelimit:{scope}:{digest}:{window_start}") or 0) > rate.limit
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Roster operations"
+admin.site.site_title = "Roster operations"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("console/", include("console.urls")),
+]

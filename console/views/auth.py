@@ -1,0 +1,77 @@
+import logging
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
+
+from accounts.actors import Actor
+from accounts.models import AuditAction
+from accounts.services import audit_record
+from config import ratelimit
+from console.forms import ConsoleLoginForm
+
+logger = logging.getLogger(__name__)
+
+
+def _too_many_attempts(request) -> ratelimit.Verdict:
+    """Count this attempt against the client address and against the account."""
+    rate = ratelimit.Rate.parse(settings.CONSOLE_LOGIN_RATE)
+    by_address = ratelimit.hit("console-login-ip", ratelimit.client_address(request), rate)
+    email = (request.POST.get("email") or "").strip().lower()
+    by_account = ratelimit.hit("console-login-email", email, rate)
+    return by_address if not by_address.allowed else by_account
+
+
+def _safe_next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts=None, require_https=False):
+        return target
+    return ""
+
+
+@never_cache
+@csrf_protect
+def login_view(request):
+    if request.method == "POST":
+        verdict = _too_many_attempts(request)
+        if not verdict.allowed:
+            logger.warning("console login throttled", extra={"event": "console.login_throttled"})
+            response = render(
+                request,
+                "console/login.html",
+                {"form": ConsoleLoginForm(request), "throttled": True},
+                status=429,
+            )
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
+        form = ConsoleLoginForm(request, data=request.POST)
+        if form.is_valid():
+            user = form.user
+            login(request, user, backend="accounts.backends.ConsoleEmailBackend")
+            audit_record(
+                organization=user.organization,
+                actor=Actor.for_user(user),
+                action=AuditAction.CONSOLE_LOGIN,
+                target_type="user",
+                target_id=user.pk,
+                target_label=user.username,
+            )
+            return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
+        logger.info("console login failed", extra={"event": "console.login_failed"})
+        status = 400
+    else:
+        form = ConsoleLoginForm(request)
+        status = 200
+    return render(
+        request, "console/login.html", {"form": form, "next": _safe_next(request)}, status=status
+    )
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("console:login")
