@@ -7,4 +7,5 @@ admin.site.site_title = "Roster operations"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
+    # Apps add their own include() lines below, one per app.
 ]
