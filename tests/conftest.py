@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: organizations, users and groups made through the services."""
 
 import itertools
+import json
 
 import pytest
 
@@ -102,3 +103,78 @@ def org_admin(organization, make_user):
 def owner_client(client, org_owner):
     client.force_login(org_owner, backend="accounts.backends.ConsoleEmailBackend")
     return client
+
+
+SCIM_CONTENT_TYPE = "application/scim+json"
+
+
+class ScimClient:
+    """Django's test client speaking SCIM with a provisioning token, as an IdP would."""
+
+    def __init__(self, client, secret, base="/scim/v2"):
+        self.client = client
+        self.secret = secret
+        self.base = base
+
+    def _headers(self, headers):
+        merged = {"Authorization": f"Bearer {self.secret}", "Accept": SCIM_CONTENT_TYPE}
+        merged.update(headers or {})
+        return merged
+
+    def _url(self, path):
+        return path if path.startswith("/") and path.startswith(self.base) else self.base + path
+
+    def get(self, path, headers=None, **params):
+        return self.client.get(self._url(path), params or None, headers=self._headers(headers))
+
+    def _send(self, method, path, body, headers, content_type):
+        data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        return getattr(self.client, method)(
+            self._url(path),
+            data=data if data is not None else "",
+            content_type=content_type,
+            headers=self._headers(headers),
+        )
+
+    def post(self, path, body=None, headers=None, content_type=SCIM_CONTENT_TYPE):
+        return self._send("post", path, body, headers, content_type)
+
+    def put(self, path, body=None, headers=None, content_type=SCIM_CONTENT_TYPE):
+        return self._send("put", path, body, headers, content_type)
+
+    def patch(self, path, body=None, headers=None, content_type=SCIM_CONTENT_TYPE):
+        return self._send("patch", path, body, headers, content_type)
+
+    def delete(self, path, headers=None, content_type=SCIM_CONTENT_TYPE):
+        return self._send("delete", path, None, headers, content_type)
+
+
+@pytest.fixture
+def make_scim_token(db, system_actor):
+    """Returns (token, secret) made through the provisioning services."""
+
+    def make(organization, label="Okta", **fields):
+        from provisioning.services import token_create
+
+        return token_create(organization=organization, label=label, actor=system_actor, **fields)
+
+    return make
+
+
+@pytest.fixture
+def scim_secret(organization, make_scim_token):
+    return make_scim_token(organization)[1]
+
+
+@pytest.fixture
+def scim(client, scim_secret):
+    """A SCIM client for `organization`."""
+    return ScimClient(client, scim_secret)
+
+
+@pytest.fixture
+def other_scim(other_organization, make_scim_token):
+    """A SCIM client for `other_organization` (its own Django test client)."""
+    from django.test import Client
+
+    return ScimClient(Client(), make_scim_token(other_organization)[1])
