@@ -1,11 +1,14 @@
+import logging
 import re
 import uuid
 
 from django.db import connection
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 
 from config.request_context import actor_var, organization_var, request_id_var
+
+logger = logging.getLogger(__name__)
 
 # A request id supplied by the load balancer is kept only if it looks like one.
 _INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -82,3 +85,51 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+# Seconds a client should wait before retrying while the database is unreachable:
+# long enough for a restart or failover, short enough for an IdP's retry loop.
+DATABASE_UNAVAILABLE_RETRY_AFTER = 5
+SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_CONTENT_TYPE = "application/scim+json"
+
+
+def database_unavailable_response(request) -> HttpResponse:
+    """503 with Retry-After (RFC 9110 §15.6.4), in the caller's protocol."""
+    detail = "The service is temporarily unavailable; retry later."
+    if request.path.startswith("/scim/"):
+        # RFC 7644 §3.12: errors are SCIM Error resources; status is a string.
+        body = {"schemas": [SCIM_ERROR_SCHEMA], "status": "503", "detail": detail}
+        response = JsonResponse(body, status=503, content_type=SCIM_CONTENT_TYPE)
+    elif "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"status": 503, "detail": detail}, status=503)
+    else:
+        response = HttpResponse(
+            f"<!doctype html><title>Service unavailable</title><p>{detail}</p>\n",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = str(DATABASE_UNAVAILABLE_RETRY_AFTER)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a lost database connection into 503 + Retry-After instead of a 500.
+
+    Only connection-level errors qualify (OperationalError, InterfaceError): a
+    constraint violation or a bad query is a bug or a client error, not an outage.
+    Nothing is half-written: the request's transaction was rolled back with the
+    connection, and Django opens a fresh connection for the next request.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.warning("database unavailable: %s", type(exception).__name__)
+            return database_unavailable_response(request)
+        return None
