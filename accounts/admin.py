@@ -1,12 +1,14 @@
 """Operations admin for platform operators; every save goes through the services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
 from accounts import services
 from accounts.actors import Actor
-from accounts.errors import AccountsError
+from accounts.errors import AccountsError, GroupNameTaken, UsernameTaken
 from accounts.models import AuditEvent, Group, Membership, Organization, User
+from accounts.selectors import group_by_display_name, user_by_username
 
 
 def _actor(request) -> Actor:
@@ -42,6 +44,35 @@ class OrganizationAdmin(ServiceSaveMixin, admin.ModelAdmin):
         obj.pk = created.pk
 
 
+class UserAdminForm(forms.ModelForm):
+    """Shows a taken userName on the form; the form cannot see the constraint because
+    the organization is read-only once the user exists."""
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or self.instance.organization
+        username = (cleaned.get("username") or "").strip()
+        if organization is not None and username:
+            existing = user_by_username(organization, username)
+            if existing is not None and existing.pk != self.instance.pk:
+                self.add_error("username", str(UsernameTaken(username)))
+        return cleaned
+
+
+class GroupAdminForm(forms.ModelForm):
+    """Shows a taken displayName on the form, for the same reason as UserAdminForm."""
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        display_name = (cleaned.get("display_name") or "").strip()
+        if organization is not None and display_name:
+            existing = group_by_display_name(organization, display_name)
+            if existing is not None and existing.pk != self.instance.pk:
+                self.add_error("display_name", str(GroupNameTaken(display_name)))
+        return cleaned
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -51,6 +82,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    form = UserAdminForm
     list_display = [
         "username",
         "email",
@@ -133,6 +165,7 @@ class UserAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
 @admin.register(Group)
 class GroupAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    form = GroupAdminForm
     list_display = ["display_name", "organization", "external_id", "updated_at"]
     list_filter = ["organization"]
     search_fields = ["display_name", "external_id"]
@@ -186,13 +219,20 @@ class GroupAdmin(ServiceSaveMixin, admin.ModelAdmin):
                 removed.append(user)
             elif inline_form.instance.pk is None:
                 added.append(user)
+            elif "user" in inline_form.changed_data:
+                # An existing row now names another user: a removal plus an addition.
+                removed.append(User.objects.get(pk=inline_form.initial["user"]))
+                added.append(user)
         self._run(
             request,
             lambda: (
-                services.group_members_add(group=group, users=added, actor=actor),
                 services.group_members_remove(group=group, users=removed, actor=actor),
+                services.group_members_add(group=group, users=added, actor=actor),
             ),
         )
+        # The admin's change message reads what formset.save() would have recorded;
+        # the audit trail holds the membership changes.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         services.group_delete(group=obj, actor=_actor(request))

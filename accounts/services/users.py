@@ -212,10 +212,12 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
         if touches_owner and acting_user.role != Role.OWNER:
             raise RoleChangeRefused("Only owners can grant or remove the owner role.")
     if user.role == Role.OWNER:
-        owners = User.objects.select_for_update().filter(
+        # Lock the other active owners so two owners cannot demote each other at once.
+        # (No COUNT here: PostgreSQL refuses FOR UPDATE with aggregate functions.)
+        other_owners = User.objects.select_for_update().filter(
             organization_id=user.organization_id, role=Role.OWNER, is_active=True
         )
-        if owners.count() <= 1:
+        if not list(other_owners.exclude(pk=user.pk).values_list("pk", flat=True)):
             raise RoleChangeRefused("An organization keeps at least one active owner.")
     old_role = user.role
     user.role = role

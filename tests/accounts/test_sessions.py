@@ -1,0 +1,61 @@
+"""Deactivating or deleting a user ends their sessions once the change commits."""
+
+from django.contrib.sessions.models import Session
+
+from accounts.models import UserSession
+from accounts.services import user_deactivate, user_delete
+
+
+def _log_in(client, user):
+    client.force_login(user, backend="accounts.backends.ConsoleEmailBackend")
+    return client.session.session_key
+
+
+def test_deactivation_ends_the_users_sessions_after_commit(
+    client, org_admin, system_actor, django_capture_on_commit_callbacks
+):
+    session_key = _log_in(client, org_admin)
+    assert client.session["_auth_user_id"] == str(org_admin.pk)
+    assert UserSession.objects.filter(user=org_admin, session_key=session_key).exists()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        user_deactivate(user=org_admin, actor=system_actor)
+        assert Session.objects.filter(session_key=session_key).exists()
+
+    assert len(callbacks) == 1
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert not UserSession.objects.filter(session_key=session_key).exists()
+    response = client.get("/console/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/console/login/")
+    assert "_auth_user_id" not in client.session
+
+
+def test_deactivation_leaves_other_users_sessions(
+    client, org_admin, org_owner, system_actor, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    owner_client = Client()
+    owner_key = _log_in(owner_client, org_owner)
+    _log_in(client, org_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        user_deactivate(user=org_admin, actor=system_actor)
+    assert Session.objects.filter(session_key=owner_key).exists()
+    assert owner_client.session["_auth_user_id"] == str(org_owner.pk)
+
+
+def test_deleting_a_user_ends_their_sessions(
+    client, org_admin, system_actor, django_capture_on_commit_callbacks
+):
+    session_key = _log_in(client, org_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        user_delete(user=org_admin, actor=system_actor)
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert client.get("/console/").status_code == 302
+
+
+def test_logging_out_forgets_the_session(client, org_admin):
+    session_key = _log_in(client, org_admin)
+    client.post("/console/logout/")
+    assert not UserSession.objects.filter(session_key=session_key).exists()
