@@ -1,0 +1,1 @@
+"""Benchmarks: real gunicorn, real PostgreSQL, real HTTP (`make bench`)."""

@@ -1,0 +1,112 @@
+"""`python -m bench [--quick] [--workers N] [--only push,paging,...]`: run the benchmarks.
+
+Starts gunicorn against PostgreSQL (BENCH_DATABASE_URL, or a dedicated roster_bench
+database that it creates and migrates), seeds it with bulk inserts, drives real HTTP
+from 127.0.0.1, and writes results.json, results.md and PNG plots under bench/results/.
+"""
+
+import argparse
+import os
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import database, report, server
+
+SCENARIOS = ("push", "paging", "groups", "filters", "saml")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller data and fewer samples")
+    parser.add_argument(
+        "--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers"
+    )
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: roster_bench)")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(args.only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return args
+
+
+def machine(postgresql: str) -> dict:
+    meminfo = Path("/proc/meminfo").read_text().split()
+    total_kib = int(meminfo[meminfo.index("MemTotal:") + 1])
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(total_kib / 1024 / 1024, 1),
+        "postgresql": postgresql,
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    url = database.resolve_url(args.database_url)
+    secret_key = secrets.token_urlsafe(50)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    print(f"database {database.database_name(url)}: creating if missing, migrating")
+    database.ensure_exists(url)
+    database.migrate(url, secret_key)
+    database.setup_django(url, secret_key)
+
+    from bench import scenarios, seed
+
+    sizes, budget = (seed.QUICK, scenarios.QUICK) if args.quick else (seed.FULL, scenarios.FULL)
+    print("seeding")
+    data = seed.seed(sizes)
+    run_id = scenarios.run_id()
+    results = {
+        "run_id": run_id,
+        "mode": "quick" if args.quick else "full",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "workers": args.workers,
+        "machine": machine(database.server_version()),
+        "sizes": sizes.__dict__,
+        "seed_seconds": round(data.seconds, 1),
+        "memory": {},
+    }
+    steps = {
+        "push": lambda srv: scenarios.user_push(srv, data, budget, run_id),
+        "paging": lambda srv: scenarios.import_paging(srv, data, budget),
+        "groups": lambda srv: scenarios.group_push(srv, data, budget),
+        "filters": lambda srv: scenarios.filters(srv, data, budget),
+    }
+    try:
+        from bench import saml
+
+        steps["saml"] = lambda srv: saml.acs(srv, budget, args.workers)
+    except ImportError as missing:
+        print(f"saml: skipped ({missing})")
+
+    log_path = args.out / f"gunicorn-{run_id}.log"
+    with server.gunicorn(
+        database_url=url, secret_key=secret_key, workers=args.workers, log_path=log_path
+    ) as srv:
+        results["memory"]["start"] = srv.peak_rss_mib()
+        for name in args.only:
+            if name not in steps:
+                continue
+            print(f"{name} ...", flush=True)
+            step_started = time.perf_counter()
+            results[name] = steps[name](srv)
+            results[name]["seconds"] = round(time.perf_counter() - step_started, 1)
+            results["memory"][name] = srv.peak_rss_mib()
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+
+    report.write_json(results, args.out / "results.json")
+    (args.out / "results.md").write_text(report.markdown(results))
+    written = report.plots(results, args.out)
+    print((args.out / "results.md").read_text())
+    print(f"wrote {args.out / 'results.json'}, results.md, {len(written)} plots")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Writes a run's results: JSON, a Markdown table, and PNG plots (matplotlib, Agg)."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+DPI = 80
+SIZE = (6.4, 3.6)
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def markdown(results: dict) -> str:
+    lines = [f"# Benchmark run {results['run_id']} ({results['mode']})", ""]
+    machine = results["machine"]
+    lines += [
+        f"{machine['cpus']} CPUs, {machine['memory_gib']} GiB, PostgreSQL "
+        f"{machine['postgresql']}, {results['workers']} gunicorn workers; "
+        f"seeding took {results['seed_seconds']} s.",
+        "",
+    ]
+    if push := results.get("push"):
+        lines += ["## 1. Okta user push (lookup + POST) vs. authenticated baseline", ""]
+        rows = []
+        for row in push["rows"]:
+            base, op = row["baseline"], row["push"]
+            rows.append(
+                [
+                    row["concurrency"],
+                    base["throughput_per_s"],
+                    f"{base['p50_ms']} / {base['p95_ms']} / {base['p99_ms']}",
+                    op["throughput_per_s"],
+                    f"{op['p50_ms']} / {op['p95_ms']} / {op['p99_ms']}",
+                    row["p50_ratio"],
+                    row["throughput_ratio"],
+                    op["statuses"],
+                ]
+            )
+        lines += _table(
+            [
+                "concurrency",
+                "baseline req/s",
+                "baseline p50/p95/p99 ms",
+                "push ops/s",
+                "push p50/p95/p99 ms",
+                "p50 ratio",
+                "throughput ratio",
+                "push statuses",
+            ],
+            rows,
+        )
+    if paging := results.get("paging"):
+        medians = paging["median_ms"]
+        lines += [
+            f"## 2. Import: paging {paging['users']} users, count=100",
+            "",
+            f"Walked {paging['pages_walked']} of {paging['pages']} pages; "
+            f"{paging['distinct_users_seen']} distinct users seen, "
+            f"totalResults {paging['total_results']}.",
+            "",
+        ]
+        lines += _table(
+            ["first page ms", "middle page ms", "last page ms", "last / first", "target"],
+            [
+                [
+                    medians["first"],
+                    medians["middle"],
+                    medians["last"],
+                    paging["last_over_first"],
+                    f"<= {paging['target']}",
+                ]
+            ],
+        )
+    if groups := results.get("groups"):
+        lines += ["## 3. Group push: PATCH one member, by group size (median ms)", ""]
+        rows = [
+            [size, values["add"], values["remove"], values["get"]]
+            for size, values in groups["median_ms"].items()
+        ]
+        ratios = groups["largest_over_smallest"]
+        rows.append(["largest / smallest", ratios["add"], ratios["remove"], ratios["get"]])
+        lines += _table(
+            ["members", "PATCH add", "PATCH remove (filter)", "GET excludedAttributes=members"],
+            rows,
+        )
+    if filters := results.get("filters"):
+        users = filters["users"]
+        lines += ["## 4. Filters (median ms)", ""]
+        rows = [
+            [
+                name,
+                filters["median_ms"]["small"][name],
+                filters["median_ms"]["large"][name],
+                filters["large_over_small"][name],
+            ]
+            for name in filters["median_ms"]["large"]
+        ]
+        lines += _table(
+            ["filter", f"{users['small']} users", f"{users['large']} users", "ratio"], rows
+        )
+        for name, plans in filters["plans"].items():
+            lines += [f"`{name}`:", "", "```", *plans, "```", ""]
+    if saml := results.get("saml"):
+        lines += ["## 5. SAML ACS", ""]
+        lines += _table(
+            ["workers", "responses/s", "per worker/s", "p50 ms", "statuses"],
+            [
+                [
+                    saml["workers"],
+                    saml["summary"]["throughput_per_s"],
+                    saml["per_worker_per_s"],
+                    saml["summary"]["p50_ms"],
+                    saml["summary"]["statuses"],
+                ]
+            ],
+        )
+    if memory := results.get("memory"):
+        lines += ["## 6. Peak RSS per worker (MiB, VmHWM)", ""]
+        lines += _table(
+            ["after", "workers' peaks", "max"],
+            [
+                [stage, sorted(peaks.values()), max(peaks.values(), default=0)]
+                for stage, peaks in memory.items()
+            ],
+        )
+    return "\n".join(lines)
+
+
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def plots(results: dict, directory: Path) -> list[Path]:
+    written = []
+    if push := results.get("push"):
+        figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+        levels = [row["concurrency"] for row in push["rows"]]
+        for kind, marker in (("baseline", "o"), ("push", "s")):
+            for pct, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
+                left.plot(
+                    levels,
+                    [row[kind][pct] for row in push["rows"]],
+                    style,
+                    marker=marker,
+                    label=f"{kind} {pct[:3]}",
+                )
+            right.plot(
+                levels,
+                [row[kind]["throughput_per_s"] for row in push["rows"]],
+                marker=marker,
+                label=f"{kind} ({'req' if kind == 'baseline' else 'ops'}/s)",
+            )
+        left.set(
+            xscale="log",
+            xticks=levels,
+            xticklabels=levels,
+            xlabel="concurrency",
+            ylabel="ms",
+            title="Latency",
+        )
+        right.set(
+            xscale="log",
+            xticks=levels,
+            xticklabels=levels,
+            xlabel="concurrency",
+            ylabel="per second",
+            title="Throughput",
+        )
+        left.legend(fontsize=7)
+        right.legend(fontsize=7)
+        written.append(directory / "push.png")
+        _save(figure, written[-1])
+    if paging := results.get("paging"):
+        figure, axis = plt.subplots(figsize=SIZE)
+        axis.plot(range(1, len(paging["walk_ms"]) + 1), paging["walk_ms"], linewidth=0.8)
+        axis.set(
+            xlabel="page (count=100)",
+            ylabel="ms",
+            ylim=(0, None),
+            title=f"GET /Users paging through {paging['users']} users",
+        )
+        written.append(directory / "paging.png")
+        _save(figure, written[-1])
+    if groups := results.get("groups"):
+        figure, axis = plt.subplots(figsize=SIZE)
+        sizes = [int(size) for size in groups["median_ms"]]
+        for kind in ("add", "remove", "get"):
+            axis.plot(
+                sizes, [groups["median_ms"][str(s)][kind] for s in sizes], marker="o", label=kind
+            )
+        axis.set(
+            xscale="log",
+            xlabel="group members",
+            ylabel="median ms",
+            ylim=(0, None),
+            title="Group PATCH / GET cost by group size",
+        )
+        axis.legend()
+        written.append(directory / "groups.png")
+        _save(figure, written[-1])
+    if filters := results.get("filters"):
+        figure, axis = plt.subplots(figsize=SIZE)
+        names = list(filters["median_ms"]["large"])
+        width = 0.38
+        for offset, label in ((-width / 2, "small"), (width / 2, "large")):
+            axis.bar(
+                [i + offset for i in range(len(names))],
+                [filters["median_ms"][label][name] for name in names],
+                width,
+                label=f"{filters['users'][label]} users",
+            )
+        axis.set_xticks(range(len(names)), names)
+        axis.set(ylabel="median ms", title="Filter latency by organization size")
+        axis.legend()
+        written.append(directory / "filters.png")
+        _save(figure, written[-1])
+    if memory := results.get("memory"):
+        figure, axis = plt.subplots(figsize=SIZE)
+        stages = list(memory)
+        axis.bar(stages, [max(memory[stage].values(), default=0) for stage in stages])
+        axis.set(ylabel="MiB", title="Peak RSS of the largest worker, cumulative")
+        written.append(directory / "memory.png")
+        _save(figure, written[-1])
+    return written
