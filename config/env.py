@@ -53,7 +53,11 @@ def secret_key(environ, *, debug: bool) -> str:
 def public_base_url(environ, *, default: str) -> str:
     url = environ.get("PUBLIC_BASE_URL", default).rstrip("/")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+    if "@" in parts.netloc:
+        # Never echo credentials into an error message or a log.
+        raise ImproperlyConfigured("PUBLIC_BASE_URL must not contain a user name or password.")
+    extra = parts.path or parts.query or parts.fragment or "?" in url or "#" in url
+    if parts.scheme not in ("http", "https") or not parts.hostname or extra:
         raise ImproperlyConfigured(
             f"PUBLIC_BASE_URL must be a scheme and host such as https://roster.example.com, "
             f"got {url!r}."

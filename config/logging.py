@@ -16,7 +16,10 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get() or "-"
+        # django.request logs a response's status after the middleware has unbound the
+        # context; the request it passes along still carries its id.
+        request = getattr(record, "request", None)
+        record.request_id = request_id_var.get() or getattr(request, "request_id", "") or "-"
         record.organization = organization_var.get()
         record.actor = actor_var.get()
         return True
