@@ -108,6 +108,7 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "accounts.backends.OperatorBackend",
     "accounts.backends.ConsoleEmailBackend",
+    "sso.backends.SamlBackend",
 ]
 # Usernames are unique per organization (a database constraint), not globally; the
 # backends in accounts.backends look users up with their organization.
@@ -126,6 +127,30 @@ LOGIN_REDIRECT_URL = "console:home"
 
 # Console sign-in attempts allowed per client address and per account, per window.
 CONSOLE_LOGIN_RATE = ENV.get("CONSOLE_LOGIN_RATE", "10/5m")
+
+# SCIM provisioning (/scim/v2/, the provisioning app). django-scim2 is the framework;
+# these hooks point it at our adapters, filters and request gate.
+SCIM_SERVICE_PROVIDER = {
+    "USER_ADAPTER": "provisioning.adapters.ScimUserAdapter",
+    "GROUP_ADAPTER": "provisioning.adapters.ScimGroupAdapter",
+    "GROUP_MODEL": "accounts.models.Group",
+    "USER_FILTER_PARSER": "provisioning.filters.UserFilterQuery",
+    "GROUP_FILTER_PARSER": "provisioning.filters.GroupFilterQuery",
+    "AUTH_CHECK_MIDDLEWARE": "provisioning.gate.ScimRequestGate",
+    "NETLOC": _public.netloc,
+    "SCHEME": _public.scheme,
+    "AUTHENTICATION_SCHEMES": [{"type": "oauthbearertoken", "name": "OAuth Bearer Token"}],
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
+}
+# Largest page a list or search returns (RFC 7644 3.4.2.4); advertised as filter.maxResults.
+SCIM_MAX_PAGE_SIZE = max(env_int(ENV, "SCIM_MAX_PAGE_SIZE", 200), 100)
+# Failed authentications allowed per client address, and requests allowed per token.
+SCIM_AUTH_FAILURE_RATE = ENV.get("SCIM_AUTH_FAILURE_RATE", "20/5m")
+SCIM_TOKEN_RATE = ENV.get("SCIM_TOKEN_RATE", "1200/1m")
+# Key for the provisioning-token digests; derived from SECRET_KEY when unset. Changing
+# either invalidates every provisioning token.
+SCIM_TOKEN_HASH_KEY = ENV.get("SCIM_TOKEN_HASH_KEY", "")
+SCIM_DOCUMENTATION_URI = ENV.get("SCIM_DOCUMENTATION_URI", "")
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Sessions end after this many seconds without a request.
@@ -174,6 +199,17 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# SAML single sign-on (sso app).
+# Allowance for clock differences with the IdP on assertion validity windows.
+SAML_CLOCK_SKEW_SECONDS = env_int(ENV, "SAML_CLOCK_SKEW_SECONDS", 120)
+# Largest SAMLResponse form value accepted at the ACS (base64 text).
+SAML_MAX_RESPONSE_BYTES = env_int(ENV, "SAML_MAX_RESPONSE_BYTES", 256 * 1024)
+# Signed cookie carrying the pending AuthnRequest id to the ACS, and its lifetime.
+SAML_PENDING_COOKIE_NAME = "roster_saml_pending"
+SAML_PENDING_MAX_AGE_SECONDS = env_int(ENV, "SAML_PENDING_MAX_AGE_SECONDS", 600)
+# Fernet key encrypting SP private keys at rest; empty derives one from SECRET_KEY.
+SSO_KEY_ENCRYPTION_KEY = ENV.get("SSO_KEY_ENCRYPTION_KEY", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -8,4 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     # Apps add their own include() lines below, one per app.
+    path("", include("sso.urls")),
 ]

@@ -1,0 +1,30 @@
+"""Refusals of the sso app; views and commands show their message."""
+
+from accounts.errors import AccountsError
+
+
+class SsoError(AccountsError):
+    """Base for sso refusals that a caller can show to whoever asked."""
+
+
+class MetadataError(SsoError):
+    """IdP metadata or configuration that cannot be used; the message says what is wrong."""
+
+
+class SsoNotConfigured(SsoError):
+    def __init__(self):
+        super().__init__("Single sign-on is not configured for this organization.")
+
+
+class LoginRefused(SsoError):
+    """A sign-in refused at the ACS.
+
+    `reason` is a short code for the audit trail and the log; `subject` the validated
+    identifier when there is one. Neither is shown to the browser.
+    """
+
+    def __init__(self, reason: str, *, subject: str = "", detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.subject = subject
+        self.detail = detail

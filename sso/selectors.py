@@ -1,0 +1,79 @@
+"""Reads of the sso app."""
+
+from django.db.models.functions import Lower
+
+from accounts.models import Organization, User
+from sso.models import SamlIdentityProvider, SpKeyPair, SpKeyState
+
+
+def organization_by_slug(slug: str) -> Organization | None:
+    return Organization.objects.filter(slug=slug).first()
+
+
+def idp_of(organization: Organization) -> SamlIdentityProvider | None:
+    """The organization's identity provider, enabled or not."""
+    return (
+        SamlIdentityProvider.objects.select_related("organization")
+        .filter(organization=organization)
+        .first()
+    )
+
+
+def enabled_idp_of(organization: Organization) -> SamlIdentityProvider | None:
+    idp = idp_of(organization)
+    return idp if idp is not None and idp.enabled else None
+
+
+def sp_keys_of(organization: Organization) -> dict[str, SpKeyPair]:
+    """The active and next SP key pairs, keyed by state."""
+    keys = SpKeyPair.objects.filter(
+        organization=organization, state__in=[SpKeyState.ACTIVE, SpKeyState.NEXT]
+    )
+    return {key.state: key for key in keys}
+
+
+def organizations_for_email_domain(domain: str) -> list[Organization]:
+    """Organizations with single sign-on enabled whose users have emails at `domain`.
+
+    Answers "which organization is this work email in" without telling whether the
+    person exists: only the domain is matched.
+    """
+    domain = domain.strip().lower().lstrip("@")
+    if not domain:
+        return []
+    org_ids = (
+        User.objects.alias(email_lower=Lower("email"))
+        .filter(
+            organization__saml_identity_providers__enabled=True,
+            email_lower__endswith="@" + domain,
+        )
+        .values("organization_id")
+        .distinct()[:10]
+    )
+    return list(Organization.objects.filter(pk__in=org_ids).order_by("slug"))
+
+
+def user_for_saml_subject(organization: Organization, identifier: str) -> list[User]:
+    """Users of the organization whose username or email is `identifier`, case-insensitively.
+
+    A username match comes first: it is unique per organization, an email need not be.
+    """
+    identifier = identifier.strip().lower()
+    by_username = (
+        User.objects.alias(username_lower=Lower("username"))
+        .filter(organization=organization, username_lower=identifier)
+        .select_related("organization")
+    )
+    found = list(by_username)
+    if found:
+        return found
+    by_email = (
+        User.objects.alias(email_lower=Lower("email"))
+        .filter(organization=organization, email_lower=identifier)
+        .select_related("organization")[:2]
+    )
+    return list(by_email)
+
+
+def groups_of_user(user: User):
+    return user.member_of.order_by("display_name").only("id", "display_name")

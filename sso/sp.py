@@ -1,0 +1,106 @@
+"""This service provider as each organization's IdP sees it: URLs, keys, python3-saml settings.
+
+Everything is built from settings.PUBLIC_BASE_URL and the organization, never from
+the request's Host header, so a response addressed to one organization's ACS cannot
+be accepted at another's.
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+
+from accounts.models import Organization
+from sso.certificates import usable_certificates
+from sso.keystore import decrypt_private_key
+from sso.models import NAMEID_UNSPECIFIED, SamlIdentityProvider, SpKeyState
+
+
+def sp_urls(organization: Organization) -> dict[str, str]:
+    base = settings.PUBLIC_BASE_URL
+    slug = organization.slug
+    metadata_url = base + reverse("sso:metadata", args=[slug])
+    return {
+        "entity_id": metadata_url,
+        "metadata_url": metadata_url,
+        "acs_url": base + reverse("sso:acs", args=[slug]),
+        "slo_url": base + reverse("sso:slo", args=[slug]),
+        "login_url": base + reverse("sso:login", args=[slug]),
+    }
+
+
+def sp_certificate_pem(organization: Organization) -> str:
+    """The certificate that signs this organization's requests (made on first use)."""
+    from sso.services import sp_keys_ensure
+
+    return sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE].certificate_pem
+
+
+def request_data(request, path: str) -> dict:
+    """The request as python3-saml reads it, with the URL taken from PUBLIC_BASE_URL."""
+    public = urlsplit(settings.PUBLIC_BASE_URL)
+    return {
+        "https": "on" if public.scheme == "https" else "off",
+        "http_host": public.netloc,
+        "script_name": path,
+        "get_data": request.GET.copy(),
+        "post_data": request.POST.copy(),
+    }
+
+
+def _security(idp: SamlIdentityProvider | None) -> dict:
+    return {
+        "authnRequestsSigned": bool(idp and idp.sign_authn_requests),
+        # Okta and Entra ID verify logout messages against the SP certificate.
+        "logoutRequestSigned": True,
+        "logoutResponseSigned": True,
+        "signMetadata": False,
+        "wantMessagesSigned": False,
+        "wantAssertionsSigned": True,
+        "wantNameId": True,
+        "wantNameIdEncrypted": False,
+        "wantAssertionsEncrypted": False,
+        # Okta sends no AttributeStatement unless attribute statements are configured.
+        "wantAttributeStatement": False,
+        "requestedAuthnContext": False,
+        "rejectDeprecatedAlgorithm": True,
+        "allowRepeatAttributeName": False,
+        "signatureAlgorithm": C.RSA_SHA256,
+        "digestAlgorithm": C.SHA256,
+        "allowSingleLabelDomains": True,
+    }
+
+
+def build_saml_settings(
+    *, organization: Organization, idp: SamlIdentityProvider | None, keys: dict
+) -> dict:
+    """python3-saml settings for one organization, strict, from explicit inputs."""
+    urls = sp_urls(organization)
+    active, upcoming = keys.get(SpKeyState.ACTIVE), keys.get(SpKeyState.NEXT)
+    sp = {
+        "entityId": urls["entity_id"],
+        "assertionConsumerService": {"url": urls["acs_url"], "binding": C.BINDING_HTTP_POST},
+        "singleLogoutService": {"url": urls["slo_url"], "binding": C.BINDING_HTTP_REDIRECT},
+        "NameIDFormat": idp.name_id_format if idp else NAMEID_UNSPECIFIED,
+        "x509cert": active.certificate_pem if active else "",
+        "privateKey": decrypt_private_key(active.private_key_encrypted).decode() if active else "",
+    }
+    if upcoming is not None:
+        # Published in metadata before it signs anything: the rollover path.
+        sp["x509certNew"] = upcoming.certificate_pem
+    config = {"strict": True, "debug": False, "sp": sp, "security": _security(idp)}
+    if idp is not None:
+        config["idp"] = {
+            "entityId": idp.entity_id,
+            "singleSignOnService": {"url": idp.sso_url, "binding": C.BINDING_HTTP_REDIRECT},
+            # An expired certificate verifies nothing (refused at configuration too).
+            "x509certMulti": {"signing": usable_certificates(idp, now=timezone.now())},
+        }
+        if idp.slo_url:
+            config["idp"]["singleLogoutService"] = {
+                "url": idp.slo_url,
+                "binding": C.BINDING_HTTP_REDIRECT,
+            }
+    return config

@@ -1,0 +1,82 @@
+"""End-user pages: the landing page of a signed-in member and the SSO sign-in page."""
+
+from django import forms
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from sso.redirects import safe_local_path
+from sso.selectors import (
+    enabled_idp_of,
+    groups_of_user,
+    organization_by_slug,
+    organizations_for_email_domain,
+)
+
+
+class SigninForm(forms.Form):
+    email = forms.EmailField(label="Work email", required=False, max_length=254)
+    organization = forms.SlugField(label="Or your organization's ID", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("email") and not data.get("organization"):
+            raise forms.ValidationError("Enter your work email or your organization's ID.")
+        return data
+
+
+@never_cache
+def landing(request):
+    user = request.user
+    if not user.is_authenticated:
+        return redirect("sso:signin")
+    if user.organization_id is None:
+        return redirect("admin:index")
+    return render(
+        request,
+        "portal/landing.html",
+        {
+            "organization": user.organization,
+            "groups": groups_of_user(user),
+            "saml": request.session.get("saml"),
+        },
+    )
+
+
+def _login_url(organization, next_path: str) -> str:
+    url = reverse("sso:login", args=[organization.slug])
+    return f"{url}?{urlencode({'next': next_path})}" if next_path else url
+
+
+def _organizations_for(data) -> list:
+    if data.get("organization"):
+        organization = organization_by_slug(data["organization"])
+        found = [organization] if organization is not None else []
+    else:
+        found = organizations_for_email_domain(data["email"].rpartition("@")[2])
+    return [org for org in found if enabled_idp_of(org) is not None]
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin(request):
+    next_path = safe_local_path(request.POST.get("next") or request.GET.get("next"))
+    choices, not_found = [], False
+    if request.method == "POST":
+        form = SigninForm(request.POST)
+        if form.is_valid():
+            choices = _organizations_for(form.cleaned_data)
+            if len(choices) == 1:
+                return redirect(_login_url(choices[0], next_path))
+            not_found = not choices
+    else:
+        form = SigninForm()
+    context = {
+        "form": form,
+        "next": next_path,
+        "not_found": not_found,
+        "choices": [(org, _login_url(org, next_path)) for org in choices],
+    }
+    return render(request, "portal/signin.html", context, status=200 if not not_found else 404)

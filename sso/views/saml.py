@@ -1,0 +1,224 @@
+"""The SAML endpoints of one organization: metadata, login, ACS and SLO.
+
+They translate HTTP to and from SAML and call sso.services; validation lives in
+sso.validation, state changes in sso.services.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+from config.request_context import bind
+from sso import pending, services
+from sso.errors import LoginRefused
+from sso.redirects import safe_local_path
+from sso.selectors import enabled_idp_of, idp_of, organization_by_slug
+from sso.sp import build_saml_settings, request_data, sp_urls
+from sso.validation import validate_response
+
+logger = logging.getLogger(__name__)
+
+SAML_BACKEND = "sso.backends.SamlBackend"
+SESSION_SAML_KEY = "saml"
+REFUSED_TEMPLATE = "sso/refused.html"
+
+
+def _organization(slug):
+    organization = organization_by_slug(slug)
+    if organization is None:
+        raise Http404("No such organization.")
+    bind(organization=organization.slug)
+    return organization
+
+
+def _saml_settings(organization, idp) -> dict:
+    keys = services.sp_keys_ensure(organization=organization)
+    return build_saml_settings(organization=organization, idp=idp, keys=keys)
+
+
+def _unavailable(request, status=404):
+    return render(request, "sso/unavailable.html", status=status)
+
+
+@require_GET
+def metadata(request, slug):
+    organization = _organization(slug)
+    saml_settings = OneLogin_Saml2_Settings(
+        _saml_settings(organization, idp_of(organization)), sp_validation_only=True
+    )
+    xml = saml_settings.get_sp_metadata()
+    xml = xml.decode() if isinstance(xml, bytes) else xml
+    errors = saml_settings.validate_metadata(xml)
+    if errors:
+        logger.error("sp metadata invalid", extra={"event": "sso.metadata_invalid"})
+        return HttpResponse("Metadata unavailable.", status=503, content_type="text/plain")
+    return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
+
+
+@never_cache
+@require_GET
+def login(request, slug):
+    organization = _organization(slug)
+    idp = enabled_idp_of(organization)
+    if idp is None:
+        return _unavailable(request)
+    next_path = safe_local_path(request.GET.get("next")) or "/"
+    path = reverse("sso:login", args=[slug])
+    auth = OneLogin_Saml2_Auth(
+        request_data(request, path), old_settings=_saml_settings(organization, idp)
+    )
+    # The next path travels as RelayState; the ACS follows it only if it is local.
+    redirect_url = auth.login(return_to=next_path)
+    response = HttpResponseRedirect(redirect_url)
+    pending.remember(
+        response,
+        organization_slug=slug,
+        request_id=auth.get_last_request_id(),
+        next_path=next_path,
+    )
+    return response
+
+
+def _refuse(request, organization, exc: LoginRefused):
+    services.sso_sign_in_failed(
+        organization=organization, reason=exc.reason, subject=exc.subject, detail=exc.detail
+    )
+    logger.warning(
+        "sso login refused",
+        extra={"event": "sso.login_failed", "reason": exc.reason},
+    )
+    response = render(request, REFUSED_TEMPLATE, status=403)
+    pending.forget(response, organization_slug=organization.slug)
+    return response
+
+
+def _remember_saml_session(request, organization, assertion) -> None:
+    request.session[SESSION_SAML_KEY] = {
+        "organization": organization.slug,
+        "name_id": assertion.name_id,
+        "name_id_format": assertion.name_id_format,
+        "name_qualifier": assertion.name_id_name_qualifier,
+        "sp_name_qualifier": assertion.name_id_sp_name_qualifier,
+        "session_index": assertion.session_index,
+    }
+
+
+def _validated_assertion(request, organization, idp):
+    encoded = request.POST.get("SAMLResponse", "")
+    if not encoded:
+        raise LoginRefused("no_response")
+    if len(encoded) > settings.SAML_MAX_RESPONSE_BYTES:
+        raise LoginRefused("response_too_large")
+    waiting = pending.recall(request, organization_slug=organization.slug)
+    path = reverse("sso:acs", args=[organization.slug])
+    return validate_response(
+        saml_settings=_saml_settings(organization, idp),
+        encoded_response=encoded,
+        request_data=request_data(request, path),
+        urls=sp_urls(organization),
+        pending_request_id=waiting.request_id if waiting else "",
+        allow_unsolicited=idp.allow_idp_initiated,
+        skew_seconds=settings.SAML_CLOCK_SKEW_SECONDS,
+    )
+
+
+@csrf_exempt  # The IdP posts here cross-site; the signed assertion is the proof.
+@never_cache
+@require_POST
+def acs(request, slug):
+    organization = _organization(slug)
+    idp = enabled_idp_of(organization)
+    try:
+        if idp is None:
+            raise LoginRefused("sso_not_enabled")
+        assertion = _validated_assertion(request, organization, idp)
+        services.assertion_consume(organization=organization, assertion=assertion)
+        user = services.sso_sign_in(
+            idp=idp, assertion=assertion, idp_initiated=not assertion.in_response_to
+        )
+    except LoginRefused as exc:
+        return _refuse(request, organization, exc)
+    # login() rotates the session key (cycle_key) and records the session for the
+    # user, so deactivation or deletion ends it.
+    auth_login(request, user, backend=SAML_BACKEND)
+    _remember_saml_session(request, organization, assertion)
+    bind(actor=str(user.pk))
+    logger.info("sso login", extra={"event": "sso.login"})
+    target = safe_local_path(request.POST.get("RelayState")) or reverse("sso:landing")
+    response = HttpResponseRedirect(target)
+    pending.forget(response, organization_slug=slug)
+    return response
+
+
+def _slo_auth(request, organization, idp):
+    path = reverse("sso:slo", args=[organization.slug])
+    return OneLogin_Saml2_Auth(
+        request_data(request, path), old_settings=_saml_settings(organization, idp)
+    )
+
+
+def _signed_out(request, organization, status=200):
+    return render(request, "sso/signed_out.html", {"organization": organization}, status=status)
+
+
+def _idp_logout_request(request, organization, idp):
+    """The IdP ends its session and tells us (HTTP-Redirect binding, signed)."""
+    if "Signature" not in request.GET:
+        logger.warning("unsigned saml logout request", extra={"event": "sso.slo_refused"})
+        return _signed_out(request, organization, status=400)
+    auth = _slo_auth(request, organization, idp)
+    redirect_url = auth.process_slo(delete_session_cb=lambda: auth_logout(request))
+    if auth.get_errors() or not redirect_url:
+        logger.warning(
+            "saml logout request refused",
+            extra={"event": "sso.slo_refused", "reason": auth.get_last_error_reason()},
+        )
+        return _signed_out(request, organization, status=400)
+    return HttpResponseRedirect(redirect_url)
+
+
+def _sp_logout(request, organization, idp):
+    """The logout button: end the local session always, then the IdP's when it has SLO."""
+    saml = request.session.get(SESSION_SAML_KEY) or {}
+    auth_logout(request)
+    if idp is None or not idp.slo_url or saml.get("organization") != organization.slug:
+        return HttpResponseRedirect(reverse("sso:slo", args=[organization.slug]))
+    auth = _slo_auth(request, organization, idp)
+    redirect_url = auth.logout(
+        return_to=reverse("sso:signin"),
+        name_id=saml.get("name_id") or None,
+        session_index=saml.get("session_index") or None,
+        nq=saml.get("name_qualifier") or None,
+        name_id_format=saml.get("name_id_format") or None,
+        spnq=saml.get("sp_name_qualifier") or None,
+    )
+    return HttpResponseRedirect(redirect_url)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def slo(request, slug):
+    """GET: the IdP's SAML logout messages, or the signed-out page. POST: sign out."""
+    organization = _organization(slug)
+    idp = enabled_idp_of(organization)
+    if request.method == "POST":
+        return _sp_logout(request, organization, idp)
+    if idp is not None and "SAMLRequest" in request.GET:
+        return _idp_logout_request(request, organization, idp)
+    if idp is not None and "SAMLResponse" in request.GET:
+        # The answer to our LogoutRequest; the local session already ended before it.
+        auth = _slo_auth(request, organization, idp)
+        auth.process_slo(keep_local_session=True)
+        if auth.get_errors():
+            logger.info("saml logout response not accepted", extra={"event": "sso.slo_response"})
+    return _signed_out(request, organization)
