@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     # Apps add their own include() lines below, one per app.
+    path("scim/v2/", include("provisioning.urls")),
     path("", include("sso.urls")),
 ]

@@ -1,0 +1,234 @@
+"""django-scim2 adapters for User and Group: translate between SCIM JSON and the domain.
+
+Reads render a loaded model (its groups/members come prefetched by the view's
+queryset); writes collect what the request wants and then call the accounts
+services with the provisioning token as the actor. No adapter calls `.save()`.
+"""
+
+from django.db import transaction
+from django_scim.adapters import SCIMGroup, SCIMUser
+
+from accounts import services
+from accounts.actors import Actor
+from accounts.models import Source
+from accounts.selectors import users_by_ids
+from provisioning.errors import INVALID_VALUE, BadRequest
+from provisioning.group_operations import GroupChange
+from provisioning.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER, public_url
+from provisioning.user_attributes import UserChange, state_of
+
+
+def token_actor(request) -> Actor:
+    token = request.scim_token
+    return Actor.for_token(token_id=token.pk, prefix=token.prefix, label=token.label)
+
+
+def etag_of(obj) -> str:
+    return f'W/"{obj.version}"'
+
+
+def _meta(adapter) -> dict:
+    return {
+        "resourceType": adapter.resource_type,
+        "created": adapter.obj.created_at.isoformat(),
+        "lastModified": adapter.obj.updated_at.isoformat(),
+        "location": adapter.location,
+        "version": etag_of(adapter.obj),
+    }
+
+
+class ScimResourceMixin:
+    id_field = "id"
+    endpoint = ""
+
+    @property
+    def organization(self):
+        return self.request.scim_organization
+
+    @property
+    def actor(self) -> Actor:
+        return token_actor(self.request)
+
+    @property
+    def location(self) -> str:
+        return public_url(f"{self.endpoint}/{self.obj.pk}")
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.obj)
+
+
+class ScimUserAdapter(ScimResourceMixin, SCIMUser):
+    endpoint = "Users"
+    url_name = "scim:users"
+    resource_type = "User"
+
+    def __init__(self, obj, request=None):
+        super().__init__(obj, request=request)
+        self.change = UserChange(state_of(obj))
+
+    @property
+    def display_name(self):
+        return self.obj.display_name or self.obj.username
+
+    @property
+    def name_formatted(self) -> str:
+        return " ".join(p for p in (self.obj.given_name, self.obj.family_name) if p)
+
+    @property
+    def emails(self):
+        if not self.obj.email:
+            return []
+        return [{"value": self.obj.email, "type": "work", "primary": True}]
+
+    @property
+    def groups(self):
+        # memberships (with their groups) are prefetched by the view's queryset.
+        return [
+            {
+                "value": str(m.group_id),
+                "display": m.group.display_name,
+                "$ref": public_url(f"Groups/{m.group_id}"),
+                "type": "direct",
+            }
+            for m in self.obj.memberships.all()
+        ]
+
+    def enterprise(self) -> dict:
+        enterprise = dict(self.obj.enterprise or {})
+        manager = enterprise.get("manager")
+        if isinstance(manager, dict) and manager.get("value"):
+            enterprise["manager"] = {**manager, "$ref": public_url(f"Users/{manager['value']}")}
+        return enterprise
+
+    def to_dict(self):
+        user = self.obj
+        enterprise = self.enterprise()
+        d = {"schemas": [CORE_USER] + ([ENTERPRISE_USER] if enterprise else []), "id": str(user.pk)}
+        if user.external_id:
+            d["externalId"] = user.external_id
+        d["userName"] = user.username
+        name = {}
+        if user.given_name:
+            name["givenName"] = user.given_name
+        if user.family_name:
+            name["familyName"] = user.family_name
+        if name:
+            name["formatted"] = self.name_formatted
+            d["name"] = name
+        if user.display_name:
+            d["displayName"] = user.display_name
+        for key, value in (("title", user.title), ("locale", user.locale)):
+            if value:
+                d[key] = value
+        d["active"] = user.is_active
+        if user.email:
+            d["emails"] = self.emails
+        d["groups"] = self.groups
+        if enterprise:
+            d[ENTERPRISE_USER] = enterprise
+        d["meta"] = _meta(self)
+        return d
+
+    # -- writes -----------------------------------------------------------------------
+
+    def from_dict(self, d):
+        self.change.replace_all(d, keep_active=self.obj is not None)
+
+    def handle_operations(self, operations):
+        for operation in operations:
+            self.change.apply(operation)
+
+    @transaction.atomic
+    def save(self):
+        wanted = self.change.state
+        if self.obj is None:
+            self.obj = services.user_create(
+                organization=self.organization,
+                actor=self.actor,
+                source=Source.SCIM,
+                **wanted,
+            )
+            return
+        current = state_of(self.obj)
+        profile = {
+            field: value
+            for field, value in wanted.items()
+            if field != "is_active" and current[field] != value
+        }
+        user = self.obj
+        if profile:
+            user = services.user_update(user=user, actor=self.actor, **profile)
+        if wanted["is_active"] != current["is_active"]:
+            user = services.user_set_active(user=user, active=wanted["is_active"], actor=self.actor)
+        self.obj = user
+
+    def delete(self):
+        services.user_delete(user=self.obj, actor=self.actor)
+
+
+class ScimGroupAdapter(ScimResourceMixin, SCIMGroup):
+    endpoint = "Groups"
+    url_name = "scim:groups"
+    resource_type = "Group"
+
+    def __init__(self, obj, request=None):
+        super().__init__(obj, request=request)
+        self.pending: GroupChange | None = None
+
+    @property
+    def display_name(self):
+        return self.obj.display_name
+
+    @property
+    def members(self):
+        # memberships (with their users) are prefetched by the view's queryset.
+        return [
+            {
+                "value": str(m.user_id),
+                "display": m.user.display_name or m.user.username,
+                "$ref": public_url(f"Users/{m.user_id}"),
+                "type": "User",
+            }
+            for m in self.obj.memberships.all()
+        ]
+
+    def to_dict(self, *, with_members: bool = True):
+        group = self.obj
+        d = {"schemas": [CORE_GROUP], "id": str(group.pk)}
+        if group.external_id:
+            d["externalId"] = group.external_id
+        d["displayName"] = group.display_name
+        if with_members:
+            d["members"] = self.members
+        d["meta"] = _meta(self)
+        return d
+
+    # -- writes -----------------------------------------------------------------------
+
+    def from_dict(self, d):
+        self.pending = GroupChange.replacing(d)
+
+    def handle_operations(self, operations):
+        self.pending = GroupChange.patching(operations)
+
+    def resolve_members(self, ids: list[str]):
+        """The organization's users for `ids`; any unknown or foreign id refuses the request."""
+        found = users_by_ids(self.organization, ids)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            raise BadRequest(
+                f"No user with id {missing[0]!r} in this organization.", scim_type=INVALID_VALUE
+            )
+        return [found[i] for i in dict.fromkeys(ids)]
+
+    def known_members(self, ids: list[str]):
+        """Users among `ids`; removing someone who is not there is a no-op, not an error."""
+        return list(users_by_ids(self.organization, ids).values())
+
+    @transaction.atomic
+    def save(self):
+        self.obj = self.pending.apply(self)
+
+    def delete(self):
+        services.group_delete(group=self.obj, actor=self.actor)

@@ -1,0 +1,166 @@
+"""What a SCIM Group body or PATCH asks for, as a list of steps for the accounts services.
+
+Membership steps name only the members they touch, so adding one member to a large
+group costs the same as adding one to a small group.
+"""
+
+from dataclasses import dataclass, field
+
+from accounts import services
+from provisioning.errors import INVALID_PATH, INVALID_VALUE, MUTABILITY, NO_TARGET, BadRequest
+from provisioning.paths import parse_key, parse_path, value_filter_ids
+from provisioning.schemas import CORE_GROUP
+
+RENAME = "rename"
+SET_EXTERNAL_ID = "external_id"
+ADD = "add"
+REMOVE = "remove"
+CLEAR = "clear"
+REPLACE = "replace"
+
+
+def invalid(detail: str) -> BadRequest:
+    return BadRequest(detail, scim_type=INVALID_VALUE)
+
+
+def display_name_of(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid("displayName must be a non-empty string.")
+    return value
+
+
+def external_id_of(value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid("externalId must be a string.")
+    return value
+
+
+def member_ids_of(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise invalid('members must be a list of {"value": "<user id>"} objects.')
+    ids = []
+    for member in value:
+        if not isinstance(member, dict) or not isinstance(member.get("value"), str):
+            raise invalid('Each member is an object with a "value" string (the user id).')
+        if str(member.get("type", "User")).lower() not in ("user", ""):
+            raise invalid("Only users can be group members.")
+        ids.append(member["value"])
+    return ids
+
+
+@dataclass
+class GroupChange:
+    steps: list = field(default_factory=list)
+    create: bool = False
+
+    @classmethod
+    def replacing(cls, body: dict) -> "GroupChange":
+        """POST or PUT: displayName, externalId and the complete member list."""
+        if not isinstance(body, dict):
+            raise invalid("The body must be a Group object.")
+        lowered = {k.lower(): v for k, v in body.items() if isinstance(k, str)}
+        change = cls()
+        change.steps = [
+            (RENAME, display_name_of(lowered.get("displayname"))),
+            (SET_EXTERNAL_ID, external_id_of(lowered.get("externalid"))),
+            (REPLACE, member_ids_of(lowered.get("members"))),
+        ]
+        return change
+
+    @classmethod
+    def patching(cls, operations: list) -> "GroupChange":
+        change = cls()
+        for operation in operations:
+            change.read_operation(operation)
+        return change
+
+    def read_operation(self, operation) -> None:
+        if not isinstance(operation, dict):
+            raise invalid("Each PATCH operation is an object.")
+        op = str(operation.get("op", "")).lower()
+        path, value = operation.get("path"), operation.get("value")
+        if op not in (ADD, REMOVE, REPLACE):
+            raise invalid(f"Unknown PATCH op {operation.get('op')!r}.")
+        if not path:
+            if op == REMOVE:
+                raise BadRequest("A remove operation needs a path.", scim_type=NO_TARGET)
+            if not isinstance(value, dict):
+                raise invalid("A PATCH operation without a path needs an object value.")
+            for key, item in value.items():
+                # Okta sends the group's id along with a rename; it is read-only, and
+                # so are schemas and meta.
+                if isinstance(key, str) and key.lower() not in ("id", "schemas", "meta"):
+                    self.read_path(op, parse_key(key, core_urn=CORE_GROUP), item, key)
+            return
+        self.read_path(op, parse_path(path, core_urn=CORE_GROUP), value, path)
+
+    def read_path(self, op: str, path, value, text: str) -> None:
+        if path.urn is not None or path.sub is not None:
+            return  # attributes this service does not keep
+        if path.attr == "displayname":
+            if op == REMOVE:
+                raise BadRequest("displayName is required.", scim_type=MUTABILITY)
+            self.steps.append((RENAME, display_name_of(value)))
+        elif path.attr == "externalid":
+            self.steps.append((SET_EXTERNAL_ID, "" if op == REMOVE else external_id_of(value)))
+        elif path.attr == "members":
+            self.read_members(op, path, value, text)
+
+    def read_members(self, op: str, path, value, text: str) -> None:
+        if path.value_filter is not None:
+            # Okta removes one member per operation: members[value eq "<id>"].
+            if op != REMOVE:
+                raise BadRequest(
+                    f"{text!r}: a member filter is only used to remove members.",
+                    scim_type=INVALID_PATH,
+                )
+            self.steps.append((REMOVE, value_filter_ids(path.value_filter)))
+        elif op == ADD:
+            self.steps.append((ADD, member_ids_of(value)))
+        elif op == REPLACE:
+            self.steps.append((REPLACE, member_ids_of(value)))
+        elif value is None or value == []:
+            # RFC 7644 §3.5.2.2: remove of "members" with no value removes them all.
+            self.steps.append((CLEAR, None))
+        else:
+            # Entra: remove path "members" with the members to remove as the value.
+            self.steps.append((REMOVE, member_ids_of(value)))
+
+    def apply(self, adapter):
+        """Run the steps through the services; returns the changed group."""
+        group, actor = adapter.obj, adapter.actor
+        if group is None:
+            return self._create(adapter)
+        for kind, argument in self.steps:
+            if kind == RENAME:
+                group = services.group_update(group=group, actor=actor, display_name=argument)
+            elif kind == SET_EXTERNAL_ID:
+                group = services.group_update(group=group, actor=actor, external_id=argument)
+            elif kind == ADD:
+                users = adapter.resolve_members(argument)
+                services.group_members_add(group=group, users=users, actor=actor)
+            elif kind == REMOVE:
+                users = adapter.known_members(argument)
+                services.group_members_remove(group=group, users=users, actor=actor)
+            elif kind == CLEAR:
+                services.group_members_clear(group=group, actor=actor)
+            elif kind == REPLACE:
+                users = adapter.resolve_members(argument)
+                services.group_members_replace(group=group, users=users, actor=actor)
+        return group
+
+    def _create(self, adapter):
+        wanted = dict(self.steps)
+        return services.group_create(
+            organization=adapter.organization,
+            display_name=wanted[RENAME],
+            external_id=wanted[SET_EXTERNAL_ID],
+            members=adapter.resolve_members(wanted[REPLACE]),
+            actor=adapter.actor,
+        )

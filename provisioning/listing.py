@@ -1,0 +1,58 @@
+"""List and search parameters (RFC 7644 §3.4.2, §3.4.3) and the ListResponse they produce."""
+
+from dataclasses import dataclass
+
+from provisioning.errors import INVALID_VALUE, BadRequest
+from provisioning.schemas import max_page_size
+
+
+def _integer(name: str, raw, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE)
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE) from None
+
+
+@dataclass(frozen=True)
+class ListParams:
+    filter: str | None
+    start_index: int
+    count: int
+    sort_by: str | None
+    descending: bool
+    attributes: object
+    excluded_attributes: object
+
+    @classmethod
+    def read(cls, source: dict) -> "ListParams":
+        """From query parameters or a SearchRequest body (same names, RFC 7644 §3.4.3)."""
+        limit = max_page_size()
+        # RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0, and
+        # the service may return fewer results than asked for.
+        start_index = max(_integer("startIndex", source.get("startIndex"), 1), 1)
+        count = min(max(_integer("count", source.get("count"), limit), 0), limit)
+        sort_order = source.get("sortOrder") or "ascending"
+        if not isinstance(sort_order, str) or sort_order.lower() not in (
+            "ascending",
+            "descending",
+        ):
+            raise BadRequest("sortOrder is ascending or descending.", scim_type=INVALID_VALUE)
+        query = source.get("filter")
+        if query is not None and not isinstance(query, str):
+            raise BadRequest("filter must be a string.", scim_type=INVALID_VALUE)
+        sort_by = source.get("sortBy")
+        if sort_by is not None and not isinstance(sort_by, str):
+            raise BadRequest("sortBy must be a string.", scim_type=INVALID_VALUE)
+        return cls(
+            filter=query or None,
+            start_index=start_index,
+            count=count,
+            sort_by=sort_by or None,
+            descending=sort_order.lower() == "descending",
+            attributes=source.get("attributes"),
+            excluded_attributes=source.get("excludedAttributes"),
+        )

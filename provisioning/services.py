@@ -1,0 +1,98 @@
+"""State changes of provisioning tokens; each is one audited transaction."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.actors import Actor
+from accounts.errors import InvalidValue
+from accounts.models import AuditAction, Organization, User
+from accounts.services import audit_record
+from provisioning import tokens
+from provisioning.models import ProvisioningToken
+
+LABEL_MAX_LENGTH = ProvisioningToken._meta.get_field("label").max_length
+# last_used_at is written at most once per this interval per token, not per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _audit(token: ProvisioningToken, *, actor: Actor, action: str, changes: dict) -> None:
+    audit_record(
+        organization=token.organization,
+        actor=actor,
+        action=action,
+        target_type="token",
+        target_id=token.pk,
+        target_label=str(token),
+        changes=changes,
+    )
+
+
+@transaction.atomic
+def token_create(
+    *,
+    organization: Organization,
+    label: str,
+    actor: Actor,
+    created_by: User | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ProvisioningToken, str]:
+    """Create a token; the returned secret is shown once and never stored."""
+    label = (label or "").strip()
+    if len(label) > LABEL_MAX_LENGTH:
+        raise InvalidValue(f"The label is longer than {LABEL_MAX_LENGTH} characters.")
+    if created_by is not None and created_by.organization_id != organization.pk:
+        raise InvalidValue("A token is created by a user of its own organization.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidValue("The expiry must be in the future.")
+    prefix, secret = tokens.new_secret()
+    token = ProvisioningToken.objects.create(
+        organization=organization,
+        label=label,
+        prefix=prefix,
+        digest=tokens.digest_of(secret),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    _audit(
+        token,
+        actor=actor,
+        action=AuditAction.TOKEN_CREATED,
+        changes={
+            "prefix": prefix,
+            "label": label,
+            "expiresAt": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, token: ProvisioningToken, actor: Actor) -> ProvisioningToken:
+    """Revoke a token; it stops working on the next request. Revoking twice is a no-op."""
+    token = (
+        ProvisioningToken.objects.select_for_update()
+        .select_related("organization")
+        .get(pk=token.pk)
+    )
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    _audit(token, actor=actor, action=AuditAction.TOKEN_REVOKED, changes={"prefix": token.prefix})
+    return token
+
+
+def token_mark_used(*, token: ProvisioningToken, now: datetime | None = None) -> None:
+    """Record use, at most once a minute: a conditional UPDATE, no lock, no audit event."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    stale_before = now - LAST_USED_RESOLUTION
+    # The condition keeps concurrent requests from rewriting the same minute.
+    ProvisioningToken.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=token.pk
+    ).update(last_used_at=now)
+    token.last_used_at = now

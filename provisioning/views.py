@@ -1,0 +1,369 @@
+"""django-scim2's views, subclassed where real identity-provider traffic needs more.
+
+The stock views load whole tables to count a page, filter with raw SQL, answer 500
+for malformed ids and return bare 401/404/501 responses; these subclasses keep the
+framework's structure (URL names, adapters, filter parsers, discovery views) and
+replace those behaviours.
+"""
+
+import json
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from django_scim import views as stock
+from django_scim.constants import SCIM_CONTENT_TYPE
+
+from accounts.selectors import parse_id
+from provisioning import schemas, selectors
+from provisioning.adapters import ScimGroupAdapter, ScimUserAdapter
+from provisioning.errors import (
+    INVALID_SYNTAX,
+    INVALID_VALUE,
+    BadRequest,
+    NotFound,
+    ScimError,
+    error_response,
+    response_for,
+)
+from provisioning.filters import GroupFilterQuery, UserFilterQuery
+from provisioning.gate import ScimRequestGate
+from provisioning.listing import ListParams
+from provisioning.projection import excludes, project
+
+logger = logging.getLogger(__name__)
+
+SCIM_500 = "The request could not be completed."
+
+
+def scim_response(document: dict, *, status: int = 200, headers: dict | None = None):
+    response = HttpResponse(json.dumps(document), status=status, content_type=SCIM_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def list_response(resources: list, *, total: int, start_index: int) -> HttpResponse:
+    return scim_response(
+        {
+            "schemas": [schemas.LIST_RESPONSE],
+            "totalResults": total,
+            "itemsPerPage": len(resources),
+            "startIndex": start_index,
+            "Resources": resources,
+        }
+    )
+
+
+def check_if_match(request, etag: str) -> None:
+    """RFC 7644 §3.14 / RFC 7232 §3.1: a stale If-Match refuses the change with 412."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return
+    candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
+    if "*" not in candidates and etag.removeprefix("W/") not in candidates:
+        raise ScimError("The resource has changed since the given ETag.", status=412)
+
+
+class ScimView(stock.SCIMView):
+    """Base of every SCIM view: the request gate, then SCIM error bodies for every failure."""
+
+    @method_decorator(csrf_exempt)
+    @method_decorator(ScimRequestGate)
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return View.dispatch(self, request, *args, **kwargs)
+        except Exception as error:
+            response = response_for(error)
+            if response is None:
+                logger.exception("SCIM request failed")
+                response = error_response(500, SCIM_500)
+            return response
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        allowed = ", ".join(m.upper() for m in self._allowed_methods())
+        return error_response(
+            405, f"{request.method} is not supported here.", headers={"Allow": allowed}
+        )
+
+    def load_body(self, body=None) -> dict:
+        try:
+            raw = self.request.body if body is None else body
+        except RequestDataTooBig:
+            raise ScimError("The request body is too large.", status=413) from None
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("The body is not valid JSON.", scim_type=INVALID_SYNTAX) from None
+        if not isinstance(document, dict):
+            raise BadRequest("The body must be a JSON object.", scim_type=INVALID_SYNTAX)
+        return document
+
+
+class ResourceMethods(ScimView):
+    """GET/POST/PUT/PATCH/DELETE of one resource type, and its list and search."""
+
+    adapter_class = None
+    sort_fields: dict = {}
+    related_attribute = ""  # the attribute whose prefetch a client can skip
+    core_prefix = ""
+
+    def queryset(self, *, with_related: bool):
+        raise NotImplementedError
+
+    def load_related(self, queryset):
+        raise NotImplementedError
+
+    # -- reading --------------------------------------------------------------------
+
+    def wants_related(self, attributes, excluded) -> bool:
+        return not excludes(attributes, excluded, self.related_attribute)
+
+    def get_object(self, *, with_related: bool = True):
+        pk = parse_id(self.kwargs.get("uuid"))
+        obj = self.queryset(with_related=with_related).filter(pk=pk).first() if pk else None
+        if obj is None:
+            raise NotFound("Resource not found.")
+        return obj
+
+    def render(self, obj, *, status: int = 200):
+        attributes = self.request.GET.get("attributes")
+        excluded = self.request.GET.get("excludedAttributes")
+        adapter = self.adapter_class(obj, request=self.request)
+        document = project(
+            adapter.to_dict(**self.render_options(attributes, excluded)), attributes, excluded
+        )
+        return scim_response(
+            document, status=status, headers={"ETag": adapter.etag, "Location": adapter.location}
+        )
+
+    def render_options(self, attributes, excluded) -> dict:
+        return {}
+
+    def reload(self, obj):
+        attributes = self.request.GET.get("attributes")
+        excluded = self.request.GET.get("excludedAttributes")
+        with_related = self.wants_related(attributes, excluded)
+        return self.queryset(with_related=with_related).get(pk=obj.pk)
+
+    def ordering(self, params: ListParams) -> list:
+        if params.sort_by is None:
+            return ["created_at", "id"]
+        expression = self.sort_fields.get(params.sort_by.lower().removeprefix(self.core_prefix))
+        if expression is None:
+            raise BadRequest(f"Cannot sort by {params.sort_by!r}.", scim_type=INVALID_VALUE)
+        direction = expression.desc() if params.descending else expression.asc()
+        return [direction, "id"]
+
+    def list_resources(self, params: ListParams) -> HttpResponse:
+        """The count and the page are two bounded queries (plus one prefetch per page)."""
+        with_related = self.wants_related(params.attributes, params.excluded_attributes)
+        if params.filter:
+            matching = self.parser_getter().search(params.filter, self.request)
+        else:
+            matching = self.queryset(with_related=False)
+        total = matching.count()
+        resources = []
+        offset = params.start_index - 1
+        if params.count and offset < total:
+            page = self.load_related(matching) if with_related else matching
+            page = page.order_by(*self.ordering(params))[offset : offset + params.count]
+            options = self.render_options(params.attributes, params.excluded_attributes)
+            resources = [
+                project(
+                    self.adapter_class(obj, request=self.request).to_dict(**options),
+                    params.attributes,
+                    params.excluded_attributes,
+                )
+                for obj in page
+            ]
+        return list_response(resources, total=total, start_index=params.start_index)
+
+    # -- HTTP methods ------------------------------------------------------------------
+
+    def get(self, request, uuid=None, **kwargs):
+        if uuid is None:
+            return self.list_resources(ListParams.read(request.GET))
+        attributes = request.GET.get("attributes")
+        excluded = request.GET.get("excludedAttributes")
+        return self.render(self.get_object(with_related=self.wants_related(attributes, excluded)))
+
+    def post(self, request, uuid=None, **kwargs):
+        if uuid is not None:
+            return self.http_method_not_allowed(request)
+        adapter = self.adapter_class(None, request=request)
+        adapter.from_dict(self.load_body())
+        adapter.save()
+        return self.render(self.reload(adapter.obj), status=201)
+
+    def put(self, request, uuid=None, **kwargs):
+        if uuid is None:
+            return self.http_method_not_allowed(request)
+        adapter = self.adapter_class(self.get_object(with_related=False), request=request)
+        check_if_match(request, adapter.etag)
+        adapter.from_dict(self.load_body())
+        adapter.save()
+        return self.render(self.reload(adapter.obj))
+
+    def patch(self, request, uuid=None, **kwargs):
+        """RFC 7644 §3.5.2: 200 with the whole resource (honouring `attributes`)."""
+        if uuid is None:
+            return self.http_method_not_allowed(request)
+        adapter = self.adapter_class(self.get_object(with_related=False), request=request)
+        check_if_match(request, adapter.etag)
+        body = self.load_body()
+        operations = body.get("Operations", body.get("operations"))
+        if not isinstance(operations, list) or not operations:
+            raise BadRequest(
+                "A PATCH body needs a non-empty Operations list.", scim_type=INVALID_SYNTAX
+            )
+        adapter.handle_operations(operations)
+        adapter.save()
+        return self.render(self.reload(adapter.obj))
+
+    def delete(self, request, uuid=None, **kwargs):
+        if uuid is None:
+            return self.http_method_not_allowed(request)
+        adapter = self.adapter_class(self.get_object(with_related=False), request=request)
+        check_if_match(request, adapter.etag)
+        adapter.delete()
+        return HttpResponse(status=204)
+
+
+class SearchMethods(ResourceMethods):
+    """POST /<Resource>/.search with a SearchRequest body (RFC 7644 §3.4.3)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        body = self.load_body()
+        declared = body.get("schemas")
+        if declared is not None and (
+            not isinstance(declared, list) or schemas.SEARCH_REQUEST not in declared
+        ):
+            raise BadRequest(
+                f"A search body declares the schema {schemas.SEARCH_REQUEST}.",
+                scim_type=INVALID_SYNTAX,
+            )
+        return self.list_resources(ListParams.read(body))
+
+
+class UserResource:
+    adapter_class = ScimUserAdapter
+    parser_getter = UserFilterQuery
+    related_attribute = "groups"
+    sort_fields = {
+        "id": F("id"),
+        "username": Lower("username"),
+        "externalid": F("external_id"),
+        "displayname": Lower("display_name"),
+        "name.givenname": Lower("given_name"),
+        "name.familyname": Lower("family_name"),
+        "emails": Lower("email"),
+        "emails.value": Lower("email"),
+        "title": Lower("title"),
+        "active": F("is_active"),
+        "meta.created": F("created_at"),
+        "meta.lastmodified": F("updated_at"),
+    }
+    core_prefix = schemas.CORE_USER.lower() + ":"
+
+    def queryset(self, *, with_related: bool):
+        return selectors.scim_users(self.request.scim_organization, with_groups=with_related)
+
+    def load_related(self, queryset):
+        return selectors.with_user_groups(queryset)
+
+
+class GroupResource:
+    adapter_class = ScimGroupAdapter
+    parser_getter = GroupFilterQuery
+    related_attribute = "members"
+    sort_fields = {
+        "id": F("id"),
+        "displayname": Lower("display_name"),
+        "externalid": F("external_id"),
+        "meta.created": F("created_at"),
+        "meta.lastmodified": F("updated_at"),
+    }
+    core_prefix = schemas.CORE_GROUP.lower() + ":"
+
+    def queryset(self, *, with_related: bool):
+        return selectors.scim_groups(self.request.scim_organization, with_members=with_related)
+
+    def load_related(self, queryset):
+        return selectors.with_group_members(queryset)
+
+    def render_options(self, attributes, excluded) -> dict:
+        return {"with_members": self.wants_related(attributes, excluded)}
+
+
+class UsersView(UserResource, ResourceMethods, stock.UsersView):
+    pass
+
+
+class GroupsView(GroupResource, ResourceMethods, stock.GroupsView):
+    pass
+
+
+class UserSearchView(UserResource, SearchMethods, stock.UserSearchView):
+    pass
+
+
+class GroupSearchView(GroupResource, SearchMethods, stock.GroupSearchView):
+    pass
+
+
+class ServiceProviderConfigView(ScimView, stock.ServiceProviderConfigView):
+    def get(self, request, *args, **kwargs):
+        return scim_response(schemas.service_provider_config())
+
+
+def _discovery_list(documents: list[dict]) -> HttpResponse:
+    return list_response(documents, total=len(documents), start_index=1)
+
+
+def _discovery_item(documents: list[dict], wanted: str) -> HttpResponse:
+    for document in documents:
+        if document["id"].lower() == wanted.lower():
+            return scim_response(document)
+    raise NotFound(f"No {wanted!r} here.")
+
+
+class ResourceTypesView(ScimView, stock.ResourceTypesView):
+    def get(self, request, uuid=None, *args, **kwargs):
+        documents = schemas.resource_type_documents()
+        return _discovery_item(documents, uuid) if uuid else _discovery_list(documents)
+
+
+class SchemasView(ScimView, stock.SchemasView):
+    def get(self, request, uuid=None, *args, **kwargs):
+        documents = schemas.schema_documents()
+        return _discovery_item(documents, uuid) if uuid else _discovery_list(documents)
+
+
+class NotImplementedView(ScimView):
+    """Endpoints of RFC 7644 this service does not offer (/Bulk, /Me, root search)."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def dispatch_not_implemented(self, request, *args, **kwargs):
+        return error_response(501, "This SCIM endpoint is not implemented.")
+
+    get = post = put = patch = delete = dispatch_not_implemented
+
+
+class UnknownPathView(ScimView):
+    """Anything else under the SCIM base answers a SCIM 404, not an HTML page."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def not_found(self, request, *args, **kwargs):
+        return error_response(404, f"No SCIM endpoint at {request.path}.")
+
+    get = post = put = patch = delete = head = options = not_found
