@@ -33,3 +33,195 @@ class ConsoleLoginForm(forms.Form):
                     self.error_messages["invalid_login"], code="invalid_login"
                 )
         return self.cleaned_data
+
+
+class UserFilterForm(forms.Form):
+    """The users list's search box and filters; every field is optional."""
+
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("", "All users"), ("active", "Active"), ("deactivated", "Deactivated")],
+    )
+    group = forms.ModelChoiceField(
+        label="Group", required=False, queryset=None, empty_label="Any group"
+    )
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        from accounts.selectors import groups_of
+
+        self.fields["group"].queryset = groups_of(organization).order_by("display_name")
+        self.fields["q"].widget.attrs.update(
+            {"type": "search", "placeholder": "Username, email or name"}
+        )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Console role", choices=())
+
+    def __init__(self, *args, **kwargs):
+        from accounts.models import Role
+
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = Role.choices
+
+
+class ActivityFilterForm(forms.Form):
+    """The activity log's filters; the same form drives the page and its CSV export."""
+
+    action = forms.ChoiceField(label="Action", required=False, choices=())
+    actor = forms.ChoiceField(label="Actor", required=False, choices=())
+    target = forms.CharField(
+        label="Target",
+        required=False,
+        max_length=200,
+        help_text="A name, an id, or type:id such as user:… (the links on this page fill it).",
+    )
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+
+    def __init__(self, *args, actor_choices, **kwargs):
+        from accounts.models import AuditAction
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action"), *AuditAction.choices]
+        self.fields["actor"].choices = [("", "Anyone"), *actor_choices]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+    def filters(self) -> dict:
+        """Keyword arguments for console.selectors.activity."""
+        data = self.cleaned_data if self.is_valid() else {}
+        actor_type, _, actor_id = (data.get("actor") or "").partition(":")
+        return {
+            "action": data.get("action") or "",
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "target": data.get("target") or "",
+            "since": data.get("since"),
+            "until": data.get("until"),
+        }
+
+
+EXPIRY_CHOICES = [
+    ("", "Never"),
+    ("30", "In 30 days"),
+    ("90", "In 90 days"),
+    ("180", "In 180 days"),
+    ("365", "In 1 year"),
+    ("date", "On a date…"),
+]
+
+
+class TokenCreateForm(forms.Form):
+    label = forms.CharField(
+        label="Label",
+        max_length=100,
+        help_text="Where this token is used, e.g. “Okta production”. Shown in the activity log.",
+    )
+    expires = forms.ChoiceField(label="Expires", required=False, choices=EXPIRY_CHOICES, initial="")
+    expires_on = forms.DateField(
+        label="Expiry date (UTC)",
+        required=False,
+        widget=forms.DateInput({"type": "date"}),
+        help_text="With “On a date…”: the token stops working at the start of this day, UTC.",
+    )
+
+    def clean(self):
+        from datetime import datetime, time, timedelta
+
+        from django.utils import timezone
+
+        cleaned = super().clean()
+        choice = cleaned.get("expires") or ""
+        if choice == "date":
+            day = cleaned.get("expires_on")
+            if day is None:
+                self.add_error("expires_on", "Pick the date the token should stop working.")
+                return cleaned
+            expires_at = timezone.make_aware(datetime.combine(day, time.min))
+            if expires_at <= timezone.now():
+                self.add_error("expires_on", "Pick a date in the future.")
+                return cleaned
+            cleaned["expires_at"] = expires_at
+        elif choice:
+            cleaned["expires_at"] = timezone.now() + timedelta(days=int(choice))
+        else:
+            cleaned["expires_at"] = None
+        return cleaned
+
+
+class _IdpOptionsForm(forms.Form):
+    """What SAML metadata does not carry: which attribute names the person, and policy."""
+
+    email_attribute = forms.CharField(
+        label="Email attribute",
+        required=False,
+        max_length=255,
+        help_text="The SAML attribute carrying the person's email or username, e.g. “email”. "
+        "Leave empty to use the NameID.",
+    )
+    allow_idp_initiated = forms.BooleanField(
+        label="Allow IdP-initiated sign-in",
+        required=False,
+        help_text="Lets people start from the identity provider's app tile.",
+    )
+    jit_provisioning = forms.BooleanField(
+        label="Create users on first sign-in (just-in-time)",
+        required=False,
+        help_text="Off: only people provisioned over SCIM can sign in.",
+    )
+
+    def options(self) -> dict:
+        return {name: self.cleaned_data[name] for name in _IdpOptionsForm.base_fields}
+
+
+class IdpMetadataForm(_IdpOptionsForm):
+    metadata_xml = forms.CharField(
+        label="IdP metadata XML",
+        max_length=1024 * 1024,
+        strip=True,
+        widget=forms.Textarea({"rows": 8, "spellcheck": "false"}),
+        help_text="Okta: Sign On tab > Metadata URL, open it and copy all. Entra ID: "
+        "Single sign-on > SAML Certificates > Federation Metadata XML.",
+    )
+    field_order = ["metadata_xml", "email_attribute", "allow_idp_initiated", "jit_provisioning"]
+
+
+class IdpManualForm(_IdpOptionsForm):
+    entity_id = forms.CharField(label="IdP entity ID (issuer)", max_length=1024)
+    sso_url = forms.URLField(
+        label="IdP single sign-on URL",
+        max_length=1024,
+        assume_scheme="https",
+        help_text="Where sign-in requests are sent (HTTP-Redirect binding).",
+    )
+    certificate = forms.CharField(
+        label="IdP signing certificate (PEM)",
+        widget=forms.Textarea({"rows": 6, "spellcheck": "false"}),
+        help_text="-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----. "
+        "Paste two to roll over to a new certificate.",
+    )
+    field_order = [
+        "entity_id",
+        "sso_url",
+        "certificate",
+        "email_attribute",
+        "allow_idp_initiated",
+        "jit_provisioning",
+    ]
+
+    def idp_fields(self) -> dict:
+        return {
+            "entity_id": self.cleaned_data["entity_id"],
+            "sso_url": self.cleaned_data["sso_url"],
+            "certificates": self.cleaned_data["certificate"],
+            **self.options(),
+        }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import auth, home
+from console.views import activity, auth, groups, home, provisioning, sso, users
 
 app_name = "console"
 
@@ -8,4 +8,40 @@ urlpatterns = [
     path("login/", auth.login_view, name="login"),
     path("logout/", auth.logout_view, name="logout"),
     path("", home.home, name="home"),
+    path("users/", users.user_list, name="users"),
+    path("users/<uuid:user_id>/", users.user_detail, name="user_detail"),
+    path(
+        "users/<uuid:user_id>/deactivate/",
+        users.user_set_active_confirm,
+        {"active": False},
+        name="user_deactivate",
+    ),
+    path(
+        "users/<uuid:user_id>/reactivate/",
+        users.user_set_active_confirm,
+        {"active": True},
+        name="user_reactivate",
+    ),
+    path("users/<uuid:user_id>/role/", users.user_role, name="user_role"),
+    path("groups/", groups.group_list, name="groups"),
+    path("groups/<uuid:group_id>/", groups.group_detail, name="group_detail"),
+    path("activity/", activity.activity_list, name="activity"),
+    path("activity/export.csv", activity.activity_export, name="activity_export"),
+    path("provisioning/", provisioning.provisioning, name="provisioning"),
+    path("provisioning/tokens/", provisioning.token_create_view, name="token_create"),
+    path(
+        "provisioning/tokens/<int:token_id>/created/",
+        provisioning.token_created,
+        name="token_created",
+    ),
+    path(
+        "provisioning/tokens/<int:token_id>/revoke/",
+        provisioning.token_revoke_view,
+        name="token_revoke",
+    ),
+    path("sso/", sso.sso_settings, name="sso"),
+    path("sso/metadata/", sso.sso_metadata, name="sso_metadata"),
+    path("sso/manual/", sso.sso_manual, name="sso_manual"),
+    path("sso/enabled/", sso.sso_enabled, name="sso_enabled"),
+    path("sso/sp-certificate.pem", sso.sp_certificate_download, name="sp_certificate"),
 ]

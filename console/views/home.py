@@ -1,9 +1,24 @@
 from django.shortcuts import render
 
+from console import charts, selectors
 from console.permissions import console_admin_required
+from console.views.sso_status import sso_summary
+from provisioning.selectors import last_scim_request
 
 
 @console_admin_required
 def home(request):
     organization = request.user.organization
-    return render(request, "console/home.html", {"organization": organization})
+    return render(
+        request,
+        "console/home.html",
+        {
+            "nav": "home",
+            "organization": organization,
+            "counts": selectors.organization_counts(organization),
+            "live_tokens": selectors.live_token_count(organization),
+            "last_scim": last_scim_request(organization),
+            "sso": sso_summary(organization),
+            "chart": charts.stacked_bars(selectors.daily_changes(organization)),
+        },
+    )

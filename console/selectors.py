@@ -1,0 +1,172 @@
+"""The console's reads: each says what it loads and stays bounded at 100,000 users."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import AuditAction, AuditEvent, Group, Membership, Organization, User
+from provisioning.models import ProvisioningToken
+from provisioning.selectors import tokens_of
+
+# The overview chart's kinds of change and the audit actions each one counts.
+CHART_KINDS = {
+    "created": (AuditAction.USER_CREATED,),
+    "updated": (AuditAction.USER_UPDATED,),
+    "deactivated": (AuditAction.USER_DEACTIVATED, AuditAction.USER_DELETED),
+    "groups": (
+        AuditAction.GROUP_CREATED,
+        AuditAction.GROUP_UPDATED,
+        AuditAction.GROUP_DELETED,
+        AuditAction.GROUP_MEMBERS_ADDED,
+        AuditAction.GROUP_MEMBERS_REMOVED,
+    ),
+}
+_KIND_OF_ACTION = {action: kind for kind, actions in CHART_KINDS.items() for action in actions}
+
+
+def organization_counts(organization: Organization) -> dict:
+    """Active and deactivated users and groups, in two queries."""
+    users = User.objects.filter(organization=organization).aggregate(
+        active=Count("pk", filter=Q(is_active=True)),
+        deactivated=Count("pk", filter=Q(is_active=False)),
+    )
+    return {**users, "groups": Group.objects.filter(organization=organization).count()}
+
+
+def daily_changes(organization: Organization, *, days: int = 30, today: date | None = None):
+    """Per day for the last `days` days (oldest first), how many changes of each kind.
+
+    One aggregate query over the (organization, action, occurred_at) index; days with no
+    events are filled with zeros here rather than in SQL.
+    """
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    rows = (
+        AuditEvent.objects.filter(
+            organization=organization, occurred_at__gte=since, action__in=list(_KIND_OF_ACTION)
+        )
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day", "action")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    series = {first + timedelta(days=i): dict.fromkeys(CHART_KINDS, 0) for i in range(days)}
+    for row in rows:
+        if row["day"] in series:
+            series[row["day"]][_KIND_OF_ACTION[row["action"]]] += row["n"]
+    return [(day, counts) for day, counts in series.items()]
+
+
+def live_token_count(organization: Organization) -> int:
+    """Tokens that authenticate right now: not revoked and not expired."""
+    now = timezone.now()
+    return (
+        tokens_of(organization)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
+        .count()
+    )
+
+
+def tokens_for_filter(organization: Organization):
+    """Every token of the organization, for the activity log's actor filter."""
+    return ProvisioningToken.objects.filter(organization=organization).order_by("-created_at")
+
+
+def user_search(
+    organization: Organization, *, query: str = "", status: str = "", group: Group | None = None
+) -> QuerySet[User]:
+    """Users matching a search over username, email and names, and the list's filters."""
+    users = User.objects.filter(organization=organization)
+    query = query.strip()
+    if query:
+        users = users.filter(
+            Q(username__icontains=query)
+            | Q(email__icontains=query)
+            | Q(display_name__icontains=query)
+            | Q(given_name__icontains=query)
+            | Q(family_name__icontains=query)
+        )
+    if status == "active":
+        users = users.filter(is_active=True)
+    elif status == "deactivated":
+        users = users.filter(is_active=False)
+    if group is not None:
+        # EXISTS rather than a join: no duplicates and no DISTINCT over the page.
+        users = users.filter(Exists(Membership.objects.filter(group=group, user_id=OuterRef("pk"))))
+    return users
+
+
+def user_detail(organization: Organization, user_id) -> User | None:
+    memberships = Membership.objects.select_related("group").order_by("group__display_name")
+    return (
+        User.objects.filter(organization=organization, pk=user_id)
+        .prefetch_related(Prefetch("memberships", queryset=memberships))
+        .first()
+    )
+
+
+def audit_for_target(organization: Organization, target_type: str, target_id, limit: int = 20):
+    return list(
+        AuditEvent.objects.filter(
+            organization=organization, target_type=target_type, target_id=str(target_id)
+        ).order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def groups_with_counts(organization: Organization, *, query: str = "") -> QuerySet[Group]:
+    groups = Group.objects.filter(organization=organization)
+    if query.strip():
+        groups = groups.filter(display_name__icontains=query.strip())
+    return groups.annotate(member_count=Count("memberships"))
+
+
+def group_member_list(group: Group) -> QuerySet[User]:
+    return User.objects.filter(memberships__group=group)
+
+
+def console_admins(organization: Organization) -> QuerySet[User]:
+    """Users who can act in the console: the activity log's actor filter lists them."""
+    return User.objects.filter(organization=organization, role__in=["owner", "admin"]).order_by(
+        "username"
+    )
+
+
+def activity(
+    organization: Organization,
+    *,
+    action: str = "",
+    actor_type: str = "",
+    actor_id: str = "",
+    target: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """The organization's audit log with the activity page's filters applied."""
+    events = AuditEvent.objects.filter(organization=organization)
+    if action:
+        events = events.filter(action=action)
+    if actor_type:
+        events = events.filter(actor_type=actor_type)
+    if actor_id:
+        events = events.filter(actor_id=actor_id)
+    target = target.strip()
+    if target:
+        target_type, _, target_id = target.partition(":")
+        if target_id and target_type.isidentifier():
+            events = events.filter(target_type=target_type, target_id=target_id)
+        else:
+            events = events.filter(Q(target_label__icontains=target) | Q(target_id=target))
+    if since:
+        events = events.filter(
+            occurred_at__gte=timezone.make_aware(datetime.combine(since, time.min))
+        )
+    if until:
+        events = events.filter(
+            occurred_at__lt=timezone.make_aware(
+                datetime.combine(until + timedelta(days=1), time.min)
+            )
+        )
+    return events

@@ -1,0 +1,52 @@
+"""Groups: the list with member counts and one group's members, both paginated."""
+
+from django import forms
+from django.shortcuts import get_object_or_404, render
+
+from accounts.models import Group
+from console import selectors
+from console.pagination import keyset_page, page_size_from
+from console.permissions import console_admin_required
+
+GROUP_ORDERING = ("display_name", "id")
+MEMBER_ORDERING = ("username", "id")
+
+
+class GroupSearchForm(forms.Form):
+    q = forms.CharField(label="Search groups", required=False, max_length=200)
+
+
+@console_admin_required
+def group_list(request):
+    form = GroupSearchForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    page = keyset_page(
+        selectors.groups_with_counts(request.user.organization, query=query),
+        ordering=GROUP_ORDERING,
+        cursor=request.GET.get("cursor", ""),
+        size=page_size_from(request.GET.get("size")),
+    )
+    return render(
+        request, "console/groups/list.html", {"nav": "groups", "form": form, "page": page}
+    )
+
+
+@console_admin_required
+def group_detail(request, group_id):
+    group = get_object_or_404(Group, organization=request.user.organization, pk=group_id)
+    page = keyset_page(
+        selectors.group_member_list(group),
+        ordering=MEMBER_ORDERING,
+        cursor=request.GET.get("cursor", ""),
+        size=page_size_from(request.GET.get("size")),
+    )
+    return render(
+        request,
+        "console/groups/detail.html",
+        {
+            "nav": "groups",
+            "group": group,
+            "page": page,
+            "events": selectors.audit_for_target(request.user.organization, "group", group.pk),
+        },
+    )

@@ -1,0 +1,123 @@
+"""User Provisioning: the SCIM base URL, provisioning tokens and setup guides.
+
+A new token's secret is shown exactly once: the create POST keeps it in the session
+and redirects (POST/redirect/GET), and the page that shows it takes it out of the
+session, answers `Cache-Control: no-store`, and on reload or Back finds nothing to show.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_POST
+
+from accounts.actors import Actor
+from accounts.errors import AccountsError
+from console.forms import TokenCreateForm
+from console.pagination import keyset_page, page_size_from
+from console.permissions import console_admin_required
+from provisioning.models import ProvisioningToken
+from provisioning.selectors import tokens_of
+from provisioning.services import token_create, token_revoke
+
+NEW_SECRET_SESSION_KEY = "console.new_token_secret"
+TOKEN_ORDERING = ("-created_at", "-id")
+
+
+def scim_base_url() -> str:
+    return settings.PUBLIC_BASE_URL + "/scim/v2/"
+
+
+def _token_or_404(request, token_id) -> ProvisioningToken:
+    token = tokens_of(request.user.organization).filter(pk=token_id).first()
+    if token is None:
+        raise Http404("No such token in this organization.")
+    return token
+
+
+def _page(request, form):
+    page = keyset_page(
+        tokens_of(request.user.organization),
+        ordering=TOKEN_ORDERING,
+        cursor=request.GET.get("cursor", ""),
+        size=page_size_from(request.GET.get("size")),
+    )
+    return render(
+        request,
+        "console/provisioning/index.html",
+        {"nav": "provisioning", "scim_base_url": scim_base_url(), "page": page, "form": form},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@console_admin_required
+def provisioning(request):
+    return _page(request, TokenCreateForm())
+
+
+@console_admin_required
+@require_POST
+def token_create_view(request):
+    form = TokenCreateForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form)
+    try:
+        token, secret = token_create(
+            organization=request.user.organization,
+            label=form.cleaned_data["label"],
+            expires_at=form.cleaned_data["expires_at"],
+            actor=Actor.for_user(request.user),
+            created_by=request.user,
+        )
+    except AccountsError as error:
+        form.add_error(None, str(error))
+        return _page(request, form)
+    request.session[NEW_SECRET_SESSION_KEY] = {"token_id": token.pk, "secret": secret}
+    return redirect("console:token_created", token_id=token.pk)
+
+
+@console_admin_required
+def token_created(request, token_id):
+    token = _token_or_404(request, token_id)
+    stored = request.session.get(NEW_SECRET_SESSION_KEY)
+    if not stored or stored.get("token_id") != token.pk:
+        messages.info(
+            request,
+            f"The secret of token {token.prefix} was shown once and cannot be shown again. "
+            "If it was not copied, revoke the token and create a new one.",
+        )
+        return redirect("console:provisioning")
+    del request.session[NEW_SECRET_SESSION_KEY]
+    response = render(
+        request,
+        "console/provisioning/created.html",
+        {
+            "nav": "provisioning",
+            "token": token,
+            "secret": stored["secret"],
+            "scim_base_url": scim_base_url(),
+        },
+    )
+    add_never_cache_headers(response)  # includes no-store: Back must not replay it
+    return response
+
+
+@console_admin_required
+def token_revoke_view(request, token_id):
+    token = _token_or_404(request, token_id)
+    if request.method == "POST":
+        try:
+            token_revoke(token=token, actor=Actor.for_user(request.user))
+        except AccountsError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                f"Token “{token.label or token.prefix}” ({token.prefix}) is revoked; "
+                "SCIM requests that use it are refused from now on.",
+            )
+        return redirect("console:provisioning")
+    return render(
+        request, "console/provisioning/revoke.html", {"nav": "provisioning", "token": token}
+    )

@@ -1,0 +1,110 @@
+"""Users: a searchable list that stays fast at 100,000 users, detail and the few actions
+an admin may take by hand (the identity provider remains the source of truth)."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.actors import Actor
+from accounts.errors import AccountsError
+from accounts.models import Role
+from accounts.services import user_deactivate, user_reactivate, user_set_role
+from console import selectors
+from console.forms import RoleForm, UserFilterForm
+from console.pagination import keyset_page, page_size_from
+from console.permissions import console_admin_required
+
+# Newest first, through the (organization, created_at, id) index.
+USER_ORDERING = ("-created_at", "-id")
+
+
+def _user_or_404(request, user_id):
+    user = selectors.user_detail(request.user.organization, user_id)
+    if user is None:
+        raise Http404("No such user in this organization.")
+    return user
+
+
+@console_admin_required
+def user_list(request):
+    organization = request.user.organization
+    form = UserFilterForm(request.GET or None, organization=organization)
+    filters = form.cleaned_data if form.is_valid() else {}
+    users = selectors.user_search(
+        organization,
+        query=filters.get("q") or "",
+        status=filters.get("status") or "",
+        group=filters.get("group"),
+    )
+    page = keyset_page(
+        users,
+        ordering=USER_ORDERING,
+        cursor=request.GET.get("cursor", ""),
+        size=page_size_from(request.GET.get("size")),
+    )
+    return render(
+        request,
+        "console/users/list.html",
+        {"nav": "users", "form": form, "page": page, "filtered": bool(filters)},
+    )
+
+
+@console_admin_required
+def user_detail(request, user_id):
+    user = _user_or_404(request, user_id)
+    return render(
+        request,
+        "console/users/detail.html",
+        {
+            "nav": "users",
+            "subject": user,
+            "memberships": user.memberships.all(),
+            "events": selectors.audit_for_target(request.user.organization, "user", user.pk),
+            "role_form": RoleForm(initial={"role": user.role}),
+            "can_manage_owners": request.user.role == Role.OWNER,
+        },
+    )
+
+
+@console_admin_required
+def user_set_active_confirm(request, user_id, active):
+    """A confirmation page: deactivation ends the person's sessions at once."""
+    user = _user_or_404(request, user_id)
+    if request.method == "POST":
+        actor = Actor.for_user(request.user)
+        try:
+            if active:
+                user_reactivate(user=user, actor=actor)
+                messages.success(request, f"{user.username} is active again.")
+            else:
+                user_deactivate(user=user, actor=actor)
+                messages.success(request, f"{user.username} is deactivated.")
+        except AccountsError as error:
+            messages.error(request, str(error))
+        return redirect("console:user_detail", user_id=user.pk)
+    return render(
+        request,
+        "console/users/confirm_active.html",
+        {"nav": "users", "subject": user, "active": active},
+    )
+
+
+@console_admin_required
+@require_POST
+def user_role(request, user_id):
+    user = _user_or_404(request, user_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the listed roles.")
+        return redirect("console:user_detail", user_id=user.pk)
+    role = form.cleaned_data["role"]
+    try:
+        user_set_role(
+            user=user, role=role, actor=Actor.for_user(request.user), acting_user=request.user
+        )
+    except AccountsError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{user.username} now has the {Role(role).label} role.")
+    return redirect("console:user_detail", user_id=user.pk)
