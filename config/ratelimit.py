@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
@@ -63,4 +64,16 @@ def peek(scope: str, key: str, rate: Rate) -> bool:
 
 
 def client_address(request) -> str:
+    """The client's address, as seen by the outermost of TRUSTED_PROXY_COUNT proxies.
+
+    Behind a load balancer REMOTE_ADDR is the balancer, shared by every client. Each
+    proxy appends the address it received from, so the entry TRUSTED_PROXY_COUNT from
+    the right is the first one a client could not forge; entries left of it are ignored.
+    """
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies > 0 and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
     return request.META.get("REMOTE_ADDR", "")

@@ -174,6 +174,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# How many proxies (load balancers) sit in front of the app and append to
+# X-Forwarded-For; rate limits key on the address the outermost one saw. 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int(ENV, "TRUSTED_PROXY_COUNT", 0)
 if env_bool(ENV, "TRUST_X_FORWARDED_PROTO", default=False):
     # Only behind a load balancer that sets (and strips client-sent) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
