@@ -1,6 +1,6 @@
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from accounts.errors import InvalidValue
+from accounts.errors import InvalidValue, UsernameTaken
 from accounts.models import User
 
 
@@ -17,5 +17,9 @@ def operator_create(*, username: str, email: str = "", password: str | None) -> 
         is_superuser=True,
     )
     operator.set_password(password)
-    operator.save()
+    try:
+        with transaction.atomic():
+            operator.save(force_insert=True)
+    except IntegrityError:
+        raise UsernameTaken(operator.username) from None
     return operator

@@ -50,7 +50,8 @@ def test_create_org_admin_with_a_password_creates_an_owner_who_can_log_in(organi
     assert response.status_code == 302
 
 
-def test_create_org_admin_without_a_password_prints_a_generated_one_once(organization):
+def test_create_org_admin_without_a_password_prints_a_generated_one_once(organization, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO())  # not a terminal, as in a script
     output = _run("create_org_admin", "acme", "boss@acme.example")
     lines = output.strip().splitlines()
     assert lines[-2] == "Generated password (shown once):"
@@ -60,6 +61,32 @@ def test_create_org_admin_without_a_password_prints_a_generated_one_once(organiz
     assert user_by_username(organization, "boss@acme.example").check_password(password)
     events = AuditEvent.objects.filter(organization=organization)
     assert password not in str(list(events.values_list("changes", flat=True)))
+
+
+def test_create_org_admin_on_a_terminal_prompts_twice_and_prints_nothing_secret(
+    organization, monkeypatch
+):
+    answers = iter(["typed-password-on-tty-1", "typed-password-on-tty-1"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr(
+        "accounts.management.commands.create_org_admin.Command.stdin_is_tty", lambda self: True
+    )
+    output = _run("create_org_admin", "acme", "boss@acme.example")
+    assert "typed-password-on-tty-1" not in output
+    assert "Generated password" not in output
+    user = user_by_username(organization, "boss@acme.example")
+    assert user.check_password("typed-password-on-tty-1")
+
+
+def test_create_org_admin_refuses_mismatched_prompted_passwords(organization, monkeypatch):
+    answers = iter(["typed-password-on-tty-1", "typed-password-on-tty-2"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr(
+        "accounts.management.commands.create_org_admin.Command.stdin_is_tty", lambda self: True
+    )
+    with pytest.raises(CommandError, match="did not match"):
+        _run("create_org_admin", "acme", "boss@acme.example")
+    assert user_by_username(organization, "boss@acme.example") is None
 
 
 def test_create_org_admin_for_an_existing_user_sets_role_and_password(organization, make_user):

@@ -55,3 +55,21 @@ def test_a_user_is_a_member_of_a_group_at_most_once(organization, make_user, mak
     group = make_group(organization, members=[user])
     with pytest.raises(IntegrityError), transaction.atomic():
         Membership.objects.create(group=group, user=user)
+
+
+def test_operator_create_refuses_a_taken_operator_username_in_any_case(db):
+    from accounts.errors import UsernameTaken
+    from accounts.services import operator_create
+
+    operator_create(username="ops", password="ops-password-123")
+    with pytest.raises(UsernameTaken):
+        operator_create(username="OPS", password="ops-password-123")
+    assert User.objects.filter(organization=None).count() == 1
+
+
+def test_an_operator_may_share_a_username_with_an_organization_user(organization):
+    from accounts.services import operator_create
+
+    _insert_user(organization, "ops")
+    operator = operator_create(username="ops", password="ops-password-123")
+    assert operator.is_superuser and operator.organization is None
