@@ -147,6 +147,10 @@ def live_env(django_db_setup, django_db_blocker):
         GUNICORN_MAX_REQUESTS_JITTER="0",
         LOG_LEVEL="WARNING",
         REDIS_URL=redis_url(),
+        # A small failure budget the scale-out test can exhaust; no per-token ceiling
+        # for the concurrency tests.
+        SCIM_AUTH_FAILURE_RATE="5/h",
+        SCIM_TOKEN_RATE="100000/m",
     )
     return env
 

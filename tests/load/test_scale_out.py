@@ -1,0 +1,132 @@
+"""Two app instances on one PostgreSQL, requests alternating between them.
+
+Nothing an instance needs lives in its own memory: users, groups and SAML replay
+records are rows, and rate-limit counters are in the shared cache (Redis when
+REDIS_URL is set, the database cache otherwise).
+"""
+
+import httpx
+import pytest
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
+
+from accounts.models import Membership, User
+from config.ratelimit import Rate
+from tests.load.conftest import requires_postgresql
+from tests.load.scim_http import assert_scim_error, client, headers, patch_body, user_body
+
+pytestmark = [requires_postgresql, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def instances(live_server_a, live_server_b, scim_secret):
+    opened = [client(live_server_a, scim_secret), client(live_server_b, scim_secret)]
+    yield opened
+    for http in opened:
+        http.close()
+
+
+def alternate(instances, index):
+    return instances[index % 2]
+
+
+def test_okta_push_then_import_alternating_between_instances(organization, instances):
+    created = {}
+    for index in range(10):
+        name = f"pushed{index}@example.com"
+        # Okta's push: look the user up by userName, then create it.
+        lookup = alternate(instances, index).get(
+            "/Users", params={"filter": f'userName eq "{name}"'}
+        )
+        assert lookup.status_code == 200
+        assert lookup.json()["totalResults"] == 0
+        response = alternate(instances, index + 1).post("/Users", content=user_body(name))
+        assert response.status_code == 201, response.text
+        created[response.json()["id"]] = name
+
+    again = instances[0].post("/Users", content=user_body("PUSHED3@example.com"))
+    assert_scim_error(again, 409)
+
+    # Okta's import: pages of a few users, each page from the other instance.
+    seen, start, total = {}, 1, None
+    for page in range(10):
+        body = (
+            alternate(instances, page)
+            .get("/Users", params={"startIndex": start, "count": 3})
+            .json()
+        )
+        total = body["totalResults"]
+        seen.update({user["id"]: user["userName"] for user in body["Resources"]})
+        start += len(body["Resources"])
+        if start > total:
+            break
+    assert total == 10
+    assert seen == created
+    assert User.objects.filter(organization=organization).count() == 10
+
+
+def test_updates_on_one_instance_are_read_back_on_the_other(organization, instances):
+    created = instances[0].post("/Users", content=user_body("mover@example.com")).json()
+    user_url = f"/Users/{created['id']}"
+
+    deactivate = patch_body({"op": "replace", "value": {"active": False}})
+    assert instances[1].patch(user_url, content=deactivate).status_code in (200, 204)
+    assert instances[0].get(user_url).json()["active"] is False
+
+    replaced = instances[0].put(user_url, content=user_body("mover@example.com", title="Lead"))
+    assert replaced.status_code == 200
+    assert instances[1].get(user_url).json()["title"] == "Lead"
+
+    assert instances[1].delete(user_url).status_code == 204
+    assert_scim_error(instances[0].get(user_url), 404)
+
+
+def test_group_push_alternating_between_instances(organization, instances, make_user):
+    users = [make_user(organization, f"crew{i}@example.com") for i in range(3)]
+    group = instances[0].post(
+        "/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Crew",
+            "members": [{"value": str(users[0].pk)}, {"value": str(users[1].pk)}],
+        },
+    )
+    assert group.status_code == 201, group.text
+    group_url = f"/Groups/{group.json()['id']}"
+
+    add = patch_body({"op": "add", "path": "members", "value": [{"value": str(users[2].pk)}]})
+    assert instances[1].patch(group_url, content=add).status_code in (200, 204)
+    remove = patch_body({"op": "remove", "path": f'members[value eq "{users[0].pk}"]'})
+    assert instances[0].patch(group_url, content=remove).status_code in (200, 204)
+
+    members = {member["value"] for member in instances[1].get(group_url).json()["members"]}
+    assert members == {str(users[1].pk), str(users[2].pk)}
+    stored = Membership.objects.filter(group_id=group.json()["id"]).values_list(
+        "user_id", flat=True
+    )
+    assert set(stored) == {users[1].pk, users[2].pk}
+
+
+def shared_cache(live_env):
+    """The cache the servers use, opened from the test process to reset its counters."""
+    if live_env["REDIS_URL"]:
+        return RedisCache(live_env["REDIS_URL"], {"KEY_PREFIX": "roster"})
+    return DatabaseCache("roster_cache", {})
+
+
+def test_failed_authentication_is_throttled_across_both_instances(
+    live_env, live_server_a, live_server_b
+):
+    shared_cache(live_env).clear()
+    limit = Rate.parse(live_env["SCIM_AUTH_FAILURE_RATE"]).limit
+    bad = headers("not-a-real-token")
+    servers = [live_server_a, live_server_b]
+
+    statuses = [
+        httpx.get(f"{servers[i % 2].base_url}/scim/v2/Users", headers=bad, timeout=10).status_code
+        for i in range(limit + 2)
+    ]
+
+    # One counter for both instances: the limit is reached after `limit` failures in
+    # total, not `limit` on each.
+    assert statuses == [401] * limit + [429, 429]
