@@ -35,6 +35,10 @@ class OrganizationAdmin(ServiceSaveMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["slug", "created_at"] if obj else ["created_at"]
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would take the append-only audit trail with it.
+        return False
+
     def save_model(self, request, obj, form, change):
         if change:
             # Only the display name is editable after creation.
@@ -51,6 +55,12 @@ class UserAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         organization = cleaned.get("organization") or self.instance.organization
+        if organization is None and "organization" in self.fields:
+            self.add_error(
+                "organization",
+                "Choose the user's organization; platform operators are made with "
+                "manage.py createsuperuser.",
+            )
         username = (cleaned.get("username") or "").strip()
         if organization is not None and username:
             existing = user_by_username(organization, username)

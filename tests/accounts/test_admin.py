@@ -223,3 +223,75 @@ def test_adding_a_member_of_another_organization_inline_is_refused(
     )
     assert response.status_code == 403
     assert not group.memberships.exists()
+
+
+def test_adding_a_user_in_the_admin_goes_through_the_services(
+    operator_client, operator, organization
+):
+    response = operator_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "organization": str(organization.pk),
+            "username": "new@acme.example",
+            "email": "new@acme.example",
+            "enterprise": "{}",
+            "role": Role.ADMIN,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.USER_CREATED, actor_id=str(operator.pk))
+    assert event.target_label == "new@acme.example"
+    assert event.changes["role"] == Role.ADMIN
+
+
+def test_adding_a_user_without_an_organization_in_the_admin_is_refused_on_the_form(
+    operator_client,
+):
+    from accounts.models import User
+
+    response = operator_client.post(
+        "/admin/accounts/user/add/",
+        {"username": "stray", "enterprise": "{}", "role": Role.MEMBER, "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert b"Choose the user&#x27;s organization" in response.content
+    assert not User.objects.filter(username="stray").exists()
+
+
+def test_adding_a_group_in_the_admin_goes_through_the_services(
+    operator_client, operator, organization, make_user
+):
+    ada = make_user(organization, "ada@example.com")
+    response = operator_client.post(
+        "/admin/accounts/group/add/",
+        {
+            "organization": str(organization.pk),
+            "display_name": "Engineering",
+            "external_id": "",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-0-user": str(ada.pk),
+        },
+    )
+    assert response.status_code == 302
+    from accounts.models import Group
+
+    group = Group.objects.get(display_name="Engineering")
+    assert list(group.memberships.values_list("user_id", flat=True)) == [ada.pk]
+    actions = set(
+        AuditEvent.objects.filter(target_id=str(group.pk), actor_id=str(operator.pk)).values_list(
+            "action", flat=True
+        )
+    )
+    assert actions == {AuditAction.GROUP_CREATED, AuditAction.GROUP_MEMBERS_ADDED}
+
+
+def test_organizations_cannot_be_deleted_in_the_admin(operator_client, organization):
+    from accounts.models import Organization
+
+    response = operator_client.post(
+        f"/admin/accounts/organization/{organization.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 403
+    assert Organization.objects.filter(pk=organization.pk).exists()
