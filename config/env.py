@@ -1,11 +1,14 @@
 """Small pure readers for settings taken from the environment."""
 
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 FALSE_VALUES = {"0", "false", "no", "off", ""}
+# COUNT/[N]UNIT, e.g. 10/5m; config.ratelimit.Rate parses the same text.
+RATE_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*([1-9]\d*)?\s*([smhd])\s*$")
 
 
 def env_bool(environ, name: str, default: bool = False) -> bool:
@@ -35,6 +38,18 @@ def env_list(environ, name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_rate(environ, name: str, default: str) -> str:
+    """A rate limit such as 10/5m, checked at start rather than on the first request."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not RATE_PATTERN.match(raw):
+        raise ImproperlyConfigured(
+            f"{name} must be COUNT/[N]UNIT with a unit of s, m, h or d (e.g. 10/5m), got {raw!r}."
+        )
+    return raw.strip()
 
 
 def secret_key(environ, *, debug: bool) -> str:

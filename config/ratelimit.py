@@ -6,14 +6,14 @@ generous, never wrongly strict.
 """
 
 import hashlib
-import re
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+from config.env import RATE_PATTERN
+
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -25,7 +25,7 @@ class Rate:
     @classmethod
     def parse(cls, text: str) -> "Rate":
         """'10/5m' is ten per five minutes; '100/s' a hundred per second."""
-        match = _RATE.match(text or "")
+        match = RATE_PATTERN.match(text or "")
         if not match:
             raise ValueError(f"Rate {text!r} is not of the form COUNT/[N]UNIT, e.g. 10/5m.")
         count, multiple, unit = match.groups()

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, public_base_url, secret_key
+from config.env import env_bool, env_int, env_list, env_rate, public_base_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
@@ -126,7 +126,7 @@ LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"
 
 # Console sign-in attempts allowed per client address and per account, per window.
-CONSOLE_LOGIN_RATE = ENV.get("CONSOLE_LOGIN_RATE", "10/5m")
+CONSOLE_LOGIN_RATE = env_rate(ENV, "CONSOLE_LOGIN_RATE", "10/5m")
 
 # SCIM provisioning (/scim/v2/, the provisioning app). django-scim2 is the framework;
 # these hooks point it at our adapters, filters and request gate.
@@ -145,8 +145,8 @@ SCIM_SERVICE_PROVIDER = {
 # Largest page a list or search returns (RFC 7644 3.4.2.4); advertised as filter.maxResults.
 SCIM_MAX_PAGE_SIZE = max(env_int(ENV, "SCIM_MAX_PAGE_SIZE", 200), 100)
 # Failed authentications allowed per client address, and requests allowed per token.
-SCIM_AUTH_FAILURE_RATE = ENV.get("SCIM_AUTH_FAILURE_RATE", "20/5m")
-SCIM_TOKEN_RATE = ENV.get("SCIM_TOKEN_RATE", "1200/1m")
+SCIM_AUTH_FAILURE_RATE = env_rate(ENV, "SCIM_AUTH_FAILURE_RATE", "20/5m")
+SCIM_TOKEN_RATE = env_rate(ENV, "SCIM_TOKEN_RATE", "1200/1m")
 # Key for the provisioning-token digests; derived from SECRET_KEY when unset. Changing
 # either invalidates every provisioning token.
 SCIM_TOKEN_HASH_KEY = ENV.get("SCIM_TOKEN_HASH_KEY", "")

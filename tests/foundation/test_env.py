@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, public_base_url, secret_key
+from config.env import env_bool, env_int, env_list, env_rate, public_base_url, secret_key
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", " yes ", "on"])
@@ -88,3 +88,14 @@ def test_public_base_url_with_credentials_is_refused_without_echoing_them():
     with pytest.raises(ImproperlyConfigured) as refused:
         public_base_url({"PUBLIC_BASE_URL": "https://user:s3cret@roster.example.com"}, default="")
     assert "s3cret" not in str(refused.value)
+
+
+def test_env_rate_accepts_a_rate_and_defaults_when_unset():
+    assert env_rate({"R": " 5/10m "}, "R", "10/5m") == "5/10m"
+    assert env_rate({}, "R", "10/5m") == "10/5m"
+
+
+@pytest.mark.parametrize("raw", ["10", "10 per minute", "10/0m", "10/5w"])
+def test_env_rate_refuses_a_malformed_rate_at_start(raw):
+    with pytest.raises(ImproperlyConfigured, match="R must be COUNT/"):
+        env_rate({"R": raw}, "R", "10/5m")

@@ -14,7 +14,7 @@ def test_rate_parse(text, limit, window):
     assert Rate.parse(text) == Rate(limit=limit, window=window)
 
 
-@pytest.mark.parametrize("text", ["", "10", "10/5", "ten/m", "10/5w", "-1/m"])
+@pytest.mark.parametrize("text", ["", "10", "10/5", "ten/m", "10/5w", "-1/m", "10/0m"])
 def test_rate_parse_refuses_malformed_rates(text):
     with pytest.raises(ValueError, match="COUNT/"):
         Rate.parse(text)

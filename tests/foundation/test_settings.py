@@ -162,3 +162,12 @@ def test_production_settings_pass_the_deployment_checks():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_malformed_rate_limit_is_refused_at_start():
+    result = _start(
+        {"SECRET_KEY": "k" * 60, "CONSOLE_LOGIN_RATE": "ten a minute"},
+        "import django; django.setup()",
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: CONSOLE_LOGIN_RATE must be COUNT/" in result.stderr
