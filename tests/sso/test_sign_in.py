@@ -215,3 +215,14 @@ def test_assertion_within_the_clock_skew_is_accepted(
 
     assert response.status_code == 302
     assert signed_in_user_id(client) == str(member.pk)
+
+
+def test_authn_request_is_signed_when_the_idp_wants_it(
+    client, organization, saml_idp, system_actor
+):
+    idp_configure(organization=organization, actor=system_actor, sign_authn_requests=True)
+
+    _, _, query = start_login(client, organization)
+
+    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
+    assert query["Signature"]

@@ -1,0 +1,98 @@
+"""The SP key pair: generated on first use, encrypted at rest, rolled over without downtime."""
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management import call_command
+from lxml import etree
+
+from accounts.models import AuditAction, AuditEvent
+from sso.errors import SsoError
+from sso.keystore import decrypt_private_key
+from sso.models import SpKeyPair, SpKeyState
+from sso.services import sp_key_activate_next, sp_key_stage_next, sp_keys_ensure
+from sso.sp import sp_certificate_pem
+
+pytestmark = pytest.mark.django_db
+DS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def _certificates_in_metadata(client):
+    root = etree.fromstring(client.get("/sso/acme/metadata/").content)
+    return ["".join(e.text.split()) for e in root.iter(f"{{{DS}}}X509Certificate")]
+
+
+def _body(pem):
+    return "".join(pem.strip().splitlines()[1:-1])
+
+
+def test_sp_key_is_generated_once_on_first_use(organization):
+    first = sp_certificate_pem(organization)
+    assert sp_certificate_pem(organization) == first
+    assert SpKeyPair.objects.filter(organization=organization).count() == 1
+
+    certificate = x509.load_pem_x509_certificate(first.encode())
+    assert isinstance(certificate.public_key(), rsa.RSAPublicKey)
+    assert certificate.public_key().key_size >= 2048
+    assert certificate.signature_hash_algorithm.name == "sha256"
+    lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    assert dt.timedelta(days=729) < lifetime < dt.timedelta(days=732)
+    assert certificate.issuer == certificate.subject
+
+
+def test_sp_private_key_is_encrypted_at_rest(organization):
+    key = sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE]
+    stored = SpKeyPair.objects.get(pk=key.pk).private_key_encrypted
+
+    assert "PRIVATE KEY" not in stored
+    assert decrypt_private_key(stored).startswith(b"-----BEGIN PRIVATE KEY-----")
+
+
+def test_dedicated_encryption_key_is_used_when_set(organization, settings):
+    from cryptography.fernet import Fernet
+
+    settings.SSO_KEY_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    key = sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE]
+    token = key.private_key_encrypted.encode()
+
+    assert Fernet(settings.SSO_KEY_ENCRYPTION_KEY.encode()).decrypt(token).startswith(b"-----BEGIN")
+
+
+def test_rotated_secret_key_still_decrypts_through_fallbacks(organization, settings):
+    key = sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE]
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-after-rotation-0123456789abcdefghijklmnop"
+
+    assert decrypt_private_key(key.private_key_encrypted).startswith(b"-----BEGIN")
+
+
+def test_rollover_publishes_the_next_certificate_before_switching(client, organization):
+    current = sp_certificate_pem(organization)
+    call_command("rotate_saml_sp_key", "acme", "--stage", stdout=None)
+    upcoming = SpKeyPair.objects.get(organization=organization, state=SpKeyState.NEXT)
+
+    assert sp_certificate_pem(organization) == current
+    published = _certificates_in_metadata(client)
+    assert _body(current) in published
+    assert _body(upcoming.certificate_pem) in published
+
+    call_command("rotate_saml_sp_key", "acme", "--activate", stdout=None)
+
+    assert sp_certificate_pem(organization) == upcoming.certificate_pem
+    assert _certificates_in_metadata(client) == [_body(upcoming.certificate_pem)]
+    events = AuditEvent.objects.filter(
+        organization=organization, action=AuditAction.SSO_CONFIGURED, target_type="saml_sp_key"
+    )
+    assert sorted(e.changes["sp_key"] for e in events) == ["activated", "generated", "next staged"]
+
+
+def test_staging_twice_keeps_one_next_key(organization, system_actor):
+    first = sp_key_stage_next(organization=organization, actor=system_actor)
+    assert sp_key_stage_next(organization=organization, actor=system_actor) == first
+
+
+def test_activating_without_a_staged_key_is_refused(organization, system_actor):
+    with pytest.raises(SsoError, match="stage one first"):
+        sp_key_activate_next(organization=organization, actor=system_actor)
