@@ -21,6 +21,12 @@ def _clean_display_name(display_name: str) -> str:
     return display_name
 
 
+def _clean_external_id(external_id: str) -> str:
+    if len(external_id) > Group._meta.get_field("external_id").max_length:
+        raise InvalidValue("externalId is too long.")
+    return external_id
+
+
 def _locked(group: Group) -> Group:
     return Group.objects.select_for_update().get(pk=group.pk)
 
@@ -103,6 +109,7 @@ def group_create(
     members: Iterable[User] = (),
 ) -> Group:
     display_name = _clean_display_name(display_name)
+    external_id = _clean_external_id(external_id)
     if group_by_display_name(organization, display_name) is not None:
         raise GroupNameTaken(display_name)
     group = Group(organization=organization, display_name=display_name, external_id=external_id)
@@ -141,7 +148,7 @@ def group_update(
                     raise GroupNameTaken(display_name)
             changes["displayName"] = {"from": group.display_name, "to": display_name}
             group.display_name = display_name
-    if external_id is not None and external_id != group.external_id:
+    if external_id is not None and _clean_external_id(external_id) != group.external_id:
         changes["externalId"] = {"from": group.external_id, "to": external_id}
         group.external_id = external_id
     if not changes:

@@ -13,6 +13,10 @@ def organization_create(*, slug: str, name: str, actor: Actor) -> Organization:
         raise InvalidValue(f"Organization slug {slug!r} must be lower-case letters, digits and -.")
     if not name.strip():
         raise InvalidValue("Organization name must not be empty.")
+    for field, value in (("slug", slug), ("name", name.strip())):
+        max_length = Organization._meta.get_field(field).max_length
+        if len(value) > max_length:
+            raise InvalidValue(f"Organization {field} is longer than {max_length} characters.")
     if Organization.objects.filter(slug=slug).exists():
         raise OrganizationSlugTaken(slug)
     try:

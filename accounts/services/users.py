@@ -11,8 +11,11 @@ from accounts.services.audit import audit_record
 PROFILE_FIELDS = (
     "username",
     "email",
+    "email_type",
+    "email_primary",
     "given_name",
     "family_name",
+    "name_formatted",
     "display_name",
     "external_id",
     "title",
@@ -28,6 +31,14 @@ def _clean_username(username: str) -> str:
     if len(username) > User._meta.get_field("username").max_length:
         raise InvalidValue("userName is too long.")
     return username
+
+
+def _check_lengths(values: dict) -> None:
+    # PostgreSQL refuses an over-long value with a DataError; say which field instead.
+    for name, value in values.items():
+        max_length = User._meta.get_field(name).max_length
+        if max_length and isinstance(value, str) and len(value) > max_length:
+            raise InvalidValue(f"{name} is longer than {max_length} characters.")
 
 
 def _locked(user: User) -> User:
@@ -62,8 +73,11 @@ def user_create(
     username: str,
     actor: Actor,
     email: str = "",
+    email_type: str = "work",
+    email_primary: bool = True,
     given_name: str = "",
     family_name: str = "",
+    name_formatted: str = "",
     display_name: str = "",
     external_id: str = "",
     title: str = "",
@@ -77,14 +91,28 @@ def user_create(
     username = _clean_username(username)
     if role not in Role.values:
         raise InvalidValue(f"Unknown role {role!r}.")
+    _check_lengths(
+        {
+            "email": email,
+            "given_name": given_name,
+            "family_name": family_name,
+            "display_name": display_name,
+            "external_id": external_id,
+            "title": title,
+            "locale": locale,
+        }
+    )
     if user_by_username(organization, username) is not None:
         raise UsernameTaken(username)
     user = User(
         organization=organization,
         username=username,
         email=email,
+        email_type=email_type,
+        email_primary=email_primary,
         given_name=given_name,
         family_name=family_name,
+        name_formatted=name_formatted,
         display_name=display_name,
         external_id=external_id,
         title=title,
@@ -123,6 +151,7 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
         raise TypeError(f"user_update() got unexpected fields: {sorted(unknown)}")
     if "username" in fields:
         fields["username"] = _clean_username(fields["username"])
+    _check_lengths(fields)
     user = _locked(user)
     changes = {
         name: {"from": getattr(user, name), "to": value}

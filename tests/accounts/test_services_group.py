@@ -368,3 +368,21 @@ class TestMembersReplace:
         assert _member_ids(group) == {people[0].pk}
         group.refresh_from_db()
         assert group.version == 1
+
+
+def test_group_services_refuse_an_over_long_external_id(organization, make_group, system_actor):
+    with pytest.raises(InvalidValue, match="externalId"):
+        group_create(
+            organization=organization, display_name="G", external_id="x" * 256, actor=system_actor
+        )
+    group = make_group(organization, "Engineering")
+    with pytest.raises(InvalidValue, match="externalId"):
+        group_update(group=group, external_id="x" * 256, actor=system_actor)
+    group.refresh_from_db()
+    assert group.external_id == ""
+
+
+def test_group_create_refuses_an_over_long_display_name(organization, system_actor):
+    with pytest.raises(InvalidValue):
+        group_create(organization=organization, display_name="x" * 256, actor=system_actor)
+    assert not Group.objects.exists()

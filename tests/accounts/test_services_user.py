@@ -425,3 +425,27 @@ class TestUserSetRole:
             user_set_role(user=user, role=Role.ADMIN, actor=system_actor)
         user.refresh_from_db()
         assert (user.role, user.version) == (Role.MEMBER, 1)
+
+
+@pytest.mark.parametrize(
+    "field", ["email", "given_name", "family_name", "display_name", "external_id", "title"]
+)
+def test_user_create_refuses_an_over_long_value_with_a_clear_error(
+    organization, system_actor, field
+):
+    with pytest.raises(InvalidValue, match=field):
+        user_create(
+            organization=organization, username="ada", actor=system_actor, **{field: "x" * 256}
+        )
+    assert not User.objects.filter(organization=organization).exists()
+
+
+def test_user_update_refuses_an_over_long_value_and_changes_nothing(
+    organization, make_user, system_actor, events_for
+):
+    user = make_user(organization, given_name="Ada")
+    with pytest.raises(InvalidValue, match="given_name"):
+        user_update(user=user, given_name="x" * 151, actor=system_actor)
+    user.refresh_from_db()
+    assert (user.given_name, user.version) == ("Ada", 1)
+    assert events_for(user, AuditAction.USER_UPDATED) == []
