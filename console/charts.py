@@ -11,6 +11,7 @@ from datetime import date
 WIDTH = 720
 HEIGHT = 240
 LEFT = 40  # room for the y-axis labels
+RIGHT = 24  # room for the last date label, centred under the last bar
 BOTTOM = 28  # room for the date labels
 TOP = 12
 
@@ -55,6 +56,7 @@ class Chart:
     height: int = HEIGHT
     plot_left: int = LEFT
     plot_bottom: int = HEIGHT - BOTTOM
+    plot_right: int = WIDTH - RIGHT
 
 
 def _nice_max(value: int) -> int:
@@ -73,7 +75,7 @@ def stacked_bars(series: list[tuple[date, dict[str, int]]]) -> Chart:
     totals = [sum(counts.values()) for _, counts in series]
     top = _nice_max(max(totals, default=0))
     plot_height = HEIGHT - BOTTOM - TOP
-    slot = (WIDTH - LEFT) / max(len(series), 1)
+    slot = (WIDTH - LEFT - RIGHT) / max(len(series), 1)
     bar_width = max(slot * 0.7, 1)
     days = []
     for index, (day, counts) in enumerate(series):

@@ -19,6 +19,9 @@ from sso.selectors import idp_of
 from sso.services import idp_configure, idp_configure_from_metadata
 from sso.sp import sp_certificate_pem, sp_urls
 
+# Both IdP forms share option fields; distinct ids keep each label tied to its own input.
+MANUAL_IDS = "id_manual_%s"
+
 
 def _initial(idp) -> dict:
     if idp is None:
@@ -46,7 +49,7 @@ def _page(request, *, metadata_form=None, manual_form=None, status=200):
             "sp_certificate": describe(sp_certificate_pem(organization)),
             "sso": sso_summary(organization),
             "metadata_form": metadata_form or IdpMetadataForm(initial=initial),
-            "manual_form": manual_form or IdpManualForm(initial=initial),
+            "manual_form": manual_form or IdpManualForm(initial=initial, auto_id=MANUAL_IDS),
             "open_form": "manual" if manual_form is not None else "metadata",
         },
         status=status,
@@ -91,7 +94,7 @@ def sso_metadata(request):
 @console_admin_required
 @require_POST
 def sso_manual(request):
-    form = IdpManualForm(request.POST)
+    form = IdpManualForm(request.POST, auto_id=MANUAL_IDS)
     saved = _configure(
         request,
         form,

@@ -1,0 +1,278 @@
+"""The console in a real headless Chromium, against a live server, as an admin uses it.
+
+Screenshots of each main page land in test-artifacts/screenshots/.
+"""
+
+import datetime as dt
+import os
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings as django_settings
+
+from provisioning.models import ProvisioningToken
+from tests.conftest import ADMIN_PASSWORD
+from tests.console.conftest import idp_metadata
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCIM_JSON = "application/scim+json"
+
+
+def _chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium_path()
+    if executable is None:
+        message = "No Chromium found (apt-get install chromium) for the browser tests."
+        if os.environ.get("CI"):
+            pytest.fail(message + " CI must run them.")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are synchronous and safe, so Django's async guard is relaxed for this module.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def base_url(live_server, settings):
+    # SCIM and SAML URLs shown in the console are built from PUBLIC_BASE_URL.
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
+    return live_server.url
+
+
+@pytest.fixture
+def page(browser, base_url):
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}, locale="en-US"
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.csp_violations = violations
+    yield page
+    context.close()
+    assert violations == [], "the console must run under its CSP without violations"
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page, email="owner@acme.example"):
+    page.goto("/console/login/")
+    page.get_by_label("Work email").fill(email)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(re.compile(r"/console/$"))
+
+
+def scim_get_users(base_url: str, secret: str) -> httpx.Response:
+    return httpx.get(
+        f"{base_url}/scim/v2/Users",
+        headers={"Authorization": f"Bearer {secret}", "Accept": SCIM_JSON},
+        timeout=10,
+    )
+
+
+def test_token_lifecycle_in_the_browser(page, base_url, org_owner):
+    sign_in(page)
+    page.get_by_role("link", name="User Provisioning", exact=True).click()
+    assert page.get_by_label("SCIM base URL").input_value() == f"{base_url}/scim/v2/"
+
+    page.get_by_label("Label").fill("Okta production")
+    page.get_by_role("button", name="Create token").click()
+    page.wait_for_url(re.compile(r"/tokens/\d+/created/$"))
+    secret = page.get_by_label("Token", exact=True).input_value()
+    assert page.get_by_text("It is shown only once").is_visible()
+    screenshot(page, "token-created")
+
+    assert scim_get_users(base_url, secret).status_code == 200
+
+    page.reload()
+    assert page.url.endswith("/console/provisioning/")
+    assert secret not in page.content()
+    assert page.get_by_text("cannot be shown again").is_visible()
+    page.go_back()
+    assert secret not in page.content()
+
+    page.goto("/console/provisioning/")
+    page.get_by_role("link", name=re.compile(r"Revoke token Okta production")).click()
+    assert page.get_by_role("heading", name="Revoke token “Okta production”?").is_visible()
+    page.get_by_role("button", name="Revoke “Okta production”").click()
+    page.wait_for_url(re.compile(r"/console/provisioning/$"))
+    assert page.get_by_text("is revoked").is_visible()
+    assert scim_get_users(base_url, secret).status_code == 401
+
+
+def test_pasting_idp_metadata_saves_the_sso_settings(page, base_url, org_owner):
+    sign_in(page)
+    page.get_by_role("link", name="Single sign-on", exact=True).click()
+    assert page.get_by_label("Entity ID (Audience URI)").input_value() == (
+        f"{base_url}/sso/acme/metadata/"
+    )
+    page.get_by_label("IdP metadata XML").fill(idp_metadata())
+    page.get_by_label("Email attribute").first.fill("email")
+    page.get_by_role("button", name="Save from metadata").click()
+    assert page.get_by_text("Single sign-on settings saved.").is_visible()
+    assert page.get_by_text("http://www.okta.com/exk1abcd").first.is_visible()
+    assert page.get_by_role("link", name="Test sign-in").is_visible()
+    screenshot(page, "single-sign-on")
+
+    page.get_by_label("IdP metadata XML").fill("<not metadata")
+    page.get_by_role("button", name="Save from metadata").click()
+    assert page.get_by_text("The metadata is not well-formed XML.").is_visible()
+
+
+def test_a_user_pushed_by_scim_shows_in_users_and_activity(
+    page, base_url, organization, org_owner, make_scim_token
+):
+    token, secret = make_scim_token(organization, label="Okta")
+    created = httpx.post(
+        f"{base_url}/scim/v2/Users",
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": SCIM_JSON},
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "hedy@acme.example",
+            "name": {"givenName": "Hedy", "familyName": "Lamarr"},
+            "emails": [{"value": "hedy@acme.example", "type": "work", "primary": True}],
+            "active": True,
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+
+    sign_in(page)
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.get_by_label("Search").fill("lamarr")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="hedy@acme.example").click()
+    assert page.get_by_role("heading", name="Hedy Lamarr").is_visible()
+    assert page.get_by_text("SCIM provisioning").first.is_visible()
+    screenshot(page, "user-detail")
+
+    page.get_by_role("link", name="Activity", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="hedy@acme.example").first
+    assert "User created" in row.inner_text()
+    assert token.prefix in row.inner_text()
+    row.get_by_role("link", name="hedy@acme.example").click()
+    assert page.get_by_role("heading", name="Hedy Lamarr").is_visible()
+
+
+def _tab_to(page, selector: str, limit: int = 60) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+    raise AssertionError(f"{selector} cannot be reached with the Tab key")
+
+
+def test_keyboard_only_token_creation(page, base_url, org_owner):
+    page.goto("/console/login/")
+    _tab_to(page, "#id_email")
+    page.keyboard.type("owner@acme.example")
+    page.keyboard.press("Tab")
+    page.keyboard.type(ADMIN_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/$"))
+
+    _tab_to(page, "a[href='/console/provisioning/']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/provisioning/$"))
+    _tab_to(page, "#id_label")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "focus must be visible"
+    page.keyboard.type("Entra ID")
+    page.keyboard.press("Tab")  # the expiry select
+    page.keyboard.press("ArrowDown")  # "In 30 days"
+    _tab_to(page, "form[action$='/tokens/'] button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/tokens/\d+/created/$"))
+
+    secret = page.locator("#token-secret").input_value()
+    _tab_to(page, "button[data-copy-target='token-secret']")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name=re.compile("^Copied")).wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    assert scim_get_users(base_url, secret).status_code == 200
+    page.goto("/console/provisioning/")
+    assert page.get_by_role("cell", name="Entra ID", exact=True).is_visible()
+    token = ProvisioningToken.objects.get(label="Entra ID")
+    assert token.expires_at - token.created_at > dt.timedelta(days=29)
+
+
+def test_every_main_page_renders_and_fits_a_narrow_screen(
+    page, base_url, organization, org_owner, make_user, make_group, make_scim_token
+):
+    people = [
+        make_user(organization, f"{name.lower()}@acme.example", given_name=name, family_name=last)
+        for name, last in [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing")]
+    ]
+    make_group(organization, "Engineering", members=people[:2])
+    make_scim_token(organization, label="Okta production")
+    sign_in(page)
+    pages = {
+        "overview": "/console/",
+        "users": "/console/users/",
+        "groups": "/console/groups/",
+        "activity": "/console/activity/",
+        "user-provisioning": "/console/provisioning/",
+        "single-sign-on-empty": "/console/sso/",
+    }
+    for name, path in pages.items():
+        response = page.goto(path)
+        assert response.status == 200, path
+        assert page.locator("h1").count() == 1
+        screenshot(page, name)
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    for name, path in pages.items():
+        page.goto(path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways on a narrow screen"
+        screenshot(page, f"{name}-narrow")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/console/login/$"))
+    screenshot(page, "login")
