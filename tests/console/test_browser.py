@@ -13,7 +13,9 @@ import httpx
 import pytest
 from django.conf import settings as django_settings
 
+from accounts.actors import Actor
 from provisioning.models import ProvisioningToken
+from provisioning.services import token_mark_used, token_revoke
 from tests.conftest import ADMIN_PASSWORD
 from tests.console.conftest import idp_metadata
 
@@ -240,14 +242,19 @@ def test_keyboard_only_token_creation(page, base_url, org_owner):
 
 
 def test_every_main_page_renders_and_fits_a_narrow_screen(
-    page, base_url, organization, org_owner, make_user, make_group, make_scim_token
+    page, base_url, settings, organization, org_owner, make_user, make_group, make_scim_token
 ):
     people = [
         make_user(organization, f"{name.lower()}@acme.example", given_name=name, family_name=last)
         for name, last in [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing")]
     ]
     make_group(organization, "Engineering", members=people[:2])
-    make_scim_token(organization, label="Okta production")
+    okta, _ = make_scim_token(organization, label="Okta production", created_by=org_owner)
+    token_mark_used(token=okta)
+    retired, _ = make_scim_token(organization, label="Okta sandbox", created_by=org_owner)
+    token_revoke(token=retired, actor=Actor.for_user(org_owner))
+    # The addresses an admin would see in production, for the screenshots.
+    settings.PUBLIC_BASE_URL = "https://roster.example.com"
     sign_in(page)
     pages = {
         "overview": "/console/",
