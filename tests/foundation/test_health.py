@@ -1,7 +1,7 @@
 """Load balancer probes: /healthz never touches the database, /readyz does."""
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connections
 
 
 def test_healthz_answers_without_the_database(client):
@@ -35,7 +35,7 @@ def test_readyz_answers_503_when_the_database_is_unreachable(client, monkeypatch
     def unreachable(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(type(connection._connections["default"]), "cursor", unreachable)
+    monkeypatch.setattr(type(connections["default"]), "cursor", unreachable)
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "down"}
@@ -44,8 +44,6 @@ def test_readyz_answers_503_when_the_database_is_unreachable(client, monkeypatch
 @pytest.mark.django_db
 def test_readyz_answers_503_when_the_database_server_is_down(client, monkeypatch):
     """A real connection attempt to a closed port, not a patched cursor."""
-    from django.db import connections
-
     default = connections["default"]
     if default.vendor != "postgresql":
         pytest.skip("needs a database reached over the network")
