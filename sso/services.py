@@ -5,6 +5,7 @@ sso.login, sso.login_failed).
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -42,11 +43,10 @@ IDP_FIELDS = (
 )
 MAX_IDP_CERTIFICATES = 5
 SSO_ACTOR = Actor.system("single sign-on")
+NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 
 
 def _clean_url(name: str, value, *, required: bool) -> str:
-    from urllib.parse import urlsplit
-
     value = (value or "").strip()
     if not value:
         if required:
@@ -261,6 +261,10 @@ def assertion_uses_purge() -> int:
 
 def _subject(idp: SamlIdentityProvider, assertion: TrustedAssertion) -> str:
     if not idp.email_attribute:
+        # A transient NameID is a fresh random value per sign-in (SAML Core §8.3.8): it
+        # names nobody here, and with JIT on it would create a new user every time.
+        if assertion.name_id_format == NAMEID_TRANSIENT:
+            raise LoginRefused("transient_name_id")
         return assertion.name_id.strip()
     value = assertion.single_attribute(idp.email_attribute).strip()
     if not value:

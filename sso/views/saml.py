@@ -95,7 +95,7 @@ def _refuse(request, organization, exc: LoginRefused):
     )
     logger.warning(
         "sso login refused",
-        extra={"event": "sso.login_failed", "reason": exc.reason},
+        extra={"event": "sso.login_failed", "reason": exc.reason, "detail": exc.detail[:300]},
     )
     response = render(request, REFUSED_TEMPLATE, status=403)
     pending.forget(response, organization_slug=organization.slug)

@@ -96,3 +96,18 @@ def test_staging_twice_keeps_one_next_key(organization, system_actor):
 def test_activating_without_a_staged_key_is_refused(organization, system_actor):
     with pytest.raises(SsoError, match="stage one first"):
         sp_key_activate_next(organization=organization, actor=system_actor)
+
+
+def test_operators_see_sp_keys_in_the_admin_without_the_private_key(client, organization):
+    from accounts.services import operator_create
+
+    sp_keys_ensure(organization=organization)
+    operator = operator_create(username="ops", password="a-long-operator-password")
+    client.force_login(operator, backend="accounts.backends.OperatorBackend")
+    key = SpKeyPair.objects.get(organization=organization)
+
+    page = client.get(f"/admin/sso/spkeypair/{key.pk}/change/")
+
+    assert page.status_code == 200
+    assert key.private_key_encrypted.encode() not in page.content
+    assert client.get("/admin/sso/samlidentityprovider/").status_code == 200

@@ -387,3 +387,23 @@ def test_refused_sign_in_leaves_an_existing_session_of_another_user_untouched(
 
     assert post_acs(client, organization, xml).status_code == 403
     assert signed_in_user_id(client) == str(member.pk)
+
+
+def test_transient_name_id_is_refused_even_with_jit(
+    client, organization, saml_idp, idp, assertion_for, system_actor
+):
+    idp_configure(organization=organization, actor=system_actor, jit_provisioning=True)
+    a = assertion_for(
+        name_id="_7f3a9c0e1b", name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+    )
+    assert_refused(
+        post_acs(client, organization, idp.response(a)), client, organization, "transient_name_id"
+    )
+
+
+def test_missing_configured_attribute_is_refused(
+    client, organization, saml_idp, idp, member, assertion_for, system_actor
+):
+    idp_configure(organization=organization, actor=system_actor, email_attribute="email")
+    xml = idp.response(assertion_for(attributes={"firstName": "Jane"}))
+    assert_refused(post_acs(client, organization, xml), client, organization, "missing_attribute")
