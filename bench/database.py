@@ -44,11 +44,14 @@ def migrate(url: str, secret_key: str) -> None:
     )
 
 
-def setup_django(url: str, secret_key: str) -> None:
+def setup_django(url: str, secret_key: str, public_base_url: str) -> None:
+    # The same public address as the server: SAML audiences and ACS URLs derive from it.
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=url,
         SECRET_KEY=secret_key,
+        PUBLIC_BASE_URL=public_base_url,
+        SECURE_SSL_REDIRECT="0",
         DEBUG="0",
         LOG_LEVEL="WARNING",
     )

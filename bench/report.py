@@ -27,7 +27,8 @@ def markdown(results: dict) -> str:
     machine = results["machine"]
     lines += [
         f"{machine['cpus']} CPUs, {machine['memory_gib']} GiB, PostgreSQL "
-        f"{machine['postgresql']}, {results['workers']} gunicorn workers; "
+        f"{machine['postgresql']}, {results['workers']} gunicorn workers, "
+        f"{results.get('cache', 'database')} cache; "
         f"seeding took {results['seed_seconds']} s.",
         "",
     ]
@@ -84,15 +85,29 @@ def markdown(results: dict) -> str:
             ],
         )
     if groups := results.get("groups"):
-        lines += ["## 3. Group push: PATCH one member, by group size (median ms)", ""]
+        lines += [
+            "## 3. Group push: PATCH one member, by group size (median ms)",
+            "",
+            "*lean* = the same PATCH with `excludedAttributes=members` (no member list in "
+            "the answer).",
+            "",
+        ]
+        kinds = ("add", "remove", "add_lean", "remove_lean", "get")
         rows = [
-            [size, values["add"], values["remove"], values["get"]]
+            [size, *(values[kind] for kind in kinds)]
             for size, values in groups["median_ms"].items()
         ]
         ratios = groups["largest_over_smallest"]
-        rows.append(["largest / smallest", ratios["add"], ratios["remove"], ratios["get"]])
+        rows.append(["largest / smallest", *(ratios[kind] for kind in kinds)])
         lines += _table(
-            ["members", "PATCH add", "PATCH remove (filter)", "GET excludedAttributes=members"],
+            [
+                "members",
+                "PATCH add",
+                "PATCH remove (filter)",
+                "PATCH add, lean",
+                "PATCH remove, lean",
+                "GET excludedAttributes=members",
+            ],
             rows,
         )
     if filters := results.get("filters"):
@@ -198,7 +213,7 @@ def plots(results: dict, directory: Path) -> list[Path]:
     if groups := results.get("groups"):
         figure, axis = plt.subplots(figsize=SIZE)
         sizes = [int(size) for size in groups["median_ms"]]
-        for kind in ("add", "remove", "get"):
+        for kind in ("add", "remove", "add_lean", "remove_lean", "get"):
             axis.plot(
                 sizes, [groups["median_ms"][str(s)][kind] for s in sizes], marker="o", label=kind
             )

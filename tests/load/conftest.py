@@ -20,6 +20,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
+PUBLIC_BASE_URL = "http://roster.test"
 
 
 def is_postgresql() -> bool:
@@ -70,7 +71,6 @@ class LiveServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = dict(
             env,
-            PUBLIC_BASE_URL=self.base_url,
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             WEB_CONCURRENCY=str(workers),
         )
@@ -138,6 +138,9 @@ def live_env(django_db_setup, django_db_blocker):
         # Tokens and SAML state are keyed with SECRET_KEY: the servers share the suite's.
         SECRET_KEY=settings.SECRET_KEY,
         DEBUG="0",
+        # Every instance serves one public address, as behind a load balancer: SAML
+        # audiences and ACS URLs are the same whichever instance a response reaches.
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         DB_CONNECT_TIMEOUT="2",

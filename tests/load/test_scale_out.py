@@ -10,10 +10,14 @@ import pytest
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
 
-from accounts.models import Membership, User
+from accounts.models import AuditAction, AuditEvent, Membership, User
 from config.ratelimit import Rate
-from tests.load.conftest import requires_postgresql
+from sso.models import SamlAssertionUse
+from sso.services import idp_configure
+from sso.sp import sp_urls
+from tests.load.conftest import PUBLIC_BASE_URL, requires_postgresql
 from tests.load.scim_http import assert_scim_error, client, headers, patch_body, user_body
+from tests.sso.idp import Assertion, TestIdentityProvider
 
 pytestmark = [requires_postgresql, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -130,3 +134,43 @@ def test_failed_authentication_is_throttled_across_both_instances(
     # One counter for both instances: the limit is reached after `limit` failures in
     # total, not `limit` on each.
     assert statuses == [401] * limit + [429, 429]
+
+
+def test_saml_assertion_accepted_by_one_instance_is_a_replay_on_the_other(
+    settings, organization, make_user, system_actor, live_server_a, live_server_b
+):
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    idp = TestIdentityProvider()
+    idp_configure(
+        organization=organization,
+        actor=system_actor,
+        entity_id=idp.entity_id,
+        sso_url=idp.sso_url,
+        certificates=[idp.certificate_pem],
+        allow_idp_initiated=True,
+    )
+    make_user(organization, "jane.doe@acme.example")
+    urls = sp_urls(organization)
+    signed = idp.response(
+        Assertion(
+            name_id="jane.doe@acme.example",
+            audience=urls["entity_id"],
+            recipient=urls["acs_url"],
+            destination=urls["acs_url"],
+        )
+    )
+    form = {"SAMLResponse": idp.encode(signed)}
+    acs = f"/sso/{organization.slug}/acs/"
+
+    accepted = httpx.post(live_server_a.base_url + acs, data=form, timeout=10)
+    replayed = httpx.post(live_server_b.base_url + acs, data=form, timeout=10)
+
+    assert accepted.status_code == 302, accepted.text
+    assert "sessionid" in accepted.cookies
+    assert replayed.status_code == 403
+    assert "sessionid" not in replayed.cookies
+    assert SamlAssertionUse.objects.filter(organization=organization).count() == 1
+    refusal = AuditEvent.objects.filter(
+        organization=organization, action=AuditAction.SSO_LOGIN_FAILED
+    ).get()
+    assert refusal.changes["reason"] == "replayed"
