@@ -40,6 +40,14 @@ def _load(text: str) -> x509.Certificate:
         raise MetadataError("A certificate is not a valid X.509 certificate (PEM).") from None
 
 
+def split_pem_bundle(text: str) -> list[str]:
+    """The certificates of a pasted PEM bundle, or the text itself if it has no PEM markers."""
+    bodies = _PEM_BODY.findall(text)
+    if not bodies:
+        return [text]
+    return [f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----" for body in bodies]
+
+
 def to_pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 

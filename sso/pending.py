@@ -27,13 +27,10 @@ def _max_age() -> int:
 class PendingRequest:
     organization_slug: str
     request_id: str
-    next_path: str
 
 
-def remember(response, *, organization_slug: str, request_id: str, next_path: str) -> None:
-    value = signing.dumps(
-        {"o": organization_slug, "r": request_id, "n": next_path}, salt=_SALT, compress=True
-    )
+def remember(response, *, organization_slug: str, request_id: str) -> None:
+    value = signing.dumps({"o": organization_slug, "r": request_id}, salt=_SALT)
     secure = settings.PUBLIC_IS_HTTPS
     response.set_cookie(
         _cookie_name(),
@@ -59,7 +56,6 @@ def recall(request, *, organization_slug: str) -> PendingRequest | None:
     return PendingRequest(
         organization_slug=organization_slug,
         request_id=str(data.get("r", "")),
-        next_path=str(data.get("n", "")),
     )
 
 

@@ -16,6 +16,7 @@ from accounts.models import Organization
 from sso.certificates import usable_certificates
 from sso.keystore import decrypt_private_key
 from sso.models import NAMEID_UNSPECIFIED, SamlIdentityProvider, SpKeyState
+from sso.services.keys import sp_keys_ensure
 
 
 def sp_urls(organization: Organization) -> dict[str, str]:
@@ -33,8 +34,6 @@ def sp_urls(organization: Organization) -> dict[str, str]:
 
 def sp_certificate_pem(organization: Organization) -> str:
     """The certificate that signs this organization's requests (made on first use)."""
-    from sso.services import sp_keys_ensure
-
     return sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE].certificate_pem
 
 

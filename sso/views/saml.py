@@ -84,7 +84,6 @@ def login(request, slug):
         response,
         organization_slug=slug,
         request_id=auth.get_last_request_id(),
-        next_path=next_path,
     )
     return response
 

@@ -407,3 +407,14 @@ def test_missing_configured_attribute_is_refused(
     idp_configure(organization=organization, actor=system_actor, email_attribute="email")
     xml = idp.response(assertion_for(attributes={"firstName": "Jane"}))
     assert_refused(post_acs(client, organization, xml), client, organization, "missing_attribute")
+
+
+def test_forged_pending_request_cookie_is_ignored(
+    client, organization, saml_idp, idp, member, assertion_for
+):
+    _, request, _ = start_login(client, organization)
+    client.cookies["roster_saml_pending"] = "forged-value-without-a-valid-signature"
+    xml = idp.response(assertion_for(in_response_to=request.get("ID")))
+    assert_refused(
+        post_acs(client, organization, xml), client, organization, "in_response_to_mismatch"
+    )

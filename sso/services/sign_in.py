@@ -1,0 +1,134 @@
+"""Sign-ins at the ACS: the replay store, the user an assertion names, and the audit trail.
+
+Groups or roles in an assertion are ignored: console roles are granted only in the
+console, never by an IdP.
+"""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.actors import Actor
+from accounts.errors import AccountsError
+from accounts.models import AuditAction, Organization, Source, User
+from accounts.services import audit_record, user_create
+from sso.errors import LoginRefused
+from sso.models import SamlAssertionUse, SamlIdentityProvider
+from sso.selectors import user_for_saml_subject
+from sso.services.keys import SSO_ACTOR
+from sso.validation import TrustedAssertion
+
+logger = logging.getLogger(__name__)
+
+NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+
+
+@transaction.atomic
+def assertion_consume(*, organization: Organization, assertion: TrustedAssertion) -> None:
+    """Record the assertion id; a second use anywhere, on any instance, is a replay."""
+    if not assertion.assertion_id:
+        raise LoginRefused("no_assertion_id")
+    try:
+        with transaction.atomic():
+            SamlAssertionUse.objects.create(
+                organization=organization,
+                assertion_id=assertion.assertion_id[:256],
+                expires_at=assertion.expires_at,
+            )
+    except IntegrityError:
+        raise LoginRefused("replayed") from None
+    assertion_uses_purge()
+
+
+def assertion_uses_purge() -> int:
+    """Forget assertion ids that could not be accepted any more (past expiry + skew)."""
+    deleted, _ = SamlAssertionUse.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted
+
+
+def _subject(idp: SamlIdentityProvider, assertion: TrustedAssertion) -> str:
+    if not idp.email_attribute:
+        # A transient NameID is a fresh random value per sign-in (SAML Core §8.3.8): it
+        # names nobody here, and with JIT on it would create a new user every time.
+        if assertion.name_id_format == NAMEID_TRANSIENT:
+            raise LoginRefused("transient_name_id")
+        return assertion.name_id.strip()
+    value = assertion.single_attribute(idp.email_attribute).strip()
+    if not value:
+        raise LoginRefused("missing_attribute", detail=idp.email_attribute)
+    return value
+
+
+def _attribute(assertion: TrustedAssertion, name: str, limit: int) -> str:
+    return assertion.single_attribute(name).strip()[:limit] if name else ""
+
+
+def _jit_create(idp: SamlIdentityProvider, assertion: TrustedAssertion, subject: str) -> User:
+    user = user_create(
+        organization=idp.organization,
+        username=subject,
+        email=subject if "@" in subject else "",
+        given_name=_attribute(assertion, idp.given_name_attribute, 150),
+        family_name=_attribute(assertion, idp.family_name_attribute, 150),
+        source=Source.SSO_JIT,
+        actor=Actor.system("single sign-on (just-in-time)"),
+    )
+    logger.info("sso user created just in time", extra={"event": "sso.jit_created"})
+    return user
+
+
+@transaction.atomic
+def sso_sign_in(
+    *, idp: SamlIdentityProvider, assertion: TrustedAssertion, idp_initiated: bool
+) -> User:
+    """The user this validated assertion names, in the IdP's organization; audited.
+
+    Groups or roles in the assertion are ignored: console roles are granted only in
+    the console, never by an IdP.
+    """
+    subject = _subject(idp, assertion)
+    matches = user_for_saml_subject(idp.organization, subject)
+    if len(matches) > 1:
+        raise LoginRefused("ambiguous_user", subject=subject)
+    if not matches:
+        if not idp.jit_provisioning:
+            raise LoginRefused("unknown_user", subject=subject)
+        try:
+            user, created = _jit_create(idp, assertion, subject), True
+        except AccountsError as exc:
+            raise LoginRefused("jit_refused", subject=subject, detail=str(exc)) from None
+    else:
+        user, created = matches[0], False
+    if not user.is_active:
+        raise LoginRefused("user_deactivated", subject=subject)
+    audit_record(
+        organization=idp.organization,
+        actor=Actor.for_user(user),
+        action=AuditAction.SSO_LOGIN,
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
+        changes={"idp_initiated": idp_initiated, "created": created},
+    )
+    return user
+
+
+@transaction.atomic
+def sso_sign_in_failed(
+    *, organization: Organization, reason: str, subject: str = "", detail: str = ""
+) -> None:
+    changes = {"reason": reason}
+    if subject:
+        changes["subject"] = subject[:255]
+    if detail:
+        changes["detail"] = detail[:300]
+    audit_record(
+        organization=organization,
+        actor=SSO_ACTOR,
+        action=AuditAction.SSO_LOGIN_FAILED,
+        target_type="organization",
+        target_id=organization.pk,
+        target_label=organization.slug,
+        changes=changes,
+    )
