@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q, QuerySet
 
 DEFAULT_PAGE_SIZE = 50
@@ -77,6 +78,27 @@ def decode_cursor(cursor: str, width: int) -> tuple[str, list] | None:
         return None
 
 
+def _typed(model, names: list[str], values: list) -> list | None:
+    """The cursor's values as the ordering fields' own types, or None if any is not one.
+
+    A cursor comes back from the browser: a hand-edited one must not reach the
+    database as a value its column cannot hold.
+    """
+    typed = []
+    for name, value in zip(names, values, strict=True):
+        try:
+            field = model._meta.get_field(name)
+            if value is None or isinstance(value, bool):
+                return None
+            value = field.to_python(value)
+        except (FieldDoesNotExist, ValidationError, TypeError, ValueError):
+            return None
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return None
+        typed.append(value)
+    return typed
+
+
 def _beyond(ordering: tuple[str, ...], values: list, forward: bool) -> Q:
     """Rows strictly after `values` in `ordering` (or strictly before when not forward).
 
@@ -104,6 +126,9 @@ def keyset_page(
     """One page of `queryset` in `ordering` (whose last field must be unique), in one query."""
     names = [f.lstrip("-") for f in ordering]
     decoded = decode_cursor(cursor, len(ordering))
+    if decoded is not None:
+        values = _typed(queryset.model, names, decoded[1])
+        decoded = (decoded[0], values) if values is not None else None
     forward = decoded is None or decoded[0] == "after"
     if decoded is not None:
         queryset = queryset.filter(_beyond(ordering, decoded[1], forward))

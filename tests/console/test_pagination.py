@@ -1,3 +1,6 @@
+import pytest
+from django.urls import reverse
+
 from accounts.models import User
 from console.pagination import decode_cursor, encode_cursor, keyset_page, page_size_from
 
@@ -32,3 +35,22 @@ def test_ties_on_the_first_key_are_broken_by_the_second(organization, make_user)
             break
         cursor = page.next_cursor
     assert seen == list(users.order_by(*ordering).values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [5, "x"],
+        ["x", 5],
+        [{"dt": "2020-01-01T00:00:00"}, {"uuid": "00000000-0000-0000-0000-000000000000"}],
+        [True, None],
+        ["2026-01-01T00:00:00+00:00", "not-a-uuid"],
+    ],
+)
+@pytest.mark.parametrize(
+    "page", ["console:users", "console:groups", "console:activity", "console:provisioning"]
+)
+def test_a_tampered_cursor_shows_the_first_page(owner_client, org_owner, values, page):
+    response = owner_client.get(reverse(page), {"cursor": encode_cursor("after", values)})
+    assert response.status_code == 200
+    assert response.context["page"].is_first
