@@ -64,12 +64,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     username = models.CharField(max_length=255)
     email = models.CharField(max_length=254, blank=True)
+    # SCIM emails[].type and .primary of the one address kept.
+    email_type = models.CharField(max_length=32, blank=True, default="work")
+    email_primary = models.BooleanField(default=True)
     given_name = models.CharField(max_length=150, blank=True)
     family_name = models.CharField(max_length=150, blank=True)
+    # SCIM name.formatted as sent; blank means "derive it from the parts".
+    name_formatted = models.CharField(max_length=255, blank=True)
     display_name = models.CharField(max_length=255, blank=True)
     external_id = models.CharField(max_length=255, blank=True)
     title = models.CharField(max_length=255, blank=True)
-    locale = models.CharField(max_length=35, blank=True)
+    locale = models.CharField(max_length=64, blank=True)
     # Enterprise extension: department, employeeNumber, costCenter, division,
     # organization, manager ({"value": id, "displayName": ...}).
     enterprise = models.JSONField(default=dict, blank=True)

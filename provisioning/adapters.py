@@ -73,13 +73,18 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
 
     @property
     def name_formatted(self) -> str:
-        return " ".join(p for p in (self.obj.given_name, self.obj.family_name) if p)
+        user = self.obj
+        return user.name_formatted or " ".join(p for p in (user.given_name, user.family_name) if p)
 
     @property
     def emails(self):
         if not self.obj.email:
             return []
-        return [{"value": self.obj.email, "type": "work", "primary": True}]
+        email = {"value": self.obj.email}
+        if self.obj.email_type:
+            email["type"] = self.obj.email_type
+        email["primary"] = self.obj.email_primary
+        return [email]
 
     @property
     def groups(self):
@@ -113,7 +118,7 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
             name["givenName"] = user.given_name
         if user.family_name:
             name["familyName"] = user.family_name
-        if name:
+        if name or user.name_formatted:
             name["formatted"] = self.name_formatted
             d["name"] = name
         if user.display_name:
@@ -141,7 +146,7 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
 
     @transaction.atomic
     def save(self):
-        wanted = self.change.state
+        wanted = self.change.wanted()
         if self.obj is None:
             self.obj = services.user_create(
                 organization=self.organization,
@@ -180,27 +185,32 @@ class ScimGroupAdapter(ScimResourceMixin, SCIMGroup):
     def display_name(self):
         return self.obj.display_name
 
-    @property
-    def members(self):
+    def member_dicts(self, *, with_display: bool = False) -> list[dict]:
         # memberships (with their users) are prefetched by the view's queryset.
-        return [
-            {
-                "value": str(m.user_id),
-                "display": m.user.display_name or m.user.username,
-                "$ref": public_url(f"Users/{m.user_id}"),
+        members = []
+        for membership in self.obj.memberships.all():
+            member = {
+                "value": str(membership.user_id),
+                "$ref": public_url(f"Users/{membership.user_id}"),
                 "type": "User",
             }
-            for m in self.obj.memberships.all()
-        ]
+            if with_display:
+                member["display"] = membership.user.display_name or membership.user.username
+            members.append(member)
+        return members
 
-    def to_dict(self, *, with_members: bool = True):
+    @property
+    def members(self):
+        return self.member_dicts(with_display=True)
+
+    def to_dict(self, *, with_members: bool = True, with_member_display: bool = False):
         group = self.obj
         d = {"schemas": [CORE_GROUP], "id": str(group.pk)}
         if group.external_id:
             d["externalId"] = group.external_id
         d["displayName"] = group.display_name
         if with_members:
-            d["members"] = self.members
+            d["members"] = self.member_dicts(with_display=with_member_display)
         d["meta"] = _meta(self)
         return d
 

@@ -48,12 +48,13 @@ USER_ATTRIBUTES = {
     ("active", None): Attribute("is_active", BOOLEAN),
     ("name", "givenname"): Attribute("given_name"),
     ("name", "familyname"): Attribute("family_name"),
+    ("name", "formatted"): Attribute("name_formatted"),
     # One work email per user: emails, emails.value and emails[type eq "work"] all
     # name it.
     ("emails", None): Attribute("email"),
     ("emails", "value"): Attribute("email"),
-    ("emails", "type"): Attribute("email", EMAIL_TYPE),
-    ("emails", "primary"): Attribute("email", EMAIL_PRIMARY),
+    ("emails", "type"): Attribute("email_type", EMAIL_TYPE),
+    ("emails", "primary"): Attribute("email_primary", EMAIL_PRIMARY),
     ("meta", "created"): Attribute("created_at", DATETIME),
     ("meta", "lastmodified"): Attribute("updated_at", DATETIME),
 }
@@ -84,12 +85,31 @@ def invalid(detail: str) -> BadRequest:
     return BadRequest(detail, scim_type=INVALID_FILTER)
 
 
+COMPARISON_TOKENS = {"EQ", "NE", "CO", "SW", "EW", "GT", "GE", "LT", "LE"}
+LITERALS = {"true", "false", "null"}
+
+
+def _tokens(text: str):
+    """The lexer's tokens, with TRUE/False/NULL read as the literals they are.
+
+    RFC 7644 §3.4.2.2 takes its grammar from RFC 5234, where literal text is
+    case-insensitive; the lexer only knows the lower-case spellings.
+    """
+    previous = None
+    for token in SCIMLexer().tokenize(text):
+        literal = token.value.lower() if token.type == "ATTRNAME" else None
+        if previous in COMPARISON_TOKENS and literal in LITERALS:
+            token.type, token.value = literal.upper(), literal
+        previous = token.type
+        yield token
+
+
 def parse(text: str):
     """The filter's AST; any syntax error is invalidFilter."""
     if not isinstance(text, str) or not text.strip():
         raise invalid("The filter is empty.")
     try:
-        return SCIMParser().parse(SCIMLexer().tokenize(text))
+        return SCIMParser().parse(_tokens(text))
     except Exception as error:  # the lexer and parser raise several unrelated types
         raise invalid(f"The filter could not be parsed: {error}") from None
 
@@ -246,20 +266,15 @@ class FilterTranslator:
             q = Q(pk__in=Membership.objects.filter(user_id=parsed).values("group_id"))
         return ~q if op == "ne" else q
 
-    @staticmethod
-    def compare_email_type(attribute: Attribute, op: str, value) -> Q:
-        # The one email we keep is the work email.
-        if op not in ("eq", "ne"):
-            raise invalid("emails.type takes eq or ne.")
-        q = ~Q(email="") if str(value).lower() == "work" else NOTHING
-        return ~q if op == "ne" else q
+    # The type and primary flag describe the one address kept; without an address
+    # there is no email to match.
+    def compare_email_type(self, attribute: Attribute, op: str, value) -> Q:
+        return ~Q(email="") & self.compare_string(Attribute(attribute.field), op, value)
 
-    @staticmethod
-    def compare_email_primary(attribute: Attribute, op: str, value) -> Q:
-        if value not in ("true", "false") or op not in ("eq", "ne"):
-            raise invalid("emails.primary takes eq/ne with true or false.")
-        q = ~Q(email="") if value == "true" else NOTHING
-        return ~q if op == "ne" else q
+    def compare_email_primary(self, attribute: Attribute, op: str, value) -> Q:
+        if op != "eq":
+            raise invalid("emails.primary takes eq with true or false.")
+        return ~Q(email="") & self.compare_boolean(attribute, op, value)
 
 
 USER_FILTER = FilterTranslator(USER_ATTRIBUTES, CORE_USER, {ENTERPRISE_USER: ENTERPRISE_ATTRIBUTES})

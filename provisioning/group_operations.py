@@ -7,7 +7,14 @@ group costs the same as adding one to a small group.
 from dataclasses import dataclass, field
 
 from accounts import services
-from provisioning.errors import INVALID_PATH, INVALID_VALUE, MUTABILITY, NO_TARGET, BadRequest
+from provisioning.errors import (
+    INVALID_PATH,
+    INVALID_SYNTAX,
+    INVALID_VALUE,
+    MUTABILITY,
+    NO_TARGET,
+    BadRequest,
+)
 from provisioning.paths import parse_key, parse_path, value_filter_ids
 from provisioning.schemas import CORE_GROUP
 
@@ -17,6 +24,7 @@ ADD = "add"
 REMOVE = "remove"
 CLEAR = "clear"
 REPLACE = "replace"
+GROUP_ATTRIBUTES = {"id", "externalid", "meta", "schemas", "displayname", "members"}
 
 
 def invalid(detail: str) -> BadRequest:
@@ -81,9 +89,11 @@ class GroupChange:
         return change
 
     def read_operation(self, operation) -> None:
-        if not isinstance(operation, dict):
-            raise invalid("Each PATCH operation is an object.")
-        op = str(operation.get("op", "")).lower()
+        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+            raise BadRequest(
+                'Each PATCH operation is an object with an "op".', scim_type=INVALID_SYNTAX
+            )
+        op = operation["op"].lower()
         path, value = operation.get("path"), operation.get("value")
         if op not in (ADD, REMOVE, REPLACE):
             raise invalid(f"Unknown PATCH op {operation.get('op')!r}.")
@@ -98,7 +108,10 @@ class GroupChange:
                 if isinstance(key, str) and key.lower() not in ("id", "schemas", "meta"):
                     self.read_path(op, parse_key(key, core_urn=CORE_GROUP), item, key)
             return
-        self.read_path(op, parse_path(path, core_urn=CORE_GROUP), value, path)
+        parsed = parse_path(path, core_urn=CORE_GROUP)
+        if parsed.urn is None and parsed.attr not in GROUP_ATTRIBUTES:
+            raise BadRequest(f"{path!r} is not a Group attribute.", scim_type=INVALID_PATH)
+        self.read_path(op, parsed, value, path)
 
     def read_path(self, op: str, path, value, text: str) -> None:
         if path.urn is not None or path.sub is not None:

@@ -134,3 +134,20 @@ def value_filter_ids(filter_text: str) -> list[str]:
             scim_type=INVALID_PATH,
         )
     return ids
+
+
+def filter_type(filter_text: str) -> str | None:
+    """The type a value filter names when it is exactly `type eq "<type>"`, else None."""
+    node = parse(filter_text)
+    while isinstance(node, scim_ast.Filter) and not node.negated and node.namespace is None:
+        node = node.expr
+    if (
+        isinstance(node, scim_ast.AttrExpr)
+        and isinstance(node.attr_path.attr_name, str)
+        and node.attr_path.attr_name.lower() == "type"
+        and node.attr_path.sub_attr is None
+        and node.value.lower() == "eq"
+        and node.comp_value is not None
+    ):
+        return node.comp_value.value
+    return None

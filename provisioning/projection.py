@@ -94,3 +94,8 @@ def excludes(attributes, excluded, name: str) -> bool:
         return (None, name) not in wanted
     unwanted = _index(parse_names(excluded))
     return (None, name) in unwanted and unwanted[(None, name)] is None
+
+
+def requests(attributes, name: str, sub: str) -> bool:
+    """Whether `attributes` explicitly names the sub-attribute name.sub (returned "request")."""
+    return (None, name.lower(), sub.lower()) in set(parse_names(attributes))

@@ -44,6 +44,8 @@ SUPPORTED = {
 OVERRIDES = {
     (CORE_USER, "userName"): {"required": True, "uniqueness": "server", "caseExact": False},
     (CORE_GROUP, "displayName"): {"required": True, "uniqueness": "server"},
+    # A user always is active or not: there is no "unassigned" to remove it to.
+    (CORE_USER, "active"): {"required": True},
 }
 MEMBER_DISPLAY = {
     "name": "display",
@@ -53,7 +55,10 @@ MEMBER_DISPLAY = {
     "required": False,
     "caseExact": False,
     "mutability": "readOnly",
-    "returned": "default",
+    # Derived from the member, so only returned when asked for with
+    # attributes=members.display: a client comparing what it wrote with what it reads
+    # back does not see a value it never sent.
+    "returned": "request",
     "uniqueness": "none",
 }
 

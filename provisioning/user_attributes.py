@@ -11,14 +11,21 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from accounts.models import User
-from provisioning.errors import INVALID_VALUE, MUTABILITY, NO_TARGET, BadRequest
-from provisioning.paths import Path, parse_key, parse_path, value_filter_matches
+from provisioning.errors import (
+    INVALID_PATH,
+    INVALID_SYNTAX,
+    INVALID_VALUE,
+    MUTABILITY,
+    NO_TARGET,
+    BadRequest,
+)
+from provisioning.paths import Path, filter_type, parse_key, parse_path, value_filter_matches
 from provisioning.schemas import CORE_USER, ENTERPRISE_USER
 
 ENTERPRISE = ENTERPRISE_USER.lower()
-STRING_FIELDS = ("username", "email", "given_name", "family_name", "display_name")
-STRING_FIELDS += ("external_id", "title", "locale")
-STATE_FIELDS = (*STRING_FIELDS, "enterprise", "is_active")
+STRING_FIELDS = ("username", "email", "email_type", "given_name", "family_name")
+STRING_FIELDS += ("name_formatted", "display_name", "external_id", "title", "locale")
+STATE_FIELDS = (*STRING_FIELDS, "email_primary", "enterprise", "is_active")
 # Core attributes (lower case) held in a plain text field.
 CORE_TEXT = {
     "username": "username",
@@ -27,7 +34,11 @@ CORE_TEXT = {
     "title": "title",
     "locale": "locale",
 }
-NAME_PARTS = {"givenname": "given_name", "familyname": "family_name"}
+NAME_PARTS = {
+    "givenname": "given_name",
+    "familyname": "family_name",
+    "formatted": "name_formatted",
+}
 # Enterprise extension attributes (lower case) -> key in User.enterprise.
 ENTERPRISE_TEXT = {
     "department": "department",
@@ -40,6 +51,16 @@ ENTERPRISE_TEXT_MAX_LENGTH = 255
 # Read-only or server-kept attributes a client may echo back (Okta's PUT does).
 IGNORED = {"id", "meta", "groups", "schemas"}
 WORK_EMAIL = "work"
+# Every attribute of RFC 7643 §4.1 (and the common ones): a PATCH path naming one of
+# them is accepted even when it is not kept (Entra's default mappings send addresses
+# and phone numbers); a path naming none of them is invalidPath.
+CORE_USER_ATTRIBUTES = {
+    "id", "externalid", "meta", "schemas", "username", "name", "displayname", "nickname",
+    "profileurl", "title", "usertype", "preferredlanguage", "locale", "timezone", "active",
+    "password", "emails", "phonenumbers", "ims", "photos", "addresses", "groups",
+    "entitlements", "roles", "x509certificates",
+}  # fmt: skip
+ENTERPRISE_ATTRIBUTES = {*ENTERPRISE_TEXT, "manager"}
 
 
 def invalid(detail: str) -> BadRequest:
@@ -48,7 +69,14 @@ def invalid(detail: str) -> BadRequest:
 
 def state_of(user: User | None) -> dict:
     if user is None:
-        return {**{f: "" for f in STRING_FIELDS}, "enterprise": {}, "is_active": True}
+        state = {f: "" for f in STRING_FIELDS}
+        return {
+            **state,
+            "email_type": WORK_EMAIL,
+            "email_primary": True,
+            "enterprise": {},
+            "is_active": True,
+        }
     state = {f: getattr(user, f) for f in STATE_FIELDS}
     state["enterprise"] = copy.deepcopy(user.enterprise or {})
     return state
@@ -88,8 +116,8 @@ def as_email(value) -> str:
     return email
 
 
-def work_email(entries) -> str | None:
-    """The address to keep from an `emails` value: primary first, then work, then the first.
+def work_email(entries) -> dict | None:
+    """The entry to keep from an `emails` value: primary first, then work, then the first.
 
     Returns None when the list names no address at all.
     """
@@ -107,15 +135,33 @@ def work_email(entries) -> str | None:
     ):
         for entry in with_value:
             if choose(entry):
-                return as_email(entry["value"])
+                return entry
     return None
+
+
+def _joined(state: dict) -> str:
+    return " ".join(p for p in (state["given_name"], state["family_name"]) if p)
 
 
 class UserChange:
     """Applies SCIM attribute writes to a copy of a user's state."""
 
     def __init__(self, state: dict):
+        self.original = copy.deepcopy(state)
         self.state = copy.deepcopy(state)
+
+    def wanted(self) -> dict:
+        """The state to store. A name.formatted that only joins the given and family names
+        is not kept, so it follows later changes of those names (Entra's and Okta's
+        documented flows expect exactly that); any other formatted name is kept as sent."""
+        state = dict(self.state)
+        derived = {_joined(state)}
+        if not self.original["name_formatted"]:
+            # Okta's GET-then-PUT echoes the formatted name we derived before the change.
+            derived.add(_joined(self.original))
+        if state["name_formatted"] in derived:
+            state["name_formatted"] = ""
+        return state
 
     # -- PUT / POST ---------------------------------------------------------------
 
@@ -132,9 +178,11 @@ class UserChange:
     # -- PATCH ----------------------------------------------------------------------
 
     def apply(self, operation: dict) -> None:
-        if not isinstance(operation, dict):
-            raise invalid("Each PATCH operation is an object.")
-        op = str(operation.get("op", "")).lower()
+        if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
+            raise BadRequest(
+                'Each PATCH operation is an object with an "op".', scim_type=INVALID_SYNTAX
+            )
+        op = operation["op"].lower()
         path = operation.get("path")
         value = operation.get("value")
         if op not in ("add", "replace", "remove"):
@@ -142,9 +190,9 @@ class UserChange:
         if op == "remove":
             if not path:
                 raise BadRequest("A remove operation needs a path.", scim_type=NO_TARGET)
-            self.remove(self.parse(path), value)
+            self.remove(self.known(self.parse(path)), value)
         elif path:
-            self.write(self.parse(path), value, op=op)
+            self.write(self.known(self.parse(path)), value, op=op)
         else:
             if not isinstance(value, dict):
                 raise invalid("A PATCH operation without a path needs an object value.")
@@ -153,6 +201,16 @@ class UserChange:
     @staticmethod
     def parse(text) -> Path:
         return parse_path(text, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,))
+
+    @staticmethod
+    def known(path: Path) -> Path:
+        """An explicit PATCH path must name a User attribute (vendor extensions pass)."""
+        if path.attr and (
+            (path.urn is None and path.attr not in CORE_USER_ATTRIBUTES)
+            or (path.urn == ENTERPRISE and path.attr not in ENTERPRISE_ATTRIBUTES)
+        ):
+            raise BadRequest(f"{path.text!r} is not a User attribute.", scim_type=INVALID_PATH)
+        return path
 
     # -- writes ---------------------------------------------------------------------
 
@@ -211,25 +269,49 @@ class UserChange:
         elif path.sub in NAME_PARTS:
             field = NAME_PARTS[path.sub]
             self.state[field] = as_text(path.text, value, field=field)
-        # name.formatted is derived from the parts; other parts are not kept.
+        # Other parts (middleName, honorificPrefix, ...) are not kept.
 
-    def _targets_work_email(self, path: Path) -> bool:
+    def _matches_kept_email(self, path: Path) -> bool:
         if path.value_filter is None:
             return True
-        item = {"type": WORK_EMAIL, "primary": True, "value": self.state["email"]}
+        item = {
+            "type": self.state["email_type"],
+            "primary": self.state["email_primary"],
+            "value": self.state["email"],
+        }
         return value_filter_matches(path.value_filter, item)
 
+    def keep_email(self, entry: dict) -> None:
+        self.state["email"] = as_email(entry.get("value"))
+        self.state["email_type"] = as_text("emails.type", entry.get("type"), field="email_type")
+        primary = entry.get("primary")
+        self.state["email_primary"] = False if primary is None else as_boolean("primary", primary)
+
     def write_emails(self, path: Path, value, *, op: str) -> None:
-        if not self._targets_work_email(path):
-            return  # only the work email is kept
+        """One address is kept. A value-filtered path (Entra's emails[type eq "work"].value)
+        writes that address, taking the type the filter names."""
+        if path.value_filter is not None:
+            named_type = filter_type(path.value_filter)
+            if named_type is not None and self.state["email_type"].lower() != named_type.lower():
+                self.state["email_type"] = as_text("emails.type", named_type, field="email_type")
+            elif named_type is None and not self._matches_kept_email(path):
+                return
         if path.sub == "value":
             self.state["email"] = as_email(value)
+        elif path.sub in ("type", "primary"):
+            entry = {
+                "value": self.state["email"],
+                "type": self.state["email_type"],
+                "primary": self.state["email_primary"],
+                path.sub: value,
+            }
+            self.keep_email(entry)
         elif path.sub is None:
             if path.value_filter is not None and isinstance(value, dict):
-                value = [{"type": WORK_EMAIL, **value}]
-            email = work_email(value if value is not None else [])
-            if email is not None:
-                self.state["email"] = email
+                value = [{"type": self.state["email_type"], "primary": True, **value}]
+            entry = work_email(value if value is not None else [])
+            if entry is not None:
+                self.keep_email(entry)
             elif op == "replace":
                 self.state["email"] = ""
 
@@ -288,5 +370,5 @@ class UserChange:
             for field in parts:
                 if field:
                     self.state[field] = ""
-        elif attr == "emails" and path.sub in (None, "value") and self._targets_work_email(path):
+        elif attr == "emails" and path.sub in (None, "value") and self._matches_kept_email(path):
             self.state["email"] = ""

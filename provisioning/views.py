@@ -34,7 +34,7 @@ from provisioning.errors import (
 from provisioning.filters import GroupFilterQuery, UserFilterQuery
 from provisioning.gate import ScimRequestGate
 from provisioning.listing import ListParams
-from provisioning.projection import excludes, project
+from provisioning.projection import excludes, project, requests
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,10 @@ class GroupResource:
         return selectors.with_group_members(queryset)
 
     def render_options(self, attributes, excluded) -> dict:
-        return {"with_members": self.wants_related(attributes, excluded)}
+        return {
+            "with_members": self.wants_related(attributes, excluded),
+            "with_member_display": requests(attributes, "members", "display"),
+        }
 
 
 class UsersView(UserResource, ResourceMethods, stock.UsersView):
