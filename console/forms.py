@@ -35,6 +35,14 @@ class ConsoleLoginForm(forms.Form):
         return self.cleaned_data
 
 
+def valid_filters(form: forms.Form) -> dict:
+    """The filters that are valid; an invalid one is shown as an error and ignored."""
+    if not form.is_bound:
+        return {}
+    form.is_valid()
+    return form.cleaned_data
+
+
 class UserFilterForm(forms.Form):
     """The users list's search box and filters; every field is optional."""
 
@@ -79,8 +87,12 @@ class ActivityFilterForm(forms.Form):
         max_length=200,
         help_text="A name, an id, or type:id such as user:… (the links on this page fill it).",
     )
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+    since = forms.DateField(
+        label="From (UTC)", required=False, widget=forms.DateInput({"type": "date"})
+    )
+    until = forms.DateField(
+        label="To (UTC)", required=False, widget=forms.DateInput({"type": "date"})
+    )
 
     def __init__(self, *args, actor_choices, **kwargs):
         from accounts.models import AuditAction
@@ -98,7 +110,7 @@ class ActivityFilterForm(forms.Form):
 
     def filters(self) -> dict:
         """Keyword arguments for console.selectors.activity."""
-        data = self.cleaned_data if self.is_valid() else {}
+        data = valid_filters(self)
         actor_type, _, actor_id = (data.get("actor") or "").partition(":")
         return {
             "action": data.get("action") or "",

@@ -18,7 +18,7 @@ from console.forms import TokenCreateForm
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
 from provisioning.models import ProvisioningToken
-from provisioning.selectors import tokens_of
+from provisioning.selectors import last_scim_request, tokens_of
 from provisioning.services import token_create, token_revoke
 
 NEW_SECRET_SESSION_KEY = "console.new_token_secret"
@@ -46,7 +46,13 @@ def _page(request, form):
     return render(
         request,
         "console/provisioning/index.html",
-        {"nav": "provisioning", "scim_base_url": scim_base_url(), "page": page, "form": form},
+        {
+            "nav": "provisioning",
+            "scim_base_url": scim_base_url(),
+            "last_scim": last_scim_request(request.user.organization),
+            "page": page,
+            "form": form,
+        },
         status=400 if form.is_bound else 200,
     )
 

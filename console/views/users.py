@@ -11,7 +11,7 @@ from accounts.errors import AccountsError
 from accounts.models import Role
 from accounts.services import user_deactivate, user_reactivate, user_set_role
 from console import selectors
-from console.forms import RoleForm, UserFilterForm
+from console.forms import RoleForm, UserFilterForm, valid_filters
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
 
@@ -30,7 +30,7 @@ def _user_or_404(request, user_id):
 def user_list(request):
     organization = request.user.organization
     form = UserFilterForm(request.GET or None, organization=organization)
-    filters = form.cleaned_data if form.is_valid() else {}
+    filters = valid_filters(form)
     users = selectors.user_search(
         organization,
         query=filters.get("q") or "",
@@ -46,7 +46,7 @@ def user_list(request):
     return render(
         request,
         "console/users/list.html",
-        {"nav": "users", "form": form, "page": page, "filtered": bool(filters)},
+        {"nav": "users", "form": form, "page": page, "filtered": any(filters.values())},
     )
 
 

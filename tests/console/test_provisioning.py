@@ -1,5 +1,6 @@
 import datetime as dt
 
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,3 +127,14 @@ def test_another_organizations_token_secret_page_is_404(
 ):
     location = _create(owner_client)["Location"]
     assert other_admin_client.get(location).status_code == 404
+
+
+def test_page_shows_the_last_scim_request(owner_client, organization, make_scim_token):
+    token, secret = make_scim_token(organization, label="Okta")
+    assert (
+        b"No SCIM request has arrived yet."
+        in owner_client.get(reverse("console:provisioning")).content
+    )
+    Client().get("/scim/v2/Users", headers={"Authorization": f"Bearer {secret}"})
+    body = owner_client.get(reverse("console:provisioning")).content.decode()
+    assert "GET /scim/v2/Users" in body and token.prefix in body

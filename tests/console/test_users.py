@@ -213,3 +213,13 @@ def test_unknown_role_is_a_message_not_an_error(owner_client, organization, make
     )
     assert response.status_code == 200
     assert b"Choose one of the listed roles." in response.content
+
+
+def test_an_invalid_filter_is_reported_and_the_valid_ones_still_apply(
+    owner_client, organization, make_user
+):
+    make_user(organization, "ada@acme.example")
+    make_user(organization, "grace@acme.example")
+    response = owner_client.get(reverse("console:users"), {"q": "ada", "group": "not-a-group"})
+    assert response.context["form"].errors["group"]
+    assert _usernames(response) == ["ada@acme.example"]
