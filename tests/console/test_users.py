@@ -223,3 +223,9 @@ def test_an_invalid_filter_is_reported_and_the_valid_ones_still_apply(
     response = owner_client.get(reverse("console:users"), {"q": "ada", "group": "not-a-group"})
     assert response.context["form"].errors["group"]
     assert _usernames(response) == ["ada@acme.example"]
+
+
+def test_an_admin_sees_no_role_form_for_an_owner(admin_client, org_owner):
+    response = admin_client.get(reverse("console:user_detail", args=[org_owner.pk]))
+    assert b"Only owners can change an owner's role." in response.content
+    assert reverse("console:user_role", args=[org_owner.pk]).encode() not in response.content
