@@ -5,7 +5,9 @@ checks it leaves loose are made exact here (SAML 2.0 profiles, saml-profiles-2.0
 Destination and Recipient must equal this organization's ACS URL (the library only
 tests a prefix/substring), an AudienceRestriction must name our entity ID, the bearer
 SubjectConfirmationData must carry NotOnOrAfter (§4.1.4.2), InResponseTo must match
-the request this browser sent, and the clock skew is ours, not the library's 5 minutes.
+the request this browser sent, and the clock skew on Conditions is ours
+(SAML_CLOCK_SKEW_SECONDS), not the library's 5 minutes. The library checks the bearer
+confirmation's NotOnOrAfter itself, with no allowance.
 """
 
 import binascii

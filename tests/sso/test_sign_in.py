@@ -226,3 +226,14 @@ def test_authn_request_is_signed_when_the_idp_wants_it(
 
     assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
     assert query["Signature"]
+
+
+def test_okta_response_without_attribute_statements_is_accepted(
+    client, organization, saml_idp, idp, member, assertion_for
+):
+    """Okta sends no AttributeStatement unless the app defines attribute statements."""
+    xml = idp.response(assertion_for(attributes={}))
+    assert b"AttributeStatement" not in xml
+
+    assert post_acs(client, organization, xml).status_code == 302
+    assert signed_in_user_id(client) == str(member.pk)
