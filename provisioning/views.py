@@ -163,6 +163,7 @@ class ResourceMethods(ScimView):
     def list_resources(self, params: ListParams) -> HttpResponse:
         """The count and the page are two bounded queries (plus one prefetch per page)."""
         with_related = self.wants_related(params.attributes, params.excluded_attributes)
+        ordering = self.ordering(params)
         if params.filter:
             matching = self.parser_getter().search(params.filter, self.request)
         else:
@@ -172,7 +173,7 @@ class ResourceMethods(ScimView):
         offset = params.start_index - 1
         if params.count and offset < total:
             page = self.load_related(matching) if with_related else matching
-            page = page.order_by(*self.ordering(params))[offset : offset + params.count]
+            page = page.order_by(*ordering)[offset : offset + params.count]
             options = self.render_options(params.attributes, params.excluded_attributes)
             resources = [
                 project(

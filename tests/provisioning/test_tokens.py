@@ -1,0 +1,266 @@
+"""Provisioning tokens: hashed at rest, live/revoked/expired, rotation, throttles."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import AuditAction, AuditEvent
+from provisioning import tokens
+from provisioning.models import ProvisioningToken, TokenStatus
+from provisioning.selectors import last_scim_request, tokens_of
+from provisioning.services import token_create, token_mark_used, token_revoke
+
+pytestmark = pytest.mark.django_db
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def get_users(client, authorization=None):
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return client.get("/scim/v2/Users", headers=headers)
+
+
+def assert_401(response):
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("application/scim+json")
+    assert response["WWW-Authenticate"] == 'Bearer realm="scim"'
+    body = response.json()
+    assert body["schemas"] == [ERROR_SCHEMA]
+    assert body["status"] == "401"
+    assert body["detail"]
+
+
+def test_secret_is_not_stored_in_any_column(organization, make_scim_token):
+    token, secret = make_scim_token(organization)
+    assert len(secret) >= 43 + len(token.prefix)  # 32 random bytes, URL-safe
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM provisioning_provisioningtoken WHERE id = %s", [token.pk])
+        row = cursor.fetchone()
+    columns = [str(value) for value in row]
+    assert not any(secret in value for value in columns)
+    assert secret.split(".", 1)[1] not in "".join(columns)
+    assert token.digest == tokens.digest_of(secret) != tokens.digest_of(secret + "x")
+
+
+def test_digest_is_keyed_by_the_dedicated_setting(settings):
+    secret = "abc.def"
+    derived = tokens.digest_of(secret)
+    settings.SCIM_TOKEN_HASH_KEY = "a-dedicated-key"
+    assert tokens.digest_of(secret) != derived
+
+
+def test_audit_trail_never_holds_the_secret(organization, make_scim_token):
+    token, secret = make_scim_token(organization, label="Okta")
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_CREATED, target_id=str(token.pk))
+    assert event.changes["prefix"] == token.prefix
+    assert secret not in str(event.changes)
+
+
+def test_bearer_token_authenticates(scim):
+    assert scim.get("/Users").status_code == 200
+
+
+def test_bare_token_header_authenticates(client, scim_secret):
+    # Okta "HTTP Header" auth sends what the admin pasted, without "Bearer ".
+    assert get_users(client, scim_secret).status_code == 200
+
+
+def test_bearer_scheme_is_case_insensitive(client, scim_secret):
+    assert get_users(client, f"bearer {scim_secret}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer not-a-token", "a.b c"],
+)
+def test_missing_or_malformed_token_is_401(client, authorization):
+    assert_401(get_users(client, authorization))
+
+
+def test_unknown_token_with_a_real_prefix_is_401(client, scim_secret):
+    prefix = scim_secret.split(".", 1)[0]
+    assert_401(get_users(client, f"Bearer {prefix}.{'A' * 43}"))
+
+
+def test_revoked_token_is_refused_on_the_next_request(
+    client, organization, make_scim_token, system_actor
+):
+    token, secret = make_scim_token(organization)
+    assert get_users(client, f"Bearer {secret}").status_code == 200
+    token_revoke(token=token, actor=system_actor)
+    response = get_users(client, f"Bearer {secret}")
+    assert_401(response)
+    assert "revoked" in response.json()["detail"]
+
+
+def test_expired_token_is_401(client, organization, make_scim_token):
+    token, secret = make_scim_token(organization, expires_at=timezone.now() + timedelta(days=1))
+    ProvisioningToken.objects.filter(pk=token.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = get_users(client, f"Bearer {secret}")
+    assert_401(response)
+    assert "expired" in response.json()["detail"]
+
+
+def test_two_live_tokens_work_side_by_side(client, organization, make_scim_token, system_actor):
+    old, old_secret = make_scim_token(organization, label="old")
+    _, new_secret = make_scim_token(organization, label="new")
+    assert get_users(client, f"Bearer {old_secret}").status_code == 200
+    assert get_users(client, f"Bearer {new_secret}").status_code == 200
+    token_revoke(token=old, actor=system_actor)
+    assert get_users(client, f"Bearer {old_secret}").status_code == 401
+    assert get_users(client, f"Bearer {new_secret}").status_code == 200
+
+
+def test_status_and_is_live(organization, make_scim_token, system_actor):
+    token, _ = make_scim_token(organization)
+    assert (token.status, token.is_live) == (TokenStatus.ACTIVE, True)
+    token.expires_at = timezone.now() - timedelta(minutes=1)
+    assert (token.status, token.is_live) == (TokenStatus.EXPIRED, False)
+    revoked = token_revoke(token=token, actor=system_actor)
+    assert (revoked.status, revoked.is_live) == (TokenStatus.REVOKED, False)
+
+
+def test_revoke_is_idempotent_and_audited_once(organization, make_scim_token, system_actor):
+    token, _ = make_scim_token(organization)
+    first = token_revoke(token=token, actor=system_actor)
+    second = token_revoke(token=token, actor=system_actor)
+    assert first.revoked_at == second.revoked_at
+    assert (
+        AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, target_id=str(token.pk)).count()
+        == 1
+    )
+
+
+def test_create_refuses_a_past_expiry(organization, system_actor):
+    from accounts.errors import InvalidValue
+
+    with pytest.raises(InvalidValue):
+        token_create(
+            organization=organization,
+            label="x",
+            actor=system_actor,
+            expires_at=timezone.now() - timedelta(days=1),
+        )
+
+
+def test_tokens_of_lists_newest_first(organization, other_organization, make_scim_token):
+    first, _ = make_scim_token(organization, label="first")
+    second, _ = make_scim_token(organization, label="second")
+    make_scim_token(other_organization)
+    assert list(tokens_of(organization)) == [second, first]
+
+
+def test_last_used_is_written_at_most_once_a_minute(organization, make_scim_token):
+    token, _ = make_scim_token(organization)
+    now = timezone.now()
+    token_mark_used(token=token, now=now)
+    token.refresh_from_db()
+    assert token.last_used_at == now
+    token_mark_used(token=token, now=now + timedelta(seconds=30))
+    token.refresh_from_db()
+    assert token.last_used_at == now
+    later = now + timedelta(seconds=61)
+    token_mark_used(token=token, now=later)
+    token.refresh_from_db()
+    assert token.last_used_at == later
+
+
+def test_requests_update_last_used_without_a_write_per_request(
+    client, organization, make_scim_token
+):
+    token, secret = make_scim_token(organization)
+    assert get_users(client, f"Bearer {secret}").status_code == 200
+    token.refresh_from_db()
+    first_use = token.last_used_at
+    assert first_use is not None
+    assert get_users(client, f"Bearer {secret}").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at == first_use
+
+
+def test_last_scim_request_is_remembered(scim, organization):
+    assert last_scim_request(organization) is None
+    scim.get("/Users")
+    record = last_scim_request(organization)
+    assert record["method"] == "GET"
+    assert record["path"] == "/scim/v2/Users"
+    assert record["status"] == 200
+    assert record["token_label"] == "Okta"
+    assert record["token_prefix"] == scim.secret.split(".")[0]
+    assert record["at"] <= timezone.now()
+
+
+def test_repeated_failures_from_one_address_are_throttled(client, settings, scim_secret):
+    settings.SCIM_AUTH_FAILURE_RATE = "3/5m"
+    for _ in range(3):
+        assert get_users(client, "Bearer nope.nope").status_code == 401
+    response = get_users(client, "Bearer nope.nope")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert response.json()["status"] == "429"
+    # Identity providers share egress addresses across customers: a valid token
+    # from the same address keeps working.
+    assert get_users(client, f"Bearer {scim_secret}").status_code == 200
+
+
+def test_failures_from_another_address_are_counted_separately(settings):
+    settings.SCIM_AUTH_FAILURE_RATE = "1/5m"
+    first, second = Client(REMOTE_ADDR="10.0.0.1"), Client(REMOTE_ADDR="10.0.0.2")
+    assert get_users(first, "Bearer x.y").status_code == 401
+    assert get_users(first, "Bearer x.y").status_code == 429
+    assert get_users(second, "Bearer x.y").status_code == 401
+
+
+def test_token_over_its_request_rate_gets_429(client, settings, organization, make_scim_token):
+    settings.SCIM_TOKEN_RATE = "2/1m"
+    _, secret = make_scim_token(organization)
+    _, other_secret = make_scim_token(organization)
+    assert get_users(client, f"Bearer {secret}").status_code == 200
+    assert get_users(client, f"Bearer {secret}").status_code == 200
+    response = get_users(client, f"Bearer {secret}")
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert get_users(client, f"Bearer {other_secret}").status_code == 200
+
+
+def test_console_session_grants_nothing_inside_scim(owner_client):
+    assert_401(owner_client.get("/scim/v2/Users"))
+
+
+def test_token_grants_nothing_outside_scim(client, scim_secret):
+    response = client.get("/console/", headers={"Authorization": f"Bearer {scim_secret}"})
+    assert response.status_code in (302, 401, 403)
+
+
+def test_management_command_prints_the_secret_alone_on_the_last_line(organization, client):
+    out = StringIO()
+    call_command(
+        "create_provisioning_token",
+        organization.slug,
+        "--label",
+        "Okta",
+        "--expires-in-days",
+        "30",
+        stdout=out,
+    )
+    secret = out.getvalue().strip().splitlines()[-1]
+    assert " " not in secret
+    token = ProvisioningToken.objects.get(organization=organization)
+    assert secret.startswith(token.prefix + ".")
+    assert token.label == "Okta"
+    assert token.expires_at > timezone.now() + timedelta(days=29)
+    assert get_users(client, f"Bearer {secret}").status_code == 200
+
+
+def test_management_command_refuses_an_unknown_organization(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("create_provisioning_token", "no-such-org", stdout=StringIO())
