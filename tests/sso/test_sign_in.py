@@ -237,3 +237,19 @@ def test_okta_response_without_attribute_statements_is_accepted(
 
     assert post_acs(client, organization, xml).status_code == 302
     assert signed_in_user_id(client) == str(member.pk)
+
+
+def test_sp_initiated_sign_in_works_when_idp_initiated_is_off(
+    client, organization, saml_idp, idp, member, assertion_for, system_actor
+):
+    idp_configure(organization=organization, actor=system_actor, allow_idp_initiated=False)
+    _, request, _ = start_login(client, organization)
+
+    response = post_acs(
+        client, organization, idp.response(assertion_for(in_response_to=request.get("ID")))
+    )
+
+    assert response.status_code == 302
+    assert signed_in_user_id(client) == str(member.pk)
+    # The pending request is spent: the cookie is cleared with the sign-in.
+    assert response.cookies["roster_saml_pending"].value == ""
