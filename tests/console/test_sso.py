@@ -129,3 +129,17 @@ def test_certificate_expiring_within_30_days_is_warned_about(owner_client, organ
 
 def test_no_warning_for_a_long_lived_certificate(owner_client, configured):
     assert b"alert-warn" not in owner_client.get(reverse("console:sso")).content
+
+
+def test_test_sign_in_opens_the_sp_initiated_flow(owner_client, organization, configured):
+    from django.test import Client
+
+    body = owner_client.get(reverse("console:sso")).content.decode()
+    login_path = reverse("sso:login", args=[organization.slug])
+    link = f"{login_path}?next={reverse('console:sso')}"
+    assert link in body
+    response = Client().get(link)
+    assert response.status_code == 302
+    assert response["Location"].startswith(
+        "https://acme.okta.com/app/roster/exk1abcd/sso/saml?SAMLRequest="
+    )
