@@ -1,0 +1,187 @@
+"""Filters (RFC 7644 §3.4.2.2): every operator and attribute, always inside the tenant."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.fixture
+def users(organization, other_organization, make_user):
+    made = {
+        "alice": make_user(
+            organization,
+            "Alice@Example.com",
+            email="Alice@Example.com",
+            given_name="Alice",
+            family_name="Archer",
+            display_name="Alice A",
+            external_id="ext-A",
+            enterprise={"department": "Sales"},
+        ),
+        "bob": make_user(
+            organization,
+            "bob@example.org",
+            email="bob@example.org",
+            given_name="Bob",
+            family_name="Builder",
+            external_id="ext-b",
+            is_active=False,
+        ),
+        "percent": make_user(organization, "100%_sure", email=""),
+        "plain": make_user(organization, "100x-sure", email=""),
+    }
+    # Same userName in another organization: never in any result.
+    make_user(other_organization, "Alice@Example.com", email="Alice@Example.com")
+    return made
+
+
+def found(scim, query, resource="/Users"):
+    response = scim.get(resource, filter=query, count=100)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["totalResults"] == len(body["Resources"])
+    return {r["id"] for r in body["Resources"]}
+
+
+def ids(users, *names):
+    return {str(users[n].pk) for n in names}
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ('userName eq "alice@example.com"', {"alice"}),
+        ('USERNAME EQ "ALICE@EXAMPLE.COM"', {"alice"}),
+        ('userName ne "alice@example.com"', {"bob", "percent", "plain"}),
+        ('userName co "EXAMPLE"', {"alice", "bob"}),
+        ('userName sw "ALI"', {"alice"}),
+        ('userName ew ".ORG"', {"bob"}),
+        ("userName pr", {"alice", "bob", "percent", "plain"}),
+        ('userName gt "b"', {"bob"}),
+        ('userName ge "bob@example.org"', {"bob"}),
+        ('userName lt "2"', {"percent", "plain"}),
+        ('userName le "100%_sure"', {"percent"}),
+        ('externalId eq "ext-A"', {"alice"}),
+        ('externalId eq "EXT-A"', set()),
+        ('emails eq "alice@example.com"', {"alice"}),
+        ('emails.value co "EXAMPLE.ORG"', {"bob"}),
+        ('emails[type eq "work"].value eq "ALICE@example.com"', {"alice"}),
+        ('emails[type eq "work" and value co "bob"]', {"bob"}),
+        ("emails pr", {"alice", "bob"}),
+        ('name.givenName eq "bob"', {"bob"}),
+        ('name.familyName sw "arch"', {"alice"}),
+        ('displayName eq "alice a"', {"alice"}),
+        ("active eq true", {"alice", "percent", "plain"}),
+        ("active eq FALSE", {"bob"}),
+        (f'{ENTERPRISE}:department eq "sales"', {"alice"}),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@example.org"', {"bob"}),
+        ('userName eq "alice@example.com" or userName eq "bob@example.org"', {"alice", "bob"}),
+        ('userName co "example" and active eq false', {"bob"}),
+        ('not (userName co "example")', {"percent", "plain"}),
+        ('(userName sw "a" or userName sw "b") and not (active eq false)', {"alice"}),
+        ('userName eq "nobody"', set()),
+    ],
+)
+def test_user_filters(scim, users, query, expected):
+    assert found(scim, query) == ids(users, *expected)
+
+
+def test_like_wildcards_in_values_are_literal(scim, users):
+    assert found(scim, 'userName co "%"') == ids(users, "percent")
+    assert found(scim, 'userName co "_"') == ids(users, "percent")
+    assert found(scim, 'userName sw "100%"') == ids(users, "percent")
+
+
+def test_meta_dates(scim, users):
+    past = (timezone.now() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    future = (timezone.now() + timedelta(days=1)).isoformat()
+    assert found(scim, f'meta.created gt "{past}"') == ids(users, *users)
+    assert found(scim, f'meta.lastModified ge "{future}"') == set()
+    assert found(scim, f'meta.created lt "{future}"') == ids(users, *users)
+
+
+def test_or_never_reaches_another_organization(scim, users):
+    everything = found(scim, 'userName pr or userName eq "x" or active eq true or active eq false')
+    assert everything == ids(users, *users)
+    assert User.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "userName eq",
+        'userName xx "a"',
+        'shoeSize eq "44"',
+        'userName eq "a" and',
+        '(userName eq "a"',
+        'active eq "yes"',
+        'meta.created gt "yesterday"',
+        "userName eq true",
+        'urn:example:unknown:userName eq "a"',
+        'id gt "a"',
+        'emails[type eq "work"',
+    ],
+)
+def test_invalid_filters_are_400_invalid_filter(scim, users, query):
+    response = scim.get("/Users", filter=query)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["status"], body["scimType"]) == ("400", "invalidFilter")
+
+
+def test_invalid_filter_in_search_body(scim):
+    response = scim.post(
+        "/Users/.search",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName zz 1",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidFilter"
+
+
+def test_id_filter(scim, users):
+    assert found(scim, f'id eq "{users["bob"].pk}"') == ids(users, "bob")
+    assert found(scim, 'id eq "not-a-uuid"') == set()
+
+
+@pytest.fixture
+def groups(organization, other_organization, make_group, users, make_user):
+    foreign_member = make_user(other_organization, "x@globex.example")
+    made = {
+        "sales": make_group(organization, "Sales", members=[users["alice"]], external_id="g-1"),
+        "all": make_group(organization, "All Staff", members=[users["alice"], users["bob"]]),
+        "empty": make_group(organization, "Empty"),
+    }
+    make_group(other_organization, "Sales", members=[foreign_member])
+    return made
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ('displayName eq "sales"', {"sales"}),
+        ('DISPLAYNAME co "STAFF"', {"all"}),
+        ('externalId eq "g-1"', {"sales"}),
+        ("members pr", {"sales", "all"}),
+        ('displayName sw "e" or displayName sw "s"', {"sales", "empty"}),
+        ("not (members pr)", {"empty"}),
+    ],
+)
+def test_group_filters(scim, groups, query, expected):
+    assert found(scim, query, "/Groups") == {str(groups[n].pk) for n in expected}
+
+
+def test_group_member_filters(scim, groups, users):
+    bob = users["bob"].pk
+    assert found(scim, f'members.value eq "{bob}"', "/Groups") == {str(groups["all"].pk)}
+    assert found(scim, f'members[value eq "{bob}"]', "/Groups") == {str(groups["all"].pk)}
+    assert found(scim, 'members eq "not-a-uuid"', "/Groups") == set()

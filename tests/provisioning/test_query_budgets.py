@@ -1,0 +1,138 @@
+"""Query counts are constant per page, and membership changes cost the change."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Group, Membership, User
+
+pytestmark = pytest.mark.django_db
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+# Token lookup, last-used write, savepoint pair, count, page, prefetch, with headroom
+# for the session/auth middleware; the point is that it does not grow with the page.
+LIST_BUDGET = 10
+
+
+def bulk_users(organization, count, prefix="u"):
+    return User.objects.bulk_create(
+        [
+            User(
+                organization=organization,
+                username=f"{prefix}{i}@example.com",
+                email=f"{prefix}{i}@example.com",
+            )
+            for i in range(count)
+        ]
+    )
+
+
+@pytest.fixture
+def hundred_users_in_groups(organization):
+    users = bulk_users(organization, 100)
+    groups = Group.objects.bulk_create(
+        [Group(organization=organization, display_name=f"G{i}") for i in range(5)]
+    )
+    Membership.objects.bulk_create([Membership(group=g, user=u) for u in users for g in groups[:3]])
+    return users
+
+
+@pytest.fixture
+def hundred_groups_with_members(organization):
+    users = bulk_users(organization, 20)
+    groups = Group.objects.bulk_create(
+        [Group(organization=organization, display_name=f"G{i}") for i in range(100)]
+    )
+    Membership.objects.bulk_create([Membership(group=g, user=u) for g in groups for u in users[:5]])
+    return groups
+
+
+def queries_for(scim, path, **params):
+    scim.get(path, count=1)  # warm the token's last-used write out of the measurement
+    with CaptureQueriesContext(connection) as context:
+        response = scim.get(path, **params)
+    assert response.status_code == 200
+    return len(context.captured_queries), response.json()
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_listing_users_with_groups_is_constant(
+    scim, hundred_users_in_groups, count, django_assert_max_num_queries
+):
+    queries, body = queries_for(scim, "/Users", count=count)
+    assert body["itemsPerPage"] == count
+    assert all(len(r["groups"]) == 3 for r in body["Resources"])
+    assert queries <= LIST_BUDGET
+    with django_assert_max_num_queries(LIST_BUDGET):
+        scim.get("/Users", count=count)
+
+
+def test_user_pages_of_different_sizes_cost_the_same(scim, hundred_users_in_groups):
+    small, _ = queries_for(scim, "/Users", count=10)
+    large, _ = queries_for(scim, "/Users", count=100)
+    assert small == large
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_listing_groups_with_members_is_constant(
+    scim, hundred_groups_with_members, count, django_assert_max_num_queries
+):
+    queries, body = queries_for(scim, "/Groups", count=count)
+    assert body["itemsPerPage"] == count
+    assert all(len(r["members"]) == 5 for r in body["Resources"])
+    assert queries <= LIST_BUDGET
+    with django_assert_max_num_queries(LIST_BUDGET):
+        scim.get("/Groups", count=count)
+
+
+def test_group_pages_of_different_sizes_cost_the_same(scim, hundred_groups_with_members):
+    small, _ = queries_for(scim, "/Groups", count=10)
+    large, _ = queries_for(scim, "/Groups", count=100)
+    assert small == large
+
+
+def test_filtered_list_costs_the_same(scim, hundred_users_in_groups):
+    unfiltered, _ = queries_for(scim, "/Users", count=50)
+    filtered, body = queries_for(scim, "/Users", count=50, filter='userName sw "u1"')
+    assert body["totalResults"] == 11
+    assert filtered == unfiltered
+
+
+def add_one(scim, group, user, params=""):
+    body = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": str(user.pk)}]}],
+    }
+    with CaptureQueriesContext(connection) as context:
+        response = scim.patch(f"/Groups/{group.pk}{params}", body)
+    assert response.status_code == 200
+    return context.captured_queries
+
+
+@pytest.mark.parametrize("size", [10, 2000])
+def test_adding_one_member_does_not_touch_the_others(scim, organization, size):
+    members = bulk_users(organization, size, prefix=f"m{size}-")
+    newcomer, another = bulk_users(organization, 2, prefix="new")
+    group = Group.objects.create(organization=organization, display_name="Big")
+    Membership.objects.bulk_create([Membership(group=group, user=u) for u in members])
+    add_one(scim, group, another, "?excludedAttributes=members")  # warm last-used
+    queries = add_one(scim, group, newcomer, "?excludedAttributes=members")
+    assert len(queries) <= 16
+    assert Membership.objects.filter(group=group).count() == size + 2
+    # Every statement on the membership table names the newcomer: none reads or
+    # rewrites the existing members.
+    membership_sql = [q["sql"] for q in queries if "accounts_membership" in q["sql"]]
+    assert len(membership_sql) == 2  # the existence check and the insert
+    assert all(newcomer.pk.hex in sql.replace("-", "") for sql in membership_sql)
+
+
+def test_member_add_costs_the_same_for_small_and_large_groups(scim, organization):
+    counts = []
+    for size in (5, 1500):
+        members = bulk_users(organization, size, prefix=f"s{size}-")
+        newcomer, warm = bulk_users(organization, 2, prefix=f"n{size}-")
+        group = Group.objects.create(organization=organization, display_name=f"Group {size}")
+        Membership.objects.bulk_create([Membership(group=group, user=u) for u in members])
+        add_one(scim, group, warm, "?excludedAttributes=members")
+        counts.append(len(add_one(scim, group, newcomer, "?excludedAttributes=members")))
+    assert counts[0] == counts[1]
