@@ -130,12 +130,13 @@ def markdown(results: dict) -> str:
     if saml := results.get("saml"):
         lines += ["## 5. SAML ACS", ""]
         lines += _table(
-            ["workers", "responses/s", "per worker/s", "p50 ms", "statuses"],
+            ["workers", "responses/s", "per worker/s", "per CPU/s", "p50 ms", "statuses"],
             [
                 [
                     saml["workers"],
                     saml["summary"]["throughput_per_s"],
                     saml["per_worker_per_s"],
+                    saml["per_cpu_per_s"],
                     saml["summary"]["p50_ms"],
                     saml["summary"]["statuses"],
                 ]
