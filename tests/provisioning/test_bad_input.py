@@ -269,3 +269,100 @@ def test_missing_token_is_401_and_changes_nothing(client, kim):
     assert_scim_error(response, 401)
     assert response["WWW-Authenticate"] == 'Bearer realm="scim"'
     assert database_state() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/Users", {"userName": "nul\u0000@acme.example"}),
+        ("post", "/Users", {"userName": "n@acme.example", "name": {"givenName": "K\u0000"}}),
+        ("patch", "/Users/{user}", patch({"op": "replace", "path": "title", "value": "a\u0000b"})),
+        ("put", "/Users/{user}", {"userName": "kim@acme.example", "displayName": "\u0000"}),
+        ("post", "/Groups", {"displayName": "Team\u0000B"}),
+        (
+            "patch",
+            "/Groups/{group}",
+            patch({"op": "replace", "path": "displayName", "value": "\u0000"}),
+        ),
+    ],
+    ids=[
+        "user-name",
+        "given-name",
+        "patch-title",
+        "put-display-name",
+        "group-name",
+        "group-rename",
+    ],
+)
+def test_nul_characters_in_values_are_invalid_value(scim, kim, team, method, path, body):
+    # PostgreSQL text cannot hold NUL; no identity provider sends one on purpose.
+    before = database_state()
+
+    response = getattr(scim, method)(path.format(user=kim.id, group=team.id), body)
+
+    assert_scim_error(response, 400, "invalidValue")
+    assert database_state() == before
+
+
+def test_nul_character_in_a_filter_value_is_refused(scim, kim):
+    expression = 'userName eq "kim\u0000@acme.example"'
+
+    response = scim.get(f"/Users?filter={quote(expression)}")
+
+    assert_scim_error(response, 400, {"invalidFilter", "invalidValue"})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 2000 + 'userName eq "x"' + ")" * 2000,
+        "not (" * 1000 + 'userName eq "x"' + ")" * 1000,
+    ],
+    ids=["nested-parentheses", "nested-not"],
+)
+def test_absurdly_nested_filter_is_invalid_filter(scim, kim, expression):
+    response = scim.get(f"/Users?filter={quote(expression)}")
+
+    assert_scim_error(response, 400, "invalidFilter")
+
+
+def test_a_filter_with_thousands_of_clauses_is_answered_or_refused_never_a_500(scim, kim):
+    expression = " or ".join(f'userName eq "user{i}@acme.example"' for i in range(3000))
+    expression += ' or userName eq "kim@acme.example"'
+
+    response = scim.post("/Users/.search", {"schemas": [SEARCH_REQUEST], "filter": expression})
+
+    if response.status_code == 200:
+        assert [r["id"] for r in response.json()["Resources"]] == [str(kim.id)]
+    else:
+        assert_scim_error(response, 400, "invalidFilter")
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_stale_if_match_is_412_and_changes_nothing(scim, kim, method):
+    path = f"/Users/{kim.id}"
+    stale = {"If-Match": 'W/"999"'}
+    before = database_state()
+
+    if method == "delete":
+        response = scim.delete(path, headers=stale)
+    elif method == "put":
+        response = scim.put(path, {"userName": "kim@acme.example", "title": "CEO"}, headers=stale)
+    else:
+        body = patch({"op": "replace", "path": "title", "value": "CEO"})
+        response = scim.patch(path, body, headers=stale)
+
+    assert_scim_error(response, 412)
+    assert database_state() == before
+
+
+def test_a_body_that_is_not_json_by_content_type_is_refused(scim, kim):
+    before = database_state()
+
+    response = scim.post(
+        "/Users", json.dumps({"userName": "plain@acme.example"}), content_type="text/plain"
+    )
+
+    assert 400 <= response.status_code < 500
+    assert_scim_error(response, response.status_code)
+    assert database_state() == before

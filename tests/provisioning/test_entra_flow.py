@@ -380,3 +380,75 @@ def test_entra_delete_group(entra, organization, make_user, make_group):
     assert response.status_code == 204, response.content
     assert_scim_error(entra.get(f"/Groups/{group.id}"), 404)
     assert User.objects.filter(pk=member.id).exists()
+
+
+def test_entra_checks_membership_by_group_id_and_member(entra, organization, make_user, make_group):
+    # "Requests to determine whether a reference attribute has a certain value are
+    # requests about the members attribute" (Entra's group provisioning sequence).
+    member, outsider = make_user(organization), make_user(organization)
+    group = make_group(organization, "displayName", members=[member])
+
+    def check(user):
+        expression = f'id eq "{group.id}" and members.value eq "{user.id}"'
+        return entra.get(filtered("Groups", expression, "excludedAttributes=members&")).json()
+
+    found = check(member)
+    assert_list_response(found, total=1, start_index=1, items=1)
+    assert found["Resources"][0]["id"] == str(group.id)
+    assert "members" not in found["Resources"][0]
+    assert_list_response(check(outsider), total=0, start_index=1, items=0)
+
+
+def test_entra_matches_with_eq_and_and(entra, user):
+    expression = f'userName eq "{ENTRA_USER_NAME}" and externalId eq "{ENTRA_EXTERNAL_ID}"'
+
+    body = entra.get(filtered("Users", expression)).json()
+
+    assert_list_response(body, total=1, start_index=1, items=1)
+    assert body["Resources"][0]["id"] == user["id"]
+
+
+def test_entra_adds_work_email_by_value_filter_path(entra, organization, make_user):
+    # Entra sends "Add" rather than "Replace" for an email it has not sent before.
+    bare = make_user(organization, "no-email-user", email="")
+    path = f"/Users/{bare.id}"
+    body = {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "joe@contoso.example"}
+        ],
+    }
+
+    resource = resource_after(entra.patch(path, body), entra, path)
+
+    assert resource["emails"][0]["value"] == "joe@contoso.example"
+    assert resource["emails"][0]["type"] == "work"
+    assert User.objects.get(pk=bare.id).email == "joe@contoso.example"
+
+
+def test_entra_removes_manager_by_urn_path(entra, user, organization, make_user):
+    boss = make_user(organization, "boss@testuser.com")
+    path = f"/Users/{user['id']}"
+    entra.patch(path, entra_add_enterprise("manager", str(boss.id)))
+    body = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "Remove", "path": f"{ENTERPRISE_SCHEMA}:manager"}],
+    }
+
+    resource = resource_after(entra.patch(path, body), entra, path)
+
+    assert "manager" not in resource.get(ENTERPRISE_SCHEMA, {})
+
+
+def test_entra_adding_an_existing_member_again_is_idempotent(
+    entra, organization, make_user, make_group
+):
+    member = make_user(organization)
+    group = make_group(organization, "displayName", members=[member])
+    events = AuditEvent.objects.count()
+
+    response = entra.patch(f"/Groups/{group.id}", entra_add_members([member.id]))
+
+    assert response.status_code in (200, 204), response.content
+    assert member_ids(group.id) == {member.id}
+    assert AuditEvent.objects.count() == events

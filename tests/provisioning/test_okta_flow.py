@@ -419,3 +419,52 @@ def test_okta_import_pages_groups_100_at_a_time(okta, organization, make_group):
 
     assert len(seen) == len(set(seen)) == 130
     assert set(seen) == ids
+
+
+# --- Custom (App Integration Wizard) apps: every update is a PUT ------------------------
+
+
+def test_okta_aiw_app_deactivates_by_put(okta, created):
+    # Okta: "For any custom app integrations created using the AIW, this request is
+    # sent through a PUT method request."
+    path = f"/Users/{created['id']}"
+    current = okta.get(path).json()
+
+    response = okta.put(path, {**current, "active": False})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["active"] is False
+    assert User.objects.get(pk=created["id"]).is_active is False
+
+
+def test_okta_aiw_app_updates_group_name_and_members_by_put(
+    okta, organization, make_user, make_group
+):
+    stays, leaves, joins = (make_user(organization) for _ in range(3))
+    group = make_group(organization, "Test SCIMv2", members=[stays, leaves])
+    path = f"/Groups/{group.id}"
+    current = okta.get(path).json()
+    members = [{"value": str(u.id), "display": u.username} for u in (stays, joins)]
+
+    response = okta.put(path, {**current, "displayName": "Test SCIMv20", "members": members})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["displayName"] == "Test SCIMv20"
+    assert {m["value"] for m in response.json()["members"]} == {str(stays.id), str(joins.id)}
+    assert member_ids(group.id) == {stays.id, joins.id}
+
+
+def test_okta_retried_member_removal_is_a_no_op(okta, organization, make_user, make_group):
+    member, gone = make_user(organization), make_user(organization)
+    group = make_group(organization, "Test SCIMv2", members=[member])
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": f'members[value eq "{gone.id}"]'}],
+    }
+    events = AuditEvent.objects.count()
+
+    response = okta.patch(f"/Groups/{group.id}", body)
+
+    assert response.status_code in (200, 204), response.content
+    assert member_ids(group.id) == {member.id}
+    assert AuditEvent.objects.count() == events

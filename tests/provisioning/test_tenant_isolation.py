@@ -270,3 +270,47 @@ def test_a_scim_token_grants_nothing_outside_scim(client, scim_secret, path):
 
     assert response.status_code == 302
     assert "login" in response["Location"]
+
+
+def test_a_manager_reference_to_another_organization_reveals_nothing(scim, mine, theirs):
+    eve = theirs["eve"]
+    body = {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {
+                "op": "Add",
+                "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                "value": str(eve.id),
+            }
+        ],
+    }
+
+    response = scim.patch(f"/Users/{mine['ann'].id}", body)
+    shown = scim.get(f"/Users/{mine['ann'].id}").content.decode()
+
+    assert response.status_code in (200, 204, 400), response.content
+    for secret in (eve.username, eve.given_name, "Globex"):
+        assert secret not in response.content.decode()
+        assert secret not in shown
+    assert_scim_error(scim.get(f"/Users/{eve.id}"), 404)
+
+
+def test_read_only_groups_in_a_user_put_cannot_join_another_organizations_group(scim, mine, theirs):
+    ann = mine["ann"]
+    current = scim.get(f"/Users/{ann.id}").json()
+    before = sorted(Membership.objects.values_list("group_id", "user_id"))
+
+    response = scim.put(
+        f"/Users/{ann.id}", {**current, "groups": [{"value": str(theirs["group"].id)}]}
+    )
+
+    assert response.status_code in (200, 400), response.content
+    assert sorted(Membership.objects.values_list("group_id", "user_id")) == before
+
+
+def test_membership_check_against_another_organizations_group_finds_nothing(scim, mine, theirs):
+    expression = f'id eq "{theirs["group"].id}" and members.value eq "{theirs["eve"].id}"'
+
+    body = scim.get(f"/Groups?filter={quote(expression)}").json()
+
+    assert body["totalResults"] == 0
