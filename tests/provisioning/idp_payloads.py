@@ -161,6 +161,59 @@ def entra_create_user():
     }
 
 
+def entra_create_user_default_mapping():
+    """What Entra's default attribute mappings send for a new user: addresses, phone
+    numbers and preferredLanguage ride along, plus any custom extension an admin mapped."""
+    return {
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        "externalId": "jyoung",
+        "userName": "jyoung@contoso.example",
+        "active": True,
+        "addresses": [
+            {
+                "primary": True,
+                "type": "work",
+                "country": "US",
+                "formatted": "1 Microsoft Way, Redmond, WA 98052",
+                "locality": "Redmond",
+                "postalCode": "98052",
+                "region": "WA",
+                "streetAddress": "1 Microsoft Way",
+            }
+        ],
+        "displayName": "Joy Young",
+        "emails": [{"primary": True, "type": "work", "value": "jyoung@contoso.example"}],
+        "meta": {"resourceType": "User"},
+        "name": {"familyName": "Young", "givenName": "Joy"},
+        "phoneNumbers": [
+            {"type": "work", "value": "+1 425 555 0100"},
+            {"type": "mobile", "value": "+1 425 555 0101"},
+        ],
+        "preferredLanguage": "en-US",
+        "title": "Engineer",
+        ENTERPRISE_SCHEMA: {"department": "Engineering", "employeeNumber": "1234"},
+        "urn:ietf:params:scim:schemas:extension:custom:2.0:User": {"worksiteId": "180"},
+    }
+
+
+def entra_update_default_mapping():
+    """Entra's default mappings update attributes this service does not keep, too."""
+    return {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+1 425 555 0199"},
+            {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "Seattle"},
+            {"op": "Replace", "path": "preferredLanguage", "value": "de-DE"},
+            {"op": "Replace", "path": "title", "value": "Principal Engineer"},
+            {
+                "op": "Replace",
+                "path": "urn:ietf:params:scim:schemas:extension:custom:2.0:User:worksiteId",
+                "value": "181",
+            },
+        ],
+    }
+
+
 def entra_update_multi_valued():
     """Entra "Update User [Multi-valued properties]": capitalised ops, value-filter path."""
     return {

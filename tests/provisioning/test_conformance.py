@@ -65,7 +65,7 @@ def summary(results):
     counts = Counter(result.status.name for result in results)
     lines = [f"scim2-tester: {dict(sorted(counts.items()))}"]
     for result in results:
-        if result.status in FAILING:
+        if result.status not in (Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE):
             where = f"[{result.resource_type}] " if result.resource_type else ""
             lines.append(f"  {result.status.name} {where}{result.title}: {result.reason}")
     return "\n".join(lines)

@@ -24,12 +24,14 @@ from tests.provisioning.idp_payloads import (
     entra_add_members,
     entra_create_group,
     entra_create_user,
+    entra_create_user_default_mapping,
     entra_disable_user,
     entra_remove_members,
     entra_rename_group,
     entra_replace_multiple_compliant,
     entra_replace_multiple_legacy,
     entra_set_active_string,
+    entra_update_default_mapping,
     entra_update_multi_valued,
     entra_update_user_name,
     normalised,
@@ -86,6 +88,29 @@ def test_entra_create_user_with_enterprise_schema_and_meta(entra, organization):
         "emails": [{"value": ENTRA_EMAIL, "type": "work", "primary": True}],
     }
     assert User.objects.filter(pk=body["id"], organization=organization).exists()
+
+
+def test_entra_default_attribute_mapping_is_accepted(entra):
+    # Core attributes this service does not keep (addresses, phoneNumbers,
+    # preferredLanguage) and admin-mapped custom extensions are ignored, not refused:
+    # refusing them would fail every user Entra provisions with a phone number.
+    created = entra.post("/Users", entra_create_user_default_mapping())
+
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["userName"], body["title"], body["displayName"]) == (
+        "jyoung@contoso.example",
+        "Engineer",
+        "Joy Young",
+    )
+    assert body[ENTERPRISE_SCHEMA] == {"department": "Engineering", "employeeNumber": "1234"}
+    path = f"/Users/{body['id']}"
+
+    updated = resource_after(entra.patch(path, entra_update_default_mapping()), entra, path)
+
+    assert updated["title"] == "Principal Engineer"
+    assert updated[ENTERPRISE_SCHEMA] == body[ENTERPRISE_SCHEMA]
+    assert User.objects.get(pk=body["id"]).title == "Principal Engineer"
 
 
 def test_entra_test_connection_queries_a_random_user_and_group(entra):
