@@ -5,6 +5,8 @@ import uuid
 from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.request_context import actor_var, organization_var, request_id_var
 
@@ -87,6 +89,9 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+# A shared store the request needs is out of reach: the database, or the Redis cache
+# that holds the rate-limit counters. A retry later succeeds; nothing was written.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 # Seconds a client should wait before retrying while the database is unreachable:
 # long enough for a restart or failover, short enough for an IdP's retry loop.
 DATABASE_UNAVAILABLE_RETRY_AFTER = 5
@@ -114,10 +119,11 @@ def database_unavailable_response(request) -> HttpResponse:
 
 
 class DatabaseUnavailableMiddleware:
-    """Turns a lost database connection into 503 + Retry-After instead of a 500.
+    """Turns a lost database (or Redis) connection into 503 + Retry-After instead of a 500.
 
-    Only connection-level errors qualify (OperationalError, InterfaceError): a
-    constraint violation or a bad query is a bug or a client error, not an outage.
+    Only connection-level errors qualify (OperationalError, InterfaceError, Redis
+    connection and timeout errors): a constraint violation or a bad query is a bug or
+    a client error, not an outage.
     Nothing is half-written: the request's transaction was rolled back with the
     connection, and Django opens a fresh connection for the next request.
     """
@@ -129,7 +135,7 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError)):
-            logger.warning("database unavailable: %s", type(exception).__name__)
+        if isinstance(exception, UNAVAILABLE_ERRORS):
+            logger.warning("shared store unavailable: %s", type(exception).__name__)
             return database_unavailable_response(request)
         return None

@@ -4,6 +4,7 @@ import pytest
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.test import override_settings
 from django.urls import path
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 def _raise(exception):
@@ -17,6 +18,7 @@ urlpatterns = [
     path("scim/v2/Users", _raise(OperationalError("connection refused"))),
     path("console/", _raise(InterfaceError("connection already closed"))),
     path("scim/v2/Groups", _raise(IntegrityError("duplicate key"))),
+    path("scim/v2/Schemas", _raise(RedisConnectionError("Error 111 connecting"))),
 ]
 
 pytestmark = pytest.mark.urls(__name__)
@@ -64,3 +66,11 @@ def test_no_database_detail_reaches_the_client(client):
     response = client.get("/scim/v2/Users")
 
     assert b"connection refused" not in response.content
+
+
+def test_an_unreachable_redis_cache_is_a_503_too(client):
+    response = client.get("/scim/v2/Schemas")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["status"] == "503"
