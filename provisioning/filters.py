@@ -108,6 +108,8 @@ def parse(text: str):
     """The filter's AST; any syntax error is invalidFilter."""
     if not isinstance(text, str) or not text.strip():
         raise invalid("The filter is empty.")
+    if "\x00" in text:
+        raise invalid("The filter must not contain NUL characters.")
     try:
         return SCIMParser().parse(_tokens(text))
     except Exception as error:  # the lexer and parser raise several unrelated types

@@ -7,6 +7,7 @@ group costs the same as adding one to a small group.
 from dataclasses import dataclass, field
 
 from accounts import services
+from accounts.models import Group
 from provisioning.errors import (
     INVALID_PATH,
     INVALID_SYNTAX,
@@ -24,6 +25,7 @@ ADD = "add"
 REMOVE = "remove"
 CLEAR = "clear"
 REPLACE = "replace"
+EXTERNAL_ID_MAX_LENGTH = Group._meta.get_field("external_id").max_length
 GROUP_ATTRIBUTES = {"id", "externalid", "meta", "schemas", "displayname", "members"}
 
 
@@ -32,7 +34,7 @@ def invalid(detail: str) -> BadRequest:
 
 
 def display_name_of(value) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise invalid("displayName must be a non-empty string.")
     return value
 
@@ -40,8 +42,10 @@ def display_name_of(value) -> str:
 def external_id_of(value) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise invalid("externalId must be a string.")
+    if len(value) > EXTERNAL_ID_MAX_LENGTH:
+        raise invalid(f"externalId is longer than {EXTERNAL_ID_MAX_LENGTH} characters.")
     return value
 
 

@@ -7,6 +7,7 @@ copy of the table alone is useless (NetBox's Token model works the same way).
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.conf import settings
@@ -38,9 +39,12 @@ def new_secret() -> tuple[str, str]:
     return prefix, f"{prefix}{SEPARATOR}{secrets.token_urlsafe(SECRET_BYTES)}"
 
 
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
 def prefix_of(secret: str) -> str | None:
     prefix, separator, rest = secret.partition(SEPARATOR)
-    if not separator or not rest or not prefix or len(prefix) > 16:
+    if not separator or not rest or not _PREFIX.match(prefix):
         return None
     return prefix
 

@@ -87,6 +87,8 @@ def as_text(name: str, value, *, field: str | None = None, max_length: int | Non
         return ""
     if not isinstance(value, str):
         raise invalid(f"{name} must be a string.")
+    if "\x00" in value:
+        raise invalid(f"{name} must not contain NUL characters.")
     if max_length is None and field is not None:
         max_length = User._meta.get_field(field).max_length
     if max_length is not None and len(value) > max_length:

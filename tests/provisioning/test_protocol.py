@@ -161,3 +161,25 @@ def test_every_request_is_logged_with_the_token_prefix_only(scim, caplog):
         [r.getMessage() for r in records] + [vars(r).get("token_prefix") for r in records]
     )
     assert scim.secret not in logged and "wrong.secret" not in logged
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("post", "/Users", {"userName": "nul\u0000@example.com"}),
+        ("post", "/Groups", {"displayName": "nul\u0000"}),
+        ("post", "/Groups", {"displayName": "ok", "externalId": "e\u0000"}),
+        ("post", "/Users/.search", {"filter": 'userName eq "a\u0000"'}),
+    ],
+)
+def test_nul_characters_are_400_not_a_database_error(scim, organization, method, path, body):
+    # PostgreSQL refuses NUL in text; the request must fail as bad input, not as a 500.
+    response = getattr(scim, method)(path, body)
+    assert response.status_code == 400
+    assert response.json()["status"] == "400"
+    assert not User.objects.filter(organization=organization).exists()
+
+
+def test_a_token_with_an_impossible_prefix_is_401(client):
+    response = client.get("/scim/v2/Users", headers={"Authorization": "Bearer a%00b.secret"})
+    assert response.status_code == 401
