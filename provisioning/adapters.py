@@ -100,11 +100,9 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
         ]
 
     def enterprise(self) -> dict:
-        enterprise = dict(self.obj.enterprise or {})
-        manager = enterprise.get("manager")
-        if isinstance(manager, dict) and manager.get("value"):
-            enterprise["manager"] = {**manager, "$ref": public_url(f"Users/{manager['value']}")}
-        return enterprise
+        # manager.value is kept as the identity provider sent it (Okta often maps an
+        # id of its own there), so no $ref is made up for it.
+        return dict(self.obj.enterprise or {})
 
     def to_dict(self):
         user = self.obj

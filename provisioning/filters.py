@@ -79,6 +79,9 @@ GROUP_ATTRIBUTES = {
 STRING_LOOKUPS = {"co": "contains", "sw": "startswith", "ew": "endswith"}
 ORDER_LOOKUPS = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
 NOTHING = Q(pk__in=[])
+# Every and/or/not/grouping adds a level; real identity-provider filters use a few.
+MAX_FILTER_DEPTH = 64
+MAX_FILTER_LENGTH = 8192
 
 
 def invalid(detail: str) -> BadRequest:
@@ -104,16 +107,42 @@ def _tokens(text: str):
         yield token
 
 
+def _depth(node) -> int:
+    """How deeply the AST nests, measured without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, scim_ast.Filter):
+            stack.append((node.expr, depth + 1))
+        elif isinstance(node, scim_ast.LogExpr):
+            stack += [(node.expr1, depth + 1), (node.expr2, depth + 1)]
+        elif isinstance(node, scim_ast.AttrExpr) and isinstance(
+            node.attr_path.attr_name, scim_ast.Filter
+        ):
+            stack.append((node.attr_path.attr_name, depth + 1))
+    return deepest
+
+
 def parse(text: str):
-    """The filter's AST; any syntax error is invalidFilter."""
+    """The filter's AST; any syntax error is invalidFilter.
+
+    Length and nesting are bounded so that neither the translation nor the SQL
+    compiler recurses without limit on a hostile filter.
+    """
     if not isinstance(text, str) or not text.strip():
         raise invalid("The filter is empty.")
     if "\x00" in text:
         raise invalid("The filter must not contain NUL characters.")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
     try:
-        return SCIMParser().parse(_tokens(text))
+        node = SCIMParser().parse(_tokens(text))
     except Exception as error:  # the lexer and parser raise several unrelated types
         raise invalid(f"The filter could not be parsed: {error}") from None
+    if node is not None and _depth(node) > MAX_FILTER_DEPTH:
+        raise invalid("The filter nests too deeply; split it into several requests.")
+    return node
 
 
 class FilterTranslator:

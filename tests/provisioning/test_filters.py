@@ -185,3 +185,29 @@ def test_group_member_filters(scim, groups, users):
     assert found(scim, f'members.value eq "{bob}"', "/Groups") == {str(groups["all"].pk)}
     assert found(scim, f'members[value eq "{bob}"]', "/Groups") == {str(groups["all"].pk)}
     assert found(scim, 'members eq "not-a-uuid"', "/Groups") == set()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "(" * 200 + 'userName eq "x"' + ")" * 200,
+        "not (" * 100 + 'userName eq "x"' + ")" * 100,
+        " or ".join(f'userName eq "u{i}"' for i in range(100)),
+        'userName eq "' + "x" * 9000 + '"',
+    ],
+)
+def test_hostile_filters_are_refused_as_invalid_filter(scim, query):
+    response = scim.post(
+        "/Users/.search",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": query},
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidFilter"
+
+
+def test_a_realistic_or_chain_is_answered(scim, users):
+    query = (
+        " or ".join(f'userName eq "nobody{i}"' for i in range(20))
+        + ' or userName eq "bob@example.org"'
+    )
+    assert found(scim, query) == ids(users, "bob")

@@ -66,7 +66,7 @@ def test_create_returns_201_with_the_full_resource_and_location(scim, organizati
         ENTERPRISE: {
             "department": "Tours",
             "employeeNumber": "701984",
-            "manager": {"value": "m-1", "$ref": f"{settings.PUBLIC_BASE_URL}/scim/v2/Users/m-1"},
+            "manager": {"value": "m-1"},
         },
         "meta": {
             "resourceType": "User",
