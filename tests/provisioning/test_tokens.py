@@ -264,3 +264,26 @@ def test_management_command_refuses_an_unknown_organization(db):
 
     with pytest.raises(CommandError):
         call_command("create_provisioning_token", "no-such-org", stdout=StringIO())
+
+
+def test_operators_can_list_and_revoke_tokens_in_the_admin(client, organization, make_scim_token):
+    from accounts.services import operator_create
+
+    token, secret = make_scim_token(organization, label="Okta")
+    operator = operator_create(
+        username="ops", email="ops@example.com", password="a-long-operator-pw-1"
+    )
+    client.force_login(operator, backend="accounts.backends.OperatorBackend")
+    listing = client.get("/admin/provisioning/provisioningtoken/")
+    assert listing.status_code == 200
+    assert token.prefix.encode() in listing.content
+    assert secret.encode() not in listing.content
+    response = client.post(
+        "/admin/provisioning/provisioningtoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.status == TokenStatus.REVOKED
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_REVOKED)
+    assert event.actor_id == str(operator.pk)
