@@ -6,6 +6,7 @@ services with the provisioning token as the actor. No adapter calls `.save()`.
 """
 
 from django.db import transaction
+from django.utils.functional import cached_property
 from django_scim.adapters import SCIMGroup, SCIMUser
 
 from accounts import services
@@ -63,9 +64,10 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
     url_name = "scim:users"
     resource_type = "User"
 
-    def __init__(self, obj, request=None):
-        super().__init__(obj, request=request)
-        self.change = UserChange(state_of(obj))
+    @cached_property
+    def change(self) -> UserChange:
+        """What a write asks for; made only when a request writes, not for every read."""
+        return UserChange(state_of(self.obj))
 
     @property
     def display_name(self):
