@@ -137,7 +137,7 @@ def test_add_members(scim, organization, make_group, people):
             }
         ),
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert member_ids(group) == {people[0].pk, people[1].pk}
 
 
@@ -150,7 +150,7 @@ def test_okta_removes_one_member_per_filtered_path(scim, organization, make_grou
             {"op": "remove", "path": f'members[value eq "{people[1].pk}"]'},
         ),
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert member_ids(group) == {people[2].pk, people[3].pk}
 
 
@@ -176,7 +176,7 @@ def test_removing_a_non_member_is_a_no_op(scim, organization, make_group, people
         f"/Groups/{group.pk}",
         patch({"op": "remove", "path": f'members[value eq "{people[2].pk}"]'}),
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert member_ids(group) == {people[0].pk}
 
 
@@ -198,10 +198,31 @@ def test_replace_members_including_empty(scim, organization, make_group, people,
 
 def test_rename_by_path(scim, organization, make_group):
     group = make_group(organization, "Old")
-    body = scim.patch(
+    response = scim.patch(
         f"/Groups/{group.pk}", patch({"op": "replace", "path": "displayName", "value": "New"})
-    ).json()
-    assert body["displayName"] == "New"
+    )
+    assert response.status_code == 204
+    group.refresh_from_db()
+    assert group.display_name == "New"
+    assert response["ETag"] == f'W/"{group.version}"'
+
+
+def test_patch_answers_the_group_when_attributes_are_named(scim, organization, make_group, people):
+    group = make_group(organization, "Old", members=people[:1])
+    body = {"Operations": [{"op": "replace", "path": "displayName", "value": "New"}]}
+    response = scim.patch(f"/Groups/{group.pk}?excludedAttributes=members", body)
+    assert response.status_code == 200
+    assert response.json()["displayName"] == "New"
+    assert "members" not in response.json()
+    full = scim.patch(f"/Groups/{group.pk}?attributes=displayName,members", body)
+    assert full.status_code == 200
+    assert full.json()["members"] == [
+        {
+            "value": str(people[0].pk),
+            "$ref": f"{settings.PUBLIC_BASE_URL}/scim/v2/Users/{people[0].pk}",
+            "type": "User",
+        }
+    ]
 
 
 def test_okta_rename_sends_the_id_along(scim, organization, make_group):
@@ -210,7 +231,7 @@ def test_okta_rename_sends_the_id_along(scim, organization, make_group):
         f"/Groups/{group.pk}",
         patch({"op": "replace", "value": {"id": str(group.pk), "displayName": "Renamed"}}),
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
     group.refresh_from_db()
     assert group.display_name == "Renamed"
 
@@ -241,9 +262,10 @@ def test_several_operations_apply_in_order_atomically(scim, organization, make_g
             {"op": "replace", "path": "externalId", "value": "ext-9"},
         ),
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert member_ids(group) == {people[1].pk}
-    assert response.json()["externalId"] == "ext-9"
+    group.refresh_from_db()
+    assert group.external_id == "ext-9"
 
 
 def test_failed_member_add_rolls_back_earlier_operations(scim, organization, make_group, people):

@@ -105,7 +105,7 @@ def add_one(scim, group, user, params=""):
     }
     with CaptureQueriesContext(connection) as context:
         response = scim.patch(f"/Groups/{group.pk}{params}", body)
-    assert response.status_code == 200
+    assert response.status_code == (200 if params else 204)
     return context.captured_queries
 
 
@@ -115,8 +115,8 @@ def test_adding_one_member_does_not_touch_the_others(scim, organization, size):
     newcomer, another = bulk_users(organization, 2, prefix="new")
     group = Group.objects.create(organization=organization, display_name="Big")
     Membership.objects.bulk_create([Membership(group=group, user=u) for u in members])
-    add_one(scim, group, another, "?excludedAttributes=members")  # warm last-used
-    queries = add_one(scim, group, newcomer, "?excludedAttributes=members")
+    add_one(scim, group, another)  # warm the token's last-used write
+    queries = add_one(scim, group, newcomer)
     assert len(queries) <= 16
     assert Membership.objects.filter(group=group).count() == size + 2
     # Every statement on the membership table names the newcomer: none reads or
@@ -126,13 +126,14 @@ def test_adding_one_member_does_not_touch_the_others(scim, organization, size):
     assert all(newcomer.pk.hex in sql.replace("-", "") for sql in membership_sql)
 
 
-def test_member_add_costs_the_same_for_small_and_large_groups(scim, organization):
+@pytest.mark.parametrize("params", ["", "?excludedAttributes=members"])
+def test_member_add_costs_the_same_for_small_and_large_groups(scim, organization, params):
     counts = []
     for size in (5, 1500):
         members = bulk_users(organization, size, prefix=f"s{size}-")
         newcomer, warm = bulk_users(organization, 2, prefix=f"n{size}-")
         group = Group.objects.create(organization=organization, display_name=f"Group {size}")
         Membership.objects.bulk_create([Membership(group=group, user=u) for u in members])
-        add_one(scim, group, warm, "?excludedAttributes=members")
-        counts.append(len(add_one(scim, group, newcomer, "?excludedAttributes=members")))
+        add_one(scim, group, warm, params)
+        counts.append(len(add_one(scim, group, newcomer, params)))
     assert counts[0] == counts[1]
