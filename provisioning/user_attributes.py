@@ -48,6 +48,7 @@ ENTERPRISE_TEXT = {
     "organization": "organization",
 }
 ENTERPRISE_TEXT_MAX_LENGTH = 255
+MANAGER_KEYS = {"value": "value", "$ref": "$ref", "displayname": "displayName"}
 # Read-only or server-kept attributes a client may echo back (Okta's PUT does).
 IGNORED = {"id", "meta", "groups", "schemas"}
 WORK_EMAIL = "work"
@@ -330,21 +331,31 @@ class UserChange:
             self.write_manager(sub, value)
 
     def write_manager(self, sub: str | None, value) -> None:
-        # Entra sends the manager as a bare id string; the schema says {"value": id}.
-        if sub == "value" or isinstance(value, str) or value is None:
+        """RFC 7643 §4.3: manager is {value, $ref, displayName}, kept as sent.
+
+        Entra sends the manager as a bare id string. The value is not checked against
+        this organization's users: Okta often maps an id of its own into it.
+        """
+        if sub is None and isinstance(value, dict):
+            manager = {}
+            for key, item in value.items():
+                name = MANAGER_KEYS.get(key.lower()) if isinstance(key, str) else None
+                text = as_text(f"manager.{key}", item, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
+                if name and text:
+                    manager[name] = text
+        elif sub in (None, "value") and (value is None or isinstance(value, str)):
             manager_id = as_text("manager.value", value, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
-            manager = {"value": manager_id} if manager_id else {}
-        elif sub is None and isinstance(value, dict):
-            manager_id = as_text("manager.value", value.get("value"), max_length=255)
-            shown = as_text("manager.displayName", value.get("displayName"), max_length=255)
-            manager = {"value": manager_id} if manager_id else {}
-            if manager and shown:
-                manager["displayName"] = shown
+            manager = {"value": manager_id}
+        elif sub in MANAGER_KEYS:
+            manager = dict(self.state["enterprise"].get("manager") or {})
+            text = as_text(f"manager.{sub}", value, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
+            manager[MANAGER_KEYS[sub]] = text
+        elif sub is not None:
+            return  # sub-attributes the schema does not have
         else:
-            if sub is not None:
-                return  # manager.$ref and manager.displayName are derived
             raise invalid("manager must be an object or an id.")
-        if manager:
+        manager = {key: text for key, text in manager.items() if text}
+        if manager.get("value"):
             self.state["enterprise"]["manager"] = manager
         else:
             self.state["enterprise"].pop("manager", None)

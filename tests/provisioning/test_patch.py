@@ -220,3 +220,13 @@ def test_missing_operations_are_400(scim, user, body):
     response = scim.patch(f"/Users/{user.pk}", body)
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidSyntax"
+
+
+def test_manager_object_is_kept_as_sent(scim, user):
+    manager = {"value": "boss-1", "$ref": "https://idp.example/Users/boss-1", "displayName": "Boss"}
+    body = apply(scim, user, {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": manager})
+    assert body[ENTERPRISE]["manager"] == manager
+    apply(scim, user, {"op": "replace", "path": f"{ENTERPRISE}:manager.value", "value": "boss-2"})
+    assert user.enterprise["manager"] == {"value": "boss-2"}
+    apply(scim, user, {"op": "remove", "path": f"{ENTERPRISE}:manager"})
+    assert "manager" not in user.enterprise
