@@ -48,6 +48,9 @@ def token_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidValue("The expiry must be in the future.")
     prefix, secret = tokens.new_secret()
+    while ProvisioningToken.objects.filter(prefix=prefix).exists():
+        # 48 random bits make a clash rare; the unique prefix finds the row.
+        prefix, secret = tokens.new_secret()
     token = ProvisioningToken.objects.create(
         organization=organization,
         label=label,

@@ -287,3 +287,11 @@ def test_operators_can_list_and_revoke_tokens_in_the_admin(client, organization,
     assert token.status == TokenStatus.REVOKED
     event = AuditEvent.objects.get(action=AuditAction.TOKEN_REVOKED)
     assert event.actor_id == str(operator.pk)
+
+
+def test_a_clashing_prefix_is_drawn_again(organization, make_scim_token, monkeypatch):
+    existing, _ = make_scim_token(organization)
+    draws = iter([(existing.prefix, f"{existing.prefix}.clash"), ("fresh123", "fresh123.secret")])
+    monkeypatch.setattr(tokens, "new_secret", lambda: next(draws))
+    token, secret = make_scim_token(organization)
+    assert (token.prefix, secret) == ("fresh123", "fresh123.secret")
