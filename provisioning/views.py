@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from django_scim import views as stock
 from django_scim.constants import SCIM_CONTENT_TYPE
+from django_scim.settings import scim_settings
 
 from accounts.selectors import parse_id
 from provisioning import schemas, selectors
@@ -32,7 +33,6 @@ from provisioning.errors import (
     response_for,
 )
 from provisioning.filters import GroupFilterQuery, UserFilterQuery
-from provisioning.gate import ScimRequestGate
 from provisioning.listing import ListParams
 from provisioning.projection import excludes, project, requests
 
@@ -74,7 +74,8 @@ class ScimView(stock.SCIMView):
     """Base of every SCIM view: the request gate, then SCIM error bodies for every failure."""
 
     @method_decorator(csrf_exempt)
-    @method_decorator(ScimRequestGate)
+    # provisioning.gate.ScimRequestGate, configured in SCIM_SERVICE_PROVIDER.
+    @method_decorator(scim_settings.AUTH_CHECK_MIDDLEWARE)
     def dispatch(self, request, *args, **kwargs):
         try:
             return View.dispatch(self, request, *args, **kwargs)
