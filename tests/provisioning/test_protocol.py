@@ -183,3 +183,12 @@ def test_nul_characters_are_400_not_a_database_error(scim, organization, method,
 def test_a_token_with_an_impossible_prefix_is_401(client):
     response = client.get("/scim/v2/Users", headers={"Authorization": "Bearer a%00b.secret"})
     assert response.status_code == 401
+
+
+def test_if_none_match_with_the_current_etag_is_304(scim, organization, make_user):
+    user = make_user(organization)
+    etag = f'W/"{user.version}"'
+    response = scim.get(f"/Users/{user.pk}", headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response["ETag"] == etag and response.content == b""
+    assert scim.get(f"/Users/{user.pk}", headers={"If-None-Match": 'W/"0"'}).status_code == 200

@@ -1,109 +1,29 @@
-"""django-scim2's views, subclassed where real identity-provider traffic needs more.
+"""/Users and /Groups (and their .search): django-scim2's views with the stock gaps closed.
 
-The stock views load whole tables to count a page, filter with raw SQL, answer 500
-for malformed ids and return bare 401/404/501 responses; these subclasses keep the
-framework's structure (URL names, adapters, filter parsers, discovery views) and
-replace those behaviours.
+The stock views load whole tables to count a page, filter with raw SQL and answer 500
+for malformed ids; these subclasses keep the framework's structure (URL names,
+adapters, filter parsers) and replace those behaviours.
 """
 
-import json
-import logging
-
-from django.core.exceptions import RequestDataTooBig
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.http import HttpResponse
-from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import csrf_exempt
-from django.views.generic import View
 from django_scim import views as stock
-from django_scim.constants import SCIM_CONTENT_TYPE
-from django_scim.settings import scim_settings
 
 from accounts.selectors import parse_id
 from provisioning import schemas, selectors
 from provisioning.adapters import ScimGroupAdapter, ScimUserAdapter, etag_of
-from provisioning.errors import (
-    INVALID_SYNTAX,
-    INVALID_VALUE,
-    BadRequest,
-    NotFound,
-    ScimError,
-    error_response,
-    response_for,
-)
+from provisioning.errors import INVALID_SYNTAX, INVALID_VALUE, BadRequest, NotFound
 from provisioning.filters import GroupFilterQuery, UserFilterQuery
 from provisioning.listing import ListParams
 from provisioning.projection import excludes, project, requests
-
-logger = logging.getLogger(__name__)
-
-SCIM_500 = "The request could not be completed."
-
-
-def scim_response(document: dict, *, status: int = 200, headers: dict | None = None):
-    response = HttpResponse(json.dumps(document), status=status, content_type=SCIM_CONTENT_TYPE)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
-
-
-def list_response(resources: list, *, total: int, start_index: int) -> HttpResponse:
-    return scim_response(
-        {
-            "schemas": [schemas.LIST_RESPONSE],
-            "totalResults": total,
-            "itemsPerPage": len(resources),
-            "startIndex": start_index,
-            "Resources": resources,
-        }
-    )
-
-
-def check_if_match(request, etag: str) -> None:
-    """RFC 7644 §3.14 / RFC 7232 §3.1: a stale If-Match refuses the change with 412."""
-    header = request.headers.get("If-Match")
-    if not header:
-        return
-    candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
-    if "*" not in candidates and etag.removeprefix("W/") not in candidates:
-        raise ScimError("The resource has changed since the given ETag.", status=412)
-
-
-class ScimView(stock.SCIMView):
-    """Base of every SCIM view: the request gate, then SCIM error bodies for every failure."""
-
-    @method_decorator(csrf_exempt)
-    # provisioning.gate.ScimRequestGate, configured in SCIM_SERVICE_PROVIDER.
-    @method_decorator(scim_settings.AUTH_CHECK_MIDDLEWARE)
-    def dispatch(self, request, *args, **kwargs):
-        try:
-            return View.dispatch(self, request, *args, **kwargs)
-        except Exception as error:
-            response = response_for(error)
-            if response is None:
-                logger.exception("SCIM request failed")
-                response = error_response(500, SCIM_500)
-            return response
-
-    def http_method_not_allowed(self, request, *args, **kwargs):
-        allowed = ", ".join(m.upper() for m in self._allowed_methods())
-        return error_response(
-            405, f"{request.method} is not supported here.", headers={"Allow": allowed}
-        )
-
-    def load_body(self, body=None) -> dict:
-        try:
-            raw = self.request.body if body is None else body
-        except RequestDataTooBig:
-            raise ScimError("The request body is too large.", status=413) from None
-        try:
-            document = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest("The body is not valid JSON.", scim_type=INVALID_SYNTAX) from None
-        if not isinstance(document, dict):
-            raise BadRequest("The body must be a JSON object.", scim_type=INVALID_SYNTAX)
-        return document
+from provisioning.views.base import (
+    ScimView,
+    check_if_match,
+    etag_in,
+    list_response,
+    scim_response,
+)
 
 
 class ResourceMethods(ScimView):
@@ -193,7 +113,11 @@ class ResourceMethods(ScimView):
             return self.list_resources(ListParams.read(request.GET))
         attributes = request.GET.get("attributes")
         excluded = request.GET.get("excludedAttributes")
-        return self.render(self.get_object(with_related=self.wants_related(attributes, excluded)))
+        obj = self.get_object(with_related=self.wants_related(attributes, excluded))
+        etag = etag_of(obj)
+        if etag_in(request.headers.get("If-None-Match"), etag):
+            return HttpResponse(status=304, headers={"ETag": etag})
+        return self.render(obj)
 
     def post(self, request, uuid=None, **kwargs):
         if uuid is not None:
@@ -337,53 +261,3 @@ class UserSearchView(UserResource, SearchMethods, stock.UserSearchView):
 
 class GroupSearchView(GroupResource, SearchMethods, stock.GroupSearchView):
     pass
-
-
-class ServiceProviderConfigView(ScimView, stock.ServiceProviderConfigView):
-    def get(self, request, *args, **kwargs):
-        return scim_response(schemas.service_provider_config())
-
-
-def _discovery_list(documents: list[dict]) -> HttpResponse:
-    return list_response(documents, total=len(documents), start_index=1)
-
-
-def _discovery_item(documents: list[dict], wanted: str) -> HttpResponse:
-    for document in documents:
-        if document["id"].lower() == wanted.lower():
-            return scim_response(document)
-    raise NotFound(f"No {wanted!r} here.")
-
-
-class ResourceTypesView(ScimView, stock.ResourceTypesView):
-    def get(self, request, uuid=None, *args, **kwargs):
-        documents = schemas.resource_type_documents()
-        return _discovery_item(documents, uuid) if uuid else _discovery_list(documents)
-
-
-class SchemasView(ScimView, stock.SchemasView):
-    def get(self, request, uuid=None, *args, **kwargs):
-        documents = schemas.schema_documents()
-        return _discovery_item(documents, uuid) if uuid else _discovery_list(documents)
-
-
-class NotImplementedView(ScimView):
-    """Endpoints of RFC 7644 this service does not offer (/Bulk, /Me, root search)."""
-
-    http_method_names = ["get", "post", "put", "patch", "delete"]
-
-    def dispatch_not_implemented(self, request, *args, **kwargs):
-        return error_response(501, "This SCIM endpoint is not implemented.")
-
-    get = post = put = patch = delete = dispatch_not_implemented
-
-
-class UnknownPathView(ScimView):
-    """Anything else under the SCIM base answers a SCIM 404, not an HTML page."""
-
-    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
-
-    def not_found(self, request, *args, **kwargs):
-        return error_response(404, f"No SCIM endpoint at {request.path}.")
-
-    get = post = put = patch = delete = head = options = not_found
