@@ -47,8 +47,8 @@ def machine(postgresql: str) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     url = database.resolve_url(args.database_url)
-    secret_key = secrets.token_urlsafe(50)
     args.out.mkdir(parents=True, exist_ok=True)
+    secret_key = secrets.token_urlsafe(50)
     started = time.perf_counter()
 
     print(f"database {database.database_name(url)}: creating if missing, migrating")

@@ -44,6 +44,15 @@ class Sample:
     def median(self) -> float:
         return statistics.median(self.latencies) * 1000 if self.latencies else 0.0
 
+    def require(self, *statuses: int) -> "Sample":
+        """The run measured what it meant to: every answer had one of `statuses`."""
+        unexpected = {code: n for code, n in self.statuses.items() if code not in statuses}
+        if unexpected:
+            raise RuntimeError(
+                f"{self.name}: unexpected answers {unexpected} (see the gunicorn log)"
+            )
+        return self
+
     def summary(self) -> dict:
         return {
             "name": self.name,

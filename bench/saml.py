@@ -18,8 +18,14 @@ IDP_ENTITY_ID = "http://www.okta.com/exk1roster0bench0idp"
 
 
 def _configure(organization):
+    from sso.models import SpKeyPair
     from sso.services import idp_configure
     from tests.sso.idp import TestIdentityProvider
+
+    # Each run has its own SECRET_KEY, under which SP private keys are encrypted; the
+    # bench organization's keys from an earlier run are dropped and made afresh on
+    # first use, as for a newly configured organization.
+    SpKeyPair.objects.filter(organization=organization).delete()
 
     idp = TestIdentityProvider(entity_id=IDP_ENTITY_ID, common_name="bench-okta")
     idp_configure(
@@ -78,7 +84,7 @@ def acs(server: Server, data: seed.Dataset, budget: Budget, workers: int) -> dic
         operations=count,
         max_seconds=budget.seconds,
         warmup=2 * workers,
-    )
+    ).require(302)
     return {
         "workers": workers,
         "summary": sample.summary(),

@@ -111,13 +111,13 @@ def user_push(server: Server, data: seed.Dataset, budget: Budget, run_id: str) -
             operations=budget.baseline_operations,
             warmup=4,
             **common,
-        )
+        ).require(200)
         push = load.run(
             name="push",
             operation=_push_operation(run_id, concurrency),
             operations=budget.push_operations,
             **common,
-        )
+        ).require(200, 201)
         rows.append(
             {
                 "concurrency": concurrency,
