@@ -10,7 +10,9 @@ comparisons are refused with invalidFilter rather than silently ignored.
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils.dateparse import parse_datetime
 from django_scim.filters import FilterQuery
 from scim2_filter_parser import ast as scim_ast
@@ -245,8 +247,12 @@ class FilterTranslator:
             raise invalid(f"{attribute.field} is compared with a string, not a boolean.")
         insensitive = "i" if attribute.kind == STRING else ""
         if op in ("eq", "ne"):
-            lookup = f"{attribute.field}__{insensitive}exact"
-            q = Q(**{lookup: value})
+            if insensitive and "__" not in attribute.field:
+                # lower(column) = lower(value): the form the Lower(...) indexes on
+                # userName, email and group displayName serve (Okta's existence check).
+                q = Q(Exact(Lower(attribute.field), Lower(Value(value))))
+            else:
+                q = Q(**{f"{attribute.field}__{insensitive}exact": value})
             return ~q if op == "ne" else q
         if op in STRING_LOOKUPS:
             return Q(**{f"{attribute.field}__{insensitive}{STRING_LOOKUPS[op]}": value})

@@ -137,3 +137,17 @@ def test_member_add_costs_the_same_for_small_and_large_groups(scim, organization
         add_one(scim, group, warm, params)
         counts.append(len(add_one(scim, group, newcomer, params)))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL query plans")
+def test_okta_existence_check_uses_the_case_insensitive_username_index(organization):
+    from provisioning.filters import USER_FILTER
+
+    bulk_users(organization, 2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+    matching = User.objects.filter(organization=organization).filter(
+        USER_FILTER.to_q('userName eq "U5@EXAMPLE.com"')
+    )
+    assert "user_username_ci_unique_per_org" in matching.explain()
+    assert matching.count() == 1
