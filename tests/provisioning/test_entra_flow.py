@@ -173,6 +173,16 @@ def test_entra_replaces_user_name(entra, user):
     assert User.objects.get(pk=user["id"]).username == new_name
 
 
+def test_entra_renaming_to_a_taken_user_name_is_409(entra, user, organization, make_user):
+    make_user(organization, "someone@testuser.com")
+    path = f"/Users/{user['id']}"
+
+    response = entra.patch(path, entra_update_user_name("SOMEONE@testuser.com"))
+
+    assert_scim_error(response, 409, "uniqueness")
+    assert User.objects.get(pk=user["id"]).username == ENTRA_USER_NAME
+
+
 def test_entra_disable_user_with_capitalised_replace(entra, user):
     path = f"/Users/{user['id']}"
 

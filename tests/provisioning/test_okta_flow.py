@@ -189,6 +189,9 @@ def test_okta_deactivate_pathless_replace(okta, created):
         "id": created["id"],
         "active": False,
     }
+    # Import and the existence check still see the deactivated user, as inactive.
+    listed = okta.get(user_filter("test.user@okta.local")).json()
+    assert [(r["id"], r["active"]) for r in listed["Resources"]] == [(created["id"], False)]
 
 
 def test_okta_deactivation_ends_the_users_signed_in_sessions(
@@ -245,6 +248,17 @@ def test_okta_password_sync_patch(okta, created):
     if user.has_usable_password():
         assert user.check_password("n3w-Passw0rd!x")
     assert user.is_active is True
+
+
+def test_okta_put_renaming_to_a_taken_user_name_is_409(okta, created, organization, make_user):
+    make_user(organization, "Taken.User@okta.local")
+    path = f"/Users/{created['id']}"
+    current = okta.get(path).json()
+
+    response = okta.put(path, {**current, "userName": "taken.user@OKTA.local"})
+
+    assert_scim_error(response, 409, "uniqueness")
+    assert User.objects.get(pk=created["id"]).username == "test.user@okta.local"
 
 
 def test_okta_http_header_auth_sends_the_bare_token(client, scim_secret):
@@ -344,6 +358,16 @@ def test_okta_group_rename_pathless_value_with_id(okta, organization, make_user,
     assert body["displayName"] == "Test SCIMv20"
     assert Group.objects.get(pk=group.id).display_name == "Test SCIMv20"
     assert member_ids(group.id) == {member.id}
+
+
+def test_okta_group_rename_to_a_taken_name_is_409(okta, organization, make_group):
+    make_group(organization, "Sales")
+    group = make_group(organization, "Test SCIMv2")
+
+    response = okta.patch(f"/Groups/{group.id}", okta_rename_group(group.id, "SALES"))
+
+    assert_scim_error(response, 409, "uniqueness")
+    assert Group.objects.get(pk=group.id).display_name == "Test SCIMv2"
 
 
 def test_okta_push_now_replaces_the_membership(okta, organization, make_user, make_group):
