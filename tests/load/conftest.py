@@ -21,6 +21,7 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
 PUBLIC_BASE_URL = "http://roster.test"
+DATABASE_CACHE_TABLE = "roster_cache"
 
 
 def is_postgresql() -> bool:
@@ -125,8 +126,15 @@ class LiveServer:
 def live_env(django_db_setup, django_db_blocker):
     if not is_postgresql():
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    from django.core.management.commands.createcachetable import Command as CreateCacheTable
     from django.db import connection
 
+    # The servers' database cache (used without REDIS_URL). The suite's own settings use
+    # an in-process cache, so the migration that creates this table created nothing here.
+    with django_db_blocker.unblock():
+        command = CreateCacheTable()
+        command.verbosity = 0
+        command.create_table("default", DATABASE_CACHE_TABLE, dry_run=False)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -160,13 +168,15 @@ def live_env(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def start_server(live_env, tmp_path_factory):
-    """start_server(workers=2) -> a ready LiveServer; all are stopped at the end."""
+    """start_server(workers=2, **env) -> a ready LiveServer; all are stopped at the end."""
     started = []
     log_dir = tmp_path_factory.mktemp("gunicorn")
 
-    def start(workers: int = 2) -> LiveServer:
+    def start(workers: int = 2, **env) -> LiveServer:
         server = LiveServer(
-            env=live_env, workers=workers, log_path=log_dir / f"server-{len(started)}.log"
+            env={**live_env, **env},
+            workers=workers,
+            log_path=log_dir / f"server-{len(started)}.log",
         )
         started.append(server)
         return server.wait_ready()

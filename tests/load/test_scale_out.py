@@ -15,7 +15,7 @@ from config.ratelimit import Rate
 from sso.models import SamlAssertionUse
 from sso.services import idp_configure
 from sso.sp import sp_urls
-from tests.load.conftest import PUBLIC_BASE_URL, requires_postgresql
+from tests.load.conftest import DATABASE_CACHE_TABLE, PUBLIC_BASE_URL, requires_postgresql
 from tests.load.scim_http import assert_scim_error, client, headers, patch_body, user_body
 from tests.sso.idp import Assertion, TestIdentityProvider
 
@@ -111,20 +111,27 @@ def test_group_push_alternating_between_instances(organization, instances, make_
     assert set(stored) == {users[1].pk, users[2].pk}
 
 
-def shared_cache(live_env):
+def shared_cache(redis_url: str):
     """The cache the servers use, opened from the test process to reset its counters."""
-    if live_env["REDIS_URL"]:
-        return RedisCache(live_env["REDIS_URL"], {"KEY_PREFIX": "roster"})
-    return DatabaseCache("roster_cache", {})
+    if redis_url:
+        return RedisCache(redis_url, {"KEY_PREFIX": "roster"})
+    return DatabaseCache(DATABASE_CACHE_TABLE, {})
 
 
+@pytest.mark.parametrize("backend", ["redis", "database"])
 def test_failed_authentication_is_throttled_across_both_instances(
-    live_env, live_server_a, live_server_b
+    backend, live_env, live_server_a, live_server_b, start_server
 ):
-    shared_cache(live_env).clear()
+    if backend == "redis":
+        if not live_env["REDIS_URL"]:
+            pytest.skip("Redis does not answer on 127.0.0.1:6379")
+        servers = [live_server_a, live_server_b]
+    else:
+        # Without REDIS_URL the settings keep the counters in the database cache table.
+        servers = [start_server(REDIS_URL=""), start_server(REDIS_URL="")]
+    shared_cache(live_env["REDIS_URL"] if backend == "redis" else "").clear()
     limit = Rate.parse(live_env["SCIM_AUTH_FAILURE_RATE"]).limit
     bad = headers("not-a-real-token")
-    servers = [live_server_a, live_server_b]
 
     statuses = [
         httpx.get(f"{servers[i % 2].base_url}/scim/v2/Users", headers=bad, timeout=10).status_code
