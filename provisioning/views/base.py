@@ -4,6 +4,7 @@ import json
 import logging
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -69,6 +70,10 @@ class ScimView(stock.SCIMView):
     def dispatch(self, request, *args, **kwargs):
         try:
             return View.dispatch(self, request, *args, **kwargs)
+        except (OperationalError, InterfaceError):
+            # A lost database connection is an outage, not a bug: the middleware
+            # answers 503 with Retry-After, and the gate's transaction rolls back.
+            raise
         except Exception as error:
             response = response_for(error)
             if response is None:

@@ -45,9 +45,12 @@ class ResourceMethods(ScimView):
     def wants_related(self, attributes, excluded) -> bool:
         return not excludes(attributes, excluded, self.related_attribute)
 
-    def get_object(self, *, with_related: bool = True):
+    def get_object(self, *, with_related: bool = True, for_update: bool = False):
         pk = parse_id(self.kwargs.get("uuid"))
-        obj = self.queryset(with_related=with_related).filter(pk=pk).first() if pk else None
+        queryset = self.queryset(with_related=with_related)
+        if for_update:
+            queryset = queryset.select_for_update(of=("self",))
+        obj = queryset.filter(pk=pk).first() if pk else None
         if obj is None:
             raise NotFound("Resource not found.")
         return obj
@@ -93,8 +96,15 @@ class ResourceMethods(ScimView):
         resources = []
         offset = params.start_index - 1
         if params.count and offset < total:
+            # Deferred join: skip through the ordering index alone (an index-only
+            # scan), then load just this page's rows by primary key.
+            ids = list(
+                matching.order_by(*ordering).values_list("pk", flat=True)[
+                    offset : offset + params.count
+                ]
+            )
             page = self.load_related(matching) if with_related else matching
-            page = page.order_by(*ordering)[offset : offset + params.count]
+            page = page.filter(pk__in=ids).order_by(*ordering)
             options = self.render_options(params.attributes, params.excluded_attributes)
             resources = [
                 project(
@@ -130,7 +140,9 @@ class ResourceMethods(ScimView):
     def put(self, request, uuid=None, **kwargs):
         if uuid is None:
             return self.http_method_not_allowed(request)
-        adapter = self.adapter_class(self.get_object(with_related=False), request=request)
+        adapter = self.adapter_class(
+            self.get_object(with_related=False, for_update=True), request=request
+        )
         check_if_match(request, adapter.etag)
         adapter.from_dict(self.load_body())
         adapter.save()
@@ -143,7 +155,9 @@ class ResourceMethods(ScimView):
     def patch(self, request, uuid=None, **kwargs):
         if uuid is None:
             return self.http_method_not_allowed(request)
-        adapter = self.adapter_class(self.get_object(with_related=False), request=request)
+        adapter = self.adapter_class(
+            self.get_object(with_related=False, for_update=True), request=request
+        )
         check_if_match(request, adapter.etag)
         body = self.load_body()
         operations = body.get("Operations", body.get("operations"))
@@ -158,7 +172,9 @@ class ResourceMethods(ScimView):
     def delete(self, request, uuid=None, **kwargs):
         if uuid is None:
             return self.http_method_not_allowed(request)
-        adapter = self.adapter_class(self.get_object(with_related=False), request=request)
+        adapter = self.adapter_class(
+            self.get_object(with_related=False, for_update=True), request=request
+        )
         check_if_match(request, adapter.etag)
         adapter.delete()
         return HttpResponse(status=204)
