@@ -172,19 +172,26 @@ def group_delete(*, group: Group, actor: Actor) -> None:
     group.delete()
 
 
+def _record_member_changes(
+    group: Group, actor: Actor, *, added: list = (), removed: list = ()
+) -> None:
+    """One audit event per direction, and one version bump, for what really changed."""
+    for action, user_ids in (
+        (AuditAction.GROUP_MEMBERS_ADDED, added),
+        (AuditAction.GROUP_MEMBERS_REMOVED, removed),
+    ):
+        if user_ids:
+            _audit_group(group, actor=actor, action=action, changes=_member_changes(user_ids))
+    if added or removed:
+        _bump(group)
+
+
 @transaction.atomic
 def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Add users (of the group's organization); returns the ids actually added."""
     group = _locked(group)
     added = _add(group, list(_unique_users(group, users)))
-    if added:
-        _bump(group)
-        _audit_group(
-            group,
-            actor=actor,
-            action=AuditAction.GROUP_MEMBERS_ADDED,
-            changes=_member_changes(added),
-        )
+    _record_member_changes(group, actor, added=added)
     return added
 
 
@@ -192,26 +199,18 @@ def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> l
 def group_members_remove(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Remove users from the group; returns the ids actually removed."""
     group = _locked(group)
-    return _record_removal(group, actor, _remove(group, list(_unique_users(group, users))))
+    removed = _remove(group, list(_unique_users(group, users)))
+    _record_member_changes(group, actor, removed=removed)
+    return removed
 
 
 @transaction.atomic
 def group_members_clear(*, group: Group, actor: Actor) -> list:
     """Remove every member (SCIM `remove` of path `members` with no value)."""
     group = _locked(group)
-    removed = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
-    return _record_removal(group, actor, _remove(group, removed))
-
-
-def _record_removal(group: Group, actor: Actor, removed: list) -> list:
-    if removed:
-        _bump(group)
-        _audit_group(
-            group,
-            actor=actor,
-            action=AuditAction.GROUP_MEMBERS_REMOVED,
-            changes=_member_changes(removed),
-        )
+    current = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
+    removed = _remove(group, current)
+    _record_member_changes(group, actor, removed=removed)
     return removed
 
 
@@ -223,19 +222,4 @@ def group_members_replace(*, group: Group, users: Iterable[User], actor: Actor) 
     current = set(Membership.objects.filter(group=group).values_list("user_id", flat=True))
     removed = _remove(group, [user_id for user_id in current if user_id not in wanted])
     added = _add(group, [user_id for user_id in wanted if user_id not in current])
-    if added:
-        _audit_group(
-            group,
-            actor=actor,
-            action=AuditAction.GROUP_MEMBERS_ADDED,
-            changes=_member_changes(added),
-        )
-    if removed:
-        _audit_group(
-            group,
-            actor=actor,
-            action=AuditAction.GROUP_MEMBERS_REMOVED,
-            changes=_member_changes(removed),
-        )
-    if added or removed:
-        _bump(group)
+    _record_member_changes(group, actor, added=added, removed=removed)
