@@ -4,7 +4,9 @@ from django.contrib.auth import authenticate
 
 class ConsoleLoginForm(forms.Form):
     email = forms.EmailField(
-        label="Work email", max_length=254, widget=forms.EmailInput(attrs={"autofocus": True})
+        label="Work email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
     password = forms.CharField(
         label="Password",
