@@ -6,8 +6,8 @@ class AccountsError(Exception):
 
 
 class UsernameTaken(AccountsError):
-    def __init__(self, username: str):
-        super().__init__(f"A user with userName {username!r} already exists in this organization.")
+    def __init__(self, username: str, *, among: str = "in this organization"):
+        super().__init__(f"A user with userName {username!r} already exists {among}.")
         self.username = username
 
 

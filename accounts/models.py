@@ -2,7 +2,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -31,9 +31,14 @@ class UserManager(BaseUserManager):
         return self.get(organization__isnull=True, username__iexact=username)
 
     def create_superuser(self, username, email="", password=None, **extra):
+        from accounts.errors import AccountsError
         from accounts.services.operators import operator_create
 
-        return operator_create(username=username, email=email, password=password)
+        try:
+            return operator_create(username=username, email=email, password=password)
+        except AccountsError as error:
+            # createsuperuser shows a ValidationError as a plain message, not a traceback.
+            raise ValidationError(str(error)) from error
 
 
 class Role(models.TextChoices):

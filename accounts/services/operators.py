@@ -21,5 +21,5 @@ def operator_create(*, username: str, email: str = "", password: str | None) -> 
         with transaction.atomic():
             operator.save(force_insert=True)
     except IntegrityError:
-        raise UsernameTaken(operator.username) from None
+        raise UsernameTaken(operator.username, among="among platform operators") from None
     return operator

@@ -146,3 +146,25 @@ def test_seed_demo_resets_the_owner_password_when_it_changes(db, client, monkeyp
     _run("seed_demo")
     owner = user_by_username(Organization.objects.get(slug="demo"), "owner@demo.example")
     assert owner.check_password("second-demo-password-2")
+
+
+def test_createsuperuser_makes_an_operator_outside_every_organization(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-operator-password-1")
+    call_command(
+        "createsuperuser",
+        "--noinput",
+        username="ops",
+        email="ops@example.com",
+        stdout=io.StringIO(),
+    )
+    operator = User.objects.get(username="ops")
+    assert operator.organization is None
+    assert operator.is_superuser and operator.is_staff
+
+
+def test_createsuperuser_refuses_a_taken_operator_name_in_any_case(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-operator-password-1")
+    call_command("createsuperuser", "--noinput", username="ops", email="", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="already exists among platform operators"):
+        call_command("createsuperuser", "--noinput", username="OPS", email="", stdout=io.StringIO())
+    assert User.objects.filter(organization__isnull=True).count() == 1
