@@ -1,8 +1,8 @@
 """User Provisioning: the SCIM base URL, provisioning tokens and setup guides.
 
-A new token's secret is shown exactly once: the create POST keeps it in the session
-and redirects (POST/redirect/GET), and the page that shows it takes it out of the
-session, answers `Cache-Control: no-store`, and on reload or Back finds nothing to show.
+A new token's secret is shown exactly once: the create POST hands it, encrypted, to the
+next request through the session and redirects (POST/redirect/GET); the page that shows
+it takes it out, answers `Cache-Control: no-store`, and on reload or Back finds nothing.
 """
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
 from accounts.errors import AccountsError
+from console import secret_handoff
 from console.forms import TokenCreateForm
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
@@ -21,7 +22,6 @@ from provisioning.models import ProvisioningToken
 from provisioning.selectors import last_scim_request, tokens_of
 from provisioning.services import token_create, token_revoke
 
-NEW_SECRET_SESSION_KEY = "console.new_token_secret"
 TOKEN_ORDERING = ("-created_at", "-id")
 
 
@@ -79,29 +79,28 @@ def token_create_view(request):
     except AccountsError as error:
         form.add_error(None, str(error))
         return _page(request, form)
-    request.session[NEW_SECRET_SESSION_KEY] = {"token_id": token.pk, "secret": secret}
+    secret_handoff.hand_off(request.session, token_id=token.pk, secret=secret)
     return redirect("console:token_created", token_id=token.pk)
 
 
 @console_admin_required
 def token_created(request, token_id):
     token = _token_or_404(request, token_id)
-    stored = request.session.get(NEW_SECRET_SESSION_KEY)
-    if not stored or stored.get("token_id") != token.pk:
+    secret = secret_handoff.take(request.session, token_id=token.pk)
+    if secret is None:
         messages.info(
             request,
             f"The secret of token {token.prefix} was shown once and cannot be shown again. "
             "If it was not copied, revoke the token and create a new one.",
         )
         return redirect("console:provisioning")
-    del request.session[NEW_SECRET_SESSION_KEY]
     response = render(
         request,
         "console/provisioning/created.html",
         {
             "nav": "provisioning",
             "token": token,
-            "secret": stored["secret"],
+            "secret": secret,
             "scim_base_url": scim_base_url(),
         },
     )

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
+from console import secret_handoff
 from provisioning.models import ProvisioningToken
 from provisioning.selectors import token_for_secret
 from provisioning.services import token_revoke
@@ -48,6 +49,22 @@ def test_the_secret_never_reaches_the_list_page_or_the_session_afterwards(owner_
     secret = owner_client.get(location).context["secret"]
     assert secret.encode() not in owner_client.get(reverse("console:provisioning")).content
     assert secret not in str(dict(owner_client.session))
+
+
+def test_the_session_never_holds_the_plaintext_secret_between_create_and_show(owner_client):
+    location = _create(owner_client)["Location"]
+    stored_before_showing = str(dict(owner_client.session))
+    secret = owner_client.get(location).context["secret"]
+    assert secret not in stored_before_showing
+    assert secret.split(".")[1] not in stored_before_showing
+
+
+def test_a_secret_not_shown_within_minutes_is_never_shown(owner_client, monkeypatch):
+    location = _create(owner_client)["Location"]
+    monkeypatch.setattr(secret_handoff, "READABLE_SECONDS", -1)
+    page = owner_client.get(location, follow=True)
+    assert "secret" not in (page.context or {})
+    assert b"cannot be shown again" in page.content
 
 
 def test_expiry_choices(owner_client, organization):
