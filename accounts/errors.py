@@ -36,3 +36,7 @@ class InvalidValue(AccountsError):
 
 class RoleChangeRefused(AccountsError):
     """The acting user may not make this role change."""
+
+
+class DeactivationRefused(AccountsError):
+    """The acting console user may not deactivate this user."""

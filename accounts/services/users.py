@@ -2,7 +2,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import sessions
 from accounts.actors import Actor
-from accounts.errors import InvalidValue, RoleChangeRefused, UsernameTaken
+from accounts.errors import DeactivationRefused, InvalidValue, RoleChangeRefused, UsernameTaken
 from accounts.models import AuditAction, Organization, Role, Source, User
 from accounts.selectors import user_by_username
 from accounts.services.audit import audit_record
@@ -173,11 +173,18 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
 
 
 @transaction.atomic
-def user_deactivate(*, user: User, actor: Actor) -> User:
-    """Deactivate and end every session of the user; a no-op if already inactive."""
+def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None) -> User:
+    """Deactivate and end every session of the user; a no-op if already inactive.
+
+    An identity provider (no `acting_user`) may deactivate anyone: it is the source of
+    truth. A console admin (`acting_user`) may not deactivate themselves, and only owners
+    deactivate owners, so an organization never loses its last owner from the console.
+    """
     user = _locked(user)
     if not user.is_active:
         return user
+    if acting_user is not None:
+        _check_console_deactivation(user, acting_user)
     user.is_active = False
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
@@ -185,6 +192,25 @@ def user_deactivate(*, user: User, actor: Actor) -> User:
     session_keys = sessions.session_keys_of(user)
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
     return user
+
+
+def _others_active_owners(user: User) -> list:
+    # Locks the other active owners so two owners cannot remove each other at once.
+    # (No COUNT here: PostgreSQL refuses FOR UPDATE with aggregate functions.)
+    owners = User.objects.select_for_update().filter(
+        organization_id=user.organization_id, role=Role.OWNER, is_active=True
+    )
+    return list(owners.exclude(pk=user.pk).values_list("pk", flat=True))
+
+
+def _check_console_deactivation(user: User, acting_user: User) -> None:
+    if acting_user.organization_id != user.organization_id or not acting_user.can_use_console:
+        raise DeactivationRefused("You may deactivate users only in your own organization.")
+    if acting_user.pk == user.pk:
+        raise DeactivationRefused("You cannot deactivate yourself; ask another owner or admin.")
+    # With these two rules an active owner other than `user` always remains.
+    if user.role == Role.OWNER and acting_user.role != Role.OWNER:
+        raise DeactivationRefused("Only owners can deactivate an owner.")
 
 
 @transaction.atomic
@@ -240,14 +266,8 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
         touches_owner = Role.OWNER in (role, user.role)
         if touches_owner and acting_user.role != Role.OWNER:
             raise RoleChangeRefused("Only owners can grant or remove the owner role.")
-    if user.role == Role.OWNER:
-        # Lock the other active owners so two owners cannot demote each other at once.
-        # (No COUNT here: PostgreSQL refuses FOR UPDATE with aggregate functions.)
-        other_owners = User.objects.select_for_update().filter(
-            organization_id=user.organization_id, role=Role.OWNER, is_active=True
-        )
-        if not list(other_owners.exclude(pk=user.pk).values_list("pk", flat=True)):
-            raise RoleChangeRefused("An organization keeps at least one active owner.")
+    if user.role == Role.OWNER and not _others_active_owners(user):
+        raise RoleChangeRefused("An organization keeps at least one active owner.")
     old_role = user.role
     user.role = role
     user.version += 1

@@ -78,7 +78,7 @@ def user_set_active_confirm(request, user_id, active):
                 user_reactivate(user=user, actor=actor)
                 messages.success(request, f"{user.username} is active again.")
             else:
-                user_deactivate(user=user, actor=actor)
+                user_deactivate(user=user, actor=actor, acting_user=request.user)
                 messages.success(request, f"{user.username} is deactivated.")
         except AccountsError as error:
             messages.error(request, str(error))

@@ -2,7 +2,8 @@
 
 import pytest
 
-from accounts.errors import InvalidValue, RoleChangeRefused, UsernameTaken
+from accounts.actors import Actor
+from accounts.errors import DeactivationRefused, InvalidValue, RoleChangeRefused, UsernameTaken
 from accounts.models import AuditAction, AuditEvent, Role, Source, User
 from accounts.services import (
     user_create,
@@ -449,3 +450,42 @@ def test_user_update_refuses_an_over_long_value_and_changes_nothing(
     user.refresh_from_db()
     assert (user.given_name, user.version) == ("Ada", 1)
     assert events_for(user, AuditAction.USER_UPDATED) == []
+
+
+def test_an_identity_provider_may_deactivate_the_last_owner(org_owner, system_actor):
+    # SCIM (no acting user) is the source of truth, even for the console's owners.
+    user_deactivate(user=org_owner, actor=system_actor)
+    org_owner.refresh_from_db()
+    assert not org_owner.is_active
+
+
+def test_console_admins_cannot_deactivate_themselves(org_admin):
+    with pytest.raises(DeactivationRefused, match="yourself"):
+        user_deactivate(user=org_admin, actor=Actor.for_user(org_admin), acting_user=org_admin)
+    org_admin.refresh_from_db()
+    assert org_admin.is_active
+
+
+def test_only_owners_deactivate_owners(organization, org_owner, org_admin, make_user):
+    with pytest.raises(DeactivationRefused, match="Only owners"):
+        user_deactivate(user=org_owner, actor=Actor.for_user(org_admin), acting_user=org_admin)
+    org_owner.refresh_from_db()
+    assert org_owner.is_active
+    assert not AuditEvent.objects.filter(
+        action=AuditAction.USER_DEACTIVATED, target_id=str(org_owner.pk)
+    ).exists()
+
+    second_owner = make_user(organization, "second@acme.example", role=Role.OWNER)
+    user_deactivate(user=org_owner, actor=Actor.for_user(second_owner), acting_user=second_owner)
+    org_owner.refresh_from_db()
+    assert not org_owner.is_active
+
+
+def test_console_deactivation_stays_in_the_acting_users_organization(
+    org_owner, other_organization, make_user
+):
+    stranger = make_user(other_organization, "stranger@globex.example")
+    with pytest.raises(DeactivationRefused, match="your own organization"):
+        user_deactivate(user=stranger, actor=Actor.for_user(org_owner), acting_user=org_owner)
+    stranger.refresh_from_db()
+    assert stranger.is_active

@@ -149,6 +149,22 @@ def test_deactivation_asks_for_confirmation_first(owner_client, organization, ma
     assert event.actor_label == "owner@acme.example"
 
 
+def test_an_admin_cannot_deactivate_an_owner_and_is_told_why(admin_client, org_owner):
+    url = reverse("console:user_deactivate", args=[org_owner.pk])
+    page = admin_client.post(url, follow=True)
+    org_owner.refresh_from_db()
+    assert org_owner.is_active
+    assert b"Only owners can deactivate an owner." in page.content
+
+
+def test_an_owner_cannot_deactivate_themselves(owner_client, org_owner):
+    url = reverse("console:user_deactivate", args=[org_owner.pk])
+    page = owner_client.post(url, follow=True)
+    org_owner.refresh_from_db()
+    assert org_owner.is_active
+    assert b"You cannot deactivate yourself" in page.content
+
+
 def test_reactivation(owner_client, organization, make_user):
     person = make_user(organization, "ada@acme.example", is_active=False)
     response = owner_client.post(reverse("console:user_reactivate", args=[person.pk]), follow=True)
