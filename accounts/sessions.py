@@ -4,6 +4,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.sessions.models import Session
 
 from accounts.models import User, UserSession
 
@@ -28,6 +29,11 @@ def remember_session(sender, request, user, **kwargs):
     UserSession.objects.get_or_create(
         session_key=request.session.session_key, defaults={"user": user}
     )
+    # Sessions that expired (or were cleared) leave their rows behind; each sign-in
+    # forgets this user's, so the table stays the size of the sessions that exist.
+    UserSession.objects.filter(user=user).exclude(
+        session_key__in=Session.objects.values("session_key")
+    ).delete()
 
 
 def forget_session(sender, request, user, **kwargs):

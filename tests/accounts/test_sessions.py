@@ -1,6 +1,7 @@
 """Deactivating or deleting a user ends their sessions once the change commits."""
 
 from django.contrib.sessions.models import Session
+from django.test import Client
 
 from accounts.models import UserSession
 from accounts.services import user_deactivate, user_delete
@@ -59,3 +60,13 @@ def test_logging_out_forgets_the_session(client, org_admin):
     session_key = _log_in(client, org_admin)
     client.post("/console/logout/")
     assert not UserSession.objects.filter(session_key=session_key).exists()
+
+
+def test_signing_in_forgets_the_users_sessions_that_no_longer_exist(client, org_admin):
+    expired_key = _log_in(client, org_admin)
+    Session.objects.filter(session_key=expired_key).delete()  # as clearsessions does
+    assert UserSession.objects.filter(session_key=expired_key).exists()
+    live_key = _log_in(Client(), org_admin)  # another browser, no sign-out in between
+    assert list(
+        UserSession.objects.filter(user=org_admin).values_list("session_key", flat=True)
+    ) == [live_key]
