@@ -12,6 +12,8 @@ from datetime import datetime
 
 from django.conf import settings
 
+from accounts.models import AuditEvent, Group, Membership, User
+
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -429,3 +431,22 @@ def _drop_empty(value):
     if isinstance(value, list):
         return [_drop_empty(item) for item in value]
     return value
+
+
+def scim_error(response, status, scim_type=None):
+    """An RFC 7644 §3.12 error with exactly this status and scimType (None: no scimType)."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["schemas"] == [ERROR_SCHEMA] and body["status"] == str(status)
+    assert body.get("scimType") == scim_type
+    return body
+
+
+def database_state():
+    """Every row a SCIM request could touch, plus how many audit events exist."""
+    return (
+        list(User.objects.order_by("id").values()),
+        list(Group.objects.order_by("id").values()),
+        sorted(Membership.objects.values_list("group_id", "user_id")),
+        AuditEvent.objects.count(),
+    )

@@ -10,13 +10,13 @@ from urllib.parse import quote
 
 import pytest
 
-from accounts.models import AuditEvent, Group, Membership, User
 from tests.provisioning.idp_payloads import (
     GROUP_SCHEMA,
     PATCH_OP,
     SEARCH_REQUEST,
     USER_SCHEMA,
     assert_scim_error,
+    database_state,
 )
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.django_db
 BOGUS_IDS = ["not-a-uuid", "010101001010101011001010101011", "a" * 300, "1' OR '1'='1"]
 # RFC 7644 §3.12 names no scimType for some errors; these rows accept either near fit.
 SYNTAX_OR_VALUE = {"invalidSyntax", "invalidValue"}
-
-
-def database_state():
-    return (
-        list(User.objects.order_by("id").values()),
-        list(Group.objects.order_by("id").values()),
-        sorted(Membership.objects.values_list("group_id", "user_id")),
-        AuditEvent.objects.count(),
-    )
 
 
 @pytest.fixture

@@ -4,21 +4,13 @@ import pytest
 from django.conf import settings
 
 from accounts.models import AuditAction, AuditEvent, Group, Membership, User
+from tests.provisioning.idp_payloads import scim_error
 
 pytestmark = pytest.mark.django_db
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 ENTRA_ADSCIM = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-
-
-def error(response, status, scim_type=None):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["schemas"] == [ERROR] and body["status"] == str(status)
-    assert body.get("scimType") == scim_type
-    return body
 
 
 def patch(*operations):
@@ -87,7 +79,7 @@ def test_create_without_members_and_with_entra_schema(scim, organization):
 
 def test_duplicate_display_name_in_any_case_is_409(scim, organization, make_group):
     make_group(organization, "Sales")
-    error(scim.post("/Groups", {"displayName": "SALES"}), 409, "uniqueness")
+    scim_error(scim.post("/Groups", {"displayName": "SALES"}), 409, "uniqueness")
 
 
 @pytest.mark.parametrize(
@@ -107,13 +99,13 @@ def test_create_with_unknown_or_malformed_members_is_400_and_changes_nothing(
         if isinstance(members, list)
         else {"displayName": "Broken", "members": members}
     )
-    error(scim.post("/Groups", body), 400, "invalidValue")
+    scim_error(scim.post("/Groups", body), 400, "invalidValue")
     assert not Group.objects.filter(organization=organization).exists()
 
 
 def test_foreign_members_are_refused(scim, organization, other_organization, make_user):
     foreign = make_user(other_organization, "spy@globex.example")
-    error(
+    scim_error(
         scim.post("/Groups", {"displayName": "G", "members": [{"value": str(foreign.pk)}]}),
         400,
         "invalidValue",
@@ -122,7 +114,7 @@ def test_foreign_members_are_refused(scim, organization, other_organization, mak
 
 
 def test_missing_display_name_is_400(scim):
-    error(scim.post("/Groups", {"schemas": [GROUP]}), 400, "invalidValue")
+    scim_error(scim.post("/Groups", {"schemas": [GROUP]}), 400, "invalidValue")
 
 
 def test_add_members(scim, organization, make_group, people):
@@ -246,7 +238,7 @@ def test_rename_to_a_taken_name_is_409_and_nothing_changes(scim, organization, m
             {"op": "replace", "path": "displayName", "value": "taken"},
         ),
     )
-    error(response, 409, "uniqueness")
+    scim_error(response, 409, "uniqueness")
     group.refresh_from_db()
     assert group.display_name == "Mine"
     assert member_ids(group) == set()
@@ -281,7 +273,7 @@ def test_failed_member_add_rolls_back_earlier_operations(scim, organization, mak
             },
         ),
     )
-    error(response, 400, "invalidValue")
+    scim_error(response, 400, "invalidValue")
     group.refresh_from_db()
     assert group.display_name == "Team"
     assert not AuditEvent.objects.filter(
@@ -291,7 +283,7 @@ def test_failed_member_add_rolls_back_earlier_operations(scim, organization, mak
 
 def test_filtered_member_path_is_only_for_remove(scim, organization, make_group, people):
     group = make_group(organization)
-    error(
+    scim_error(
         scim.patch(
             f"/Groups/{group.pk}",
             patch({"op": "add", "path": f'members[value eq "{people[0].pk}"]'}),
@@ -317,7 +309,7 @@ def test_delete_keeps_the_users(scim, organization, make_group, people):
     # Okta sends a Content-Type on DELETE without a body.
     response = scim.delete(f"/Groups/{group.pk}", content_type="application/json; charset=utf-8")
     assert response.status_code == 204
-    error(scim.get(f"/Groups/{group.pk}"), 404)
+    scim_error(scim.get(f"/Groups/{group.pk}"), 404)
     assert User.objects.filter(pk__in=[p.pk for p in people]).count() == 4
     assert AuditEvent.objects.filter(action=AuditAction.GROUP_DELETED).exists()
 
@@ -355,9 +347,11 @@ def test_group_search(scim, organization, make_group):
 def test_other_organizations_group_is_404_for_every_method(scim, other_organization, make_group):
     foreign = make_group(other_organization, "Theirs")
     path = f"/Groups/{foreign.pk}"
-    error(scim.get(path), 404)
-    error(scim.put(path, {"displayName": "Mine"}), 404)
-    error(scim.patch(path, patch({"op": "replace", "path": "displayName", "value": "Mine"})), 404)
-    error(scim.delete(path), 404)
+    scim_error(scim.get(path), 404)
+    scim_error(scim.put(path, {"displayName": "Mine"}), 404)
+    scim_error(
+        scim.patch(path, patch({"op": "replace", "path": "displayName", "value": "Mine"})), 404
+    )
+    scim_error(scim.delete(path), 404)
     foreign.refresh_from_db()
     assert foreign.display_name == "Theirs"

@@ -9,26 +9,17 @@ from urllib.parse import quote
 
 import pytest
 
-from accounts.models import AuditEvent, Group, Membership, User
+from accounts.models import Membership
 from tests.provisioning.idp_payloads import (
     GROUP_SCHEMA,
     PATCH_OP,
     SEARCH_REQUEST,
     USER_SCHEMA,
     assert_scim_error,
+    database_state,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def database_state():
-    """Every row a SCIM request could touch, plus how many audit events exist."""
-    return (
-        list(User.objects.order_by("id").values()),
-        list(Group.objects.order_by("id").values()),
-        sorted(Membership.objects.values_list("group_id", "user_id")),
-        AuditEvent.objects.count(),
-    )
 
 
 @pytest.fixture

@@ -6,20 +6,12 @@ from django.contrib.sessions.models import Session
 
 from accounts.models import AuditAction, AuditEvent, Membership, User
 from accounts.sessions import session_keys_of
+from tests.provisioning.idp_payloads import scim_error
 
 pytestmark = pytest.mark.django_db
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
-def error(response, status, scim_type=None):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["schemas"] == [ERROR] and body["status"] == str(status)
-    assert body.get("scimType") == scim_type
-    return body
 
 
 def new_user(**extra):
@@ -96,7 +88,7 @@ def test_password_is_accepted_and_never_stored_or_returned(scim, organization):
 def test_username_case_is_kept_and_duplicates_in_any_case_are_409(scim):
     scim.post("/Users", new_user())
     response = scim.post("/Users", new_user(userName="barbara.jensen@example.COM"))
-    error(response, 409, "uniqueness")
+    scim_error(response, 409, "uniqueness")
 
 
 def test_unknown_attributes_are_ignored(scim):
@@ -119,14 +111,14 @@ def test_unknown_attributes_are_ignored(scim):
     ],
 )
 def test_invalid_types_are_400_invalid_value(scim, organization, field, value):
-    error(scim.post("/Users", new_user(**{field: value})), 400, "invalidValue")
+    scim_error(scim.post("/Users", new_user(**{field: value})), 400, "invalidValue")
     assert not User.objects.filter(organization=organization).exists()
 
 
 def test_missing_username_is_400(scim):
     body = new_user()
     del body["userName"]
-    error(scim.post("/Users", body), 400, "invalidValue")
+    scim_error(scim.post("/Users", body), 400, "invalidValue")
 
 
 @pytest.mark.parametrize(
@@ -142,13 +134,13 @@ def test_unknown_or_malformed_ids_are_404(scim, bad_id):
         ),
         scim.delete(f"/Users/{bad_id}"),
     ):
-        error(response, 404)
+        scim_error(response, 404)
 
 
 def test_another_organizations_user_is_404(scim, other_organization, make_user):
     foreign = make_user(other_organization, "x@globex.example")
-    error(scim.get(f"/Users/{foreign.pk}"), 404)
-    error(scim.delete(f"/Users/{foreign.pk}"), 404)
+    scim_error(scim.get(f"/Users/{foreign.pk}"), 404)
+    scim_error(scim.delete(f"/Users/{foreign.pk}"), 404)
     assert User.objects.filter(pk=foreign.pk).exists()
 
 
@@ -208,7 +200,7 @@ def test_put_keeps_active_when_omitted(scim, organization, make_user):
 def test_put_changing_username_to_a_taken_one_is_409(scim, organization, make_user):
     make_user(organization, "taken@example.com")
     user = make_user(organization, "mine@example.com")
-    error(scim.put(f"/Users/{user.pk}", {"userName": "TAKEN@example.com"}), 409, "uniqueness")
+    scim_error(scim.put(f"/Users/{user.pk}", {"userName": "TAKEN@example.com"}), 409, "uniqueness")
 
 
 def test_deactivation_ends_the_users_sessions(
@@ -235,7 +227,7 @@ def test_delete_removes_user_and_memberships_and_frees_the_username(
     response = scim.delete(f"/Users/{user.pk}")
     assert response.status_code == 204
     assert response.content == b""
-    error(scim.get(f"/Users/{user.pk}"), 404)
+    scim_error(scim.get(f"/Users/{user.pk}"), 404)
     assert not Membership.objects.filter(group=group).exists()
     assert AuditEvent.objects.filter(
         action=AuditAction.USER_DELETED, target_id=str(user.pk)
@@ -275,7 +267,7 @@ def test_start_index_and_count_follow_rfc_7644(scim, organization, make_user, pa
 
 @pytest.mark.parametrize("param", ["startIndex", "count"])
 def test_non_integer_paging_is_400(scim, param):
-    error(scim.get("/Users", **{param: "ten"}), 400, "invalidValue")
+    scim_error(scim.get("/Users", **{param: "ten"}), 400, "invalidValue")
 
 
 def test_count_is_capped_at_the_maximum_page_size(scim, organization, make_user, settings):
@@ -296,7 +288,7 @@ def test_sort_by_username_descending(scim, organization, make_user):
 
 
 def test_unknown_sort_attribute_is_400(scim):
-    error(scim.get("/Users", sortBy="shoeSize"), 400, "invalidValue")
+    scim_error(scim.get("/Users", sortBy="shoeSize"), 400, "invalidValue")
 
 
 def test_attributes_and_excluded_attributes(scim):
@@ -348,7 +340,7 @@ def test_search_endpoint_takes_its_parameters_from_the_body(scim, organization, 
 
 
 def test_search_with_a_wrong_schema_is_400(scim):
-    error(
+    scim_error(
         scim.post("/Users/.search", {"schemas": [USER], "filter": "userName pr"}),
         400,
         "invalidSyntax",
