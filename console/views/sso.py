@@ -4,6 +4,7 @@ Every change goes through sso.services; a MetadataError's message says what is w
 with the pasted metadata or certificate (e.g. an expired certificate and its date).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -51,6 +52,7 @@ def _page(request, *, metadata_form=None, manual_form=None, status=200):
             "metadata_form": metadata_form or IdpMetadataForm(initial=initial),
             "manual_form": manual_form or IdpManualForm(initial=initial, auto_id=MANUAL_IDS),
             "open_form": "manual" if manual_form is not None else "metadata",
+            "public_is_https": settings.PUBLIC_IS_HTTPS,
         },
         status=status,
     )

@@ -143,3 +143,12 @@ def test_test_sign_in_opens_the_sp_initiated_flow(owner_client, organization, co
     assert response["Location"].startswith(
         "https://acme.okta.com/app/roster/exk1abcd/sso/saml?SAMLRequest="
     )
+
+
+@pytest.mark.parametrize(("https", "warned"), [(False, True), (True, False)])
+def test_an_http_address_warns_that_sp_initiated_sign_in_needs_https(
+    owner_client, configured, settings, https, warned
+):
+    settings.PUBLIC_IS_HTTPS = https
+    body = owner_client.get(reverse("console:sso")).content
+    assert (b"works only over https" in body) is warned
