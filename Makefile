@@ -7,15 +7,37 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format bench clean
+.PHONY: install lock check-lock run test lint format bench clean
 
-$(STAMP): requirements.lock
+# Development installs requirements-dev.lock (runtime plus the "dev" group); production
+# installs requirements.lock alone (docs/deployment.md). Both carry hashes.
+$(STAMP): requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerate both locks from pyproject.toml with uv (pinned in the "lint" group). uv
+# resolves against PyPI only, so the hashes are the ones any machine will verify. Existing
+# pins are kept unless pyproject.toml needs otherwise; `make lock UPGRADE=--upgrade` lifts them.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(UPGRADE)
+
+lock: $(STAMP)
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --group dev -o requirements-dev.lock
+
+# CI: the committed locks are what `make lock` gives for pyproject.toml (no hand edits,
+# no dependency added without relocking).
+check-lock: $(STAMP)
+	@tmp="$$(mktemp -d)" && cp requirements.lock requirements-dev.lock "$$tmp"/ && \
+	  $(UV_COMPILE) -o "$$tmp/requirements.lock" && \
+	  $(UV_COMPILE) --group dev -o "$$tmp/requirements-dev.lock" && \
+	  diff -u requirements.lock "$$tmp/requirements.lock" && \
+	  diff -u requirements-dev.lock "$$tmp/requirements-dev.lock"; \
+	  status=$$?; rm -rf "$$tmp"; exit $$status
 
 run: export DEBUG ?= 1
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
