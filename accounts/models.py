@@ -2,7 +2,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -29,16 +29,6 @@ class UserManager(BaseUserManager):
         # Natural keys name platform operators only; organization users share
         # usernames across organizations and sign in through their organization.
         return self.get(organization__isnull=True, username__iexact=username)
-
-    def create_superuser(self, username, email="", password=None, **extra):
-        from accounts.errors import AccountsError
-        from accounts.services.operators import operator_create
-
-        try:
-            return operator_create(username=username, email=email, password=password)
-        except AccountsError as error:
-            # createsuperuser shows a ValidationError as a plain message, not a traceback.
-            raise ValidationError(str(error)) from error
 
 
 class Role(models.TextChoices):

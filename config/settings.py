@@ -24,6 +24,8 @@ ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", [_public.hostname, "127.0.0.1", "
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
 
 INSTALLED_APPS = [
+    # First, so that its createsuperuser replaces django.contrib.auth's.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -33,7 +35,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_scim",
-    "accounts",
     "provisioning",
     "sso",
     "console",

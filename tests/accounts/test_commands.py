@@ -168,3 +168,42 @@ def test_createsuperuser_refuses_a_taken_operator_name_in_any_case(db, monkeypat
     with pytest.raises(CommandError, match="already exists among platform operators"):
         call_command("createsuperuser", "--noinput", username="OPS", email="", stdout=io.StringIO())
     assert User.objects.filter(organization__isnull=True).count() == 1
+
+
+def test_createsuperuser_asks_for_the_username_and_password_twice(db, monkeypatch):
+    monkeypatch.setattr("builtins.input", lambda prompt: "ops")
+    answers = iter(["a-long-operator-password-1", "a-long-operator-password-1"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    output = _run("createsuperuser")
+    operator = User.objects.get(username="ops")
+    assert operator.check_password("a-long-operator-password-1")
+    assert output == "Operator ops created.\n"
+
+
+def test_createsuperuser_refuses_passwords_that_differ(db, monkeypatch):
+    answers = iter(["a-long-operator-password-1", "a-long-operator-password-2"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    with pytest.raises(CommandError, match="The passwords did not match"):
+        _run("createsuperuser", username="ops")
+    assert not User.objects.exists()
+
+
+def test_createsuperuser_refuses_a_weak_password_with_the_validators_message(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "short")
+    with pytest.raises(CommandError, match="too short"):
+        _run("createsuperuser", "--noinput", username="ops")
+    assert not User.objects.exists()
+
+
+def test_createsuperuser_without_input_needs_a_username(db):
+    with pytest.raises(CommandError, match="--username is required with --noinput"):
+        _run("createsuperuser", "--noinput")
+    assert not User.objects.exists()
+
+
+def test_createsuperuser_without_a_password_variable_makes_an_operator_without_password(
+    db, monkeypatch
+):
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    _run("createsuperuser", "--noinput", username="ops")
+    assert not User.objects.get(username="ops").has_usable_password()
