@@ -1,5 +1,6 @@
 import logging
 import re
+import time
 import uuid
 
 from django.db import connection
@@ -8,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config import metrics
 from config.request_context import actor_var, organization_var, request_id_var
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,28 @@ class HealthCheckMiddleware:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except DatabaseError:
+            metrics.STORE_ERRORS.labels(store="database").inc()
             return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
         return JsonResponse({"status": "ok", "database": "up"})
+
+
+class MetricsMiddleware:
+    """Serves /metrics and counts every other request (config.metrics).
+
+    It runs before ALLOWED_HOSTS is checked, as the probes do: Prometheus scrapes each
+    instance by its address. The probes answered above it are not counted.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/metrics":
+            return metrics.metrics_response(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        metrics.record_request(request, response, time.perf_counter() - started)
+        return response
 
 
 class RequestIdMiddleware:
@@ -91,7 +113,8 @@ class ContentSecurityPolicyMiddleware:
 
 # A shared store the request needs is out of reach: the database, or the Redis cache
 # that holds the rate-limit counters. A retry later succeeds; nothing was written.
-UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, *REDIS_ERRORS)
 # Seconds a client should wait before retrying while the database is unreachable:
 # long enough for a restart or failover, short enough for an IdP's retry loop.
 DATABASE_UNAVAILABLE_RETRY_AFTER = 5
@@ -136,6 +159,8 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, UNAVAILABLE_ERRORS):
+            store = "redis" if isinstance(exception, REDIS_ERRORS) else "database"
+            metrics.STORE_ERRORS.labels(store=store).inc()
             logger.warning("shared store unavailable: %s", type(exception).__name__)
             return database_unavailable_response(request)
         return None

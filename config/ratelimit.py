@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from config import metrics
 from config.env import RATE_PATTERN
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,7 +53,10 @@ def hit(scope: str, key: str, rate: Rate) -> Verdict:
         except ValueError:  # expired between add and incr
             cache.set(cache_key, 1, timeout=rate.window + 1)
             count = 1
-    return Verdict(allowed=count <= rate.limit, retry_after=window_start + rate.window - now)
+    allowed = count <= rate.limit
+    if not allowed:
+        metrics.RATE_LIMIT_REFUSALS.labels(limit=scope).inc()
+    return Verdict(allowed=allowed, retry_after=window_start + rate.window - now)
 
 
 def peek(scope: str, key: str, rate: Rate) -> bool:

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.HealthCheckMiddleware",
+    "config.middleware.MetricsMiddleware",
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -222,6 +223,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+
+# Bearer token a Prometheus scrape of /metrics must send; unset, /metrics answers 404.
+METRICS_TOKEN = ENV.get("METRICS_TOKEN", "")
 
 LOG_FORMAT = ENV.get("LOG_FORMAT", "text" if DEBUG else "json")
 LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")

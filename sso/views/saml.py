@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
+from config import metrics
 from config.request_context import bind
 from sso import pending, services
 from sso.errors import LoginRefused
@@ -89,6 +90,7 @@ def login(request, slug):
 
 
 def _refuse(request, organization, exc: LoginRefused):
+    metrics.SAML_REFUSALS.labels(reason=exc.reason).inc()
     services.sso_sign_in_failed(
         organization=organization, reason=exc.reason, subject=exc.subject, detail=exc.detail
     )
@@ -153,6 +155,7 @@ def acs(request, slug):
     _remember_saml_session(request, organization, assertion)
     bind(actor=str(user.pk))
     logger.info("sso login", extra={"event": "sso.login"})
+    metrics.SAML_SIGN_INS.inc()
     target = safe_local_path(request.POST.get("RelayState")) or reverse("sso:landing")
     response = HttpResponseRedirect(target)
     pending.forget(response, organization_slug=slug)

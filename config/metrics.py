@@ -1,0 +1,147 @@
+"""Prometheus metrics: what operators watch, defined in one place.
+
+Every gunicorn worker counts into its own files under PROMETHEUS_MULTIPROC_DIR
+(prometheus-client's multiprocess mode) and a scrape of any worker adds them all up;
+without that variable (runserver, tests) the counters live in the process. Labels carry
+only bounded, non-secret values: view names, SCIM resource names, methods, statuses,
+refusal reasons and limit names; never a token, a user or an organization.
+
+Collectors that read the database when scraped (the job queue's depth, say) register
+with `register_scrape_collector`; they run in the worker that answers the scrape.
+"""
+
+import hmac
+import os
+
+from django.conf import settings
+from django.http import HttpResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+# Metrics defined here go to their own registry: the library's default one also holds
+# per-process collectors that mean nothing summed over workers.
+REGISTRY = CollectorRegistry()
+
+HTTP_REQUESTS = Counter(
+    "roster_http_requests",
+    "Requests answered, by Django view name, method and status.",
+    ["view", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "roster_http_request_duration_seconds",
+    "Time from the request reaching the app to its response, by Django view name.",
+    ["view"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+SCIM_REQUESTS = Counter(
+    "roster_scim_requests",
+    "SCIM requests answered, by resource, method and status.",
+    ["resource", "method", "status"],
+    registry=REGISTRY,
+)
+SAML_SIGN_INS = Counter(
+    "roster_saml_sign_ins",
+    "SAML sign-ins accepted at an ACS.",
+    registry=REGISTRY,
+)
+SAML_REFUSALS = Counter(
+    "roster_saml_refusals",
+    "SAML sign-ins refused at an ACS, by reason (the code in the audit trail).",
+    ["reason"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_REFUSALS = Counter(
+    "roster_rate_limit_refusals",
+    "Requests refused because a rate limit or throttle was passed, by limit.",
+    ["limit"],
+    registry=REGISTRY,
+)
+STORE_ERRORS = Counter(
+    "roster_store_unavailable_errors",
+    "Requests that found the database or Redis out of reach (answered 503), by store.",
+    ["store"],
+    registry=REGISTRY,
+)
+
+# Methods are a label; anything outside this set is counted as OTHER so that a client
+# cannot grow the label set.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNRESOLVED_VIEW = "unresolved"
+
+# The SCIM resource of each provisioning URL name (provisioning/urls.py).
+SCIM_RESOURCES = {
+    "root": "/",
+    "search": "/.search",
+    "users": "Users",
+    "users-search": "Users/.search",
+    "groups": "Groups",
+    "groups-search": "Groups/.search",
+    "me": "Me",
+    "service-provider-config": "ServiceProviderConfig",
+    "resource-types": "ResourceTypes",
+    "schemas": "Schemas",
+    "bulk": "Bulk",
+}
+SCIM_UNKNOWN_RESOURCE = "unknown"
+
+_scrape_collectors = CollectorRegistry(auto_describe=False)
+
+
+def register_scrape_collector(collector) -> None:
+    """Add a collector whose `collect()` reads current state (the database) per scrape."""
+    _scrape_collectors.register(collector)
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "OTHER"
+
+
+def record_request(request, response, seconds: float) -> None:
+    match = getattr(request, "resolver_match", None)
+    view = match.view_name if match else UNRESOLVED_VIEW
+    method = method_label(request.method)
+    status = str(response.status_code)
+    HTTP_REQUESTS.labels(view=view, method=method, status=status).inc()
+    HTTP_REQUEST_SECONDS.labels(view=view).observe(seconds)
+    if match and match.namespace == "scim":
+        resource = SCIM_RESOURCES.get(match.url_name, SCIM_UNKNOWN_RESOURCE)
+        SCIM_REQUESTS.labels(resource=resource, method=method, status=status).inc()
+    elif not match and request.path.startswith("/scim/"):
+        SCIM_REQUESTS.labels(resource=SCIM_UNKNOWN_RESOURCE, method=method, status=status).inc()
+
+
+def exposition() -> bytes:
+    """The text a scrape gets: every worker's counters, then the scrape-time collectors."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry) + generate_latest(_scrape_collectors)
+
+
+def bearer_matches(request, expected: str) -> bool:
+    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not supplied:
+        return False
+    return hmac.compare_digest(supplied.strip().encode(), expected.encode())
+
+
+def metrics_response(request) -> HttpResponse:
+    """GET /metrics: 404 unless METRICS_TOKEN is set, then only with it as bearer token."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return HttpResponse("Not found.\n", status=404, content_type="text/plain")
+    if not bearer_matches(request, token):
+        response = HttpResponse("Unauthorized.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if request.method not in ("GET", "HEAD"):
+        response = HttpResponse("Method not allowed.\n", status=405, content_type="text/plain")
+        response["Allow"] = "GET, HEAD"
+        return response
+    response = HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    response["Cache-Control"] = "no-store"
+    return response
