@@ -13,6 +13,9 @@ ENV = os.environ
 
 DEBUG = env_bool(ENV, "DEBUG", default=False)
 SECRET_KEY = secret_key(ENV, debug=DEBUG)
+# Earlier keys, still accepted while rotating SECRET_KEY (sessions, signed cookies, and
+# SP private keys encrypted under a key derived from them: sso/keystore.py).
+SECRET_KEY_FALLBACKS = env_list(ENV, "SECRET_KEY_FALLBACKS", [])
 
 # The one place the app learns its public address: SCIM meta.location, SAML entity
 # IDs and ACS URLs are built from it, never from the request's Host header.

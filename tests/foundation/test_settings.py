@@ -83,6 +83,17 @@ def test_uses_the_secret_key_it_is_given():
     assert values == {"DEBUG": False, "SECRET_KEY": "k" * 60}
 
 
+def test_secret_key_fallbacks_come_from_the_environment_comma_separated():
+    values = _settings(
+        {"SECRET_KEY": "k" * 60, "SECRET_KEY_FALLBACKS": "o" * 60 + ", " + "p" * 60},
+        ["SECRET_KEY_FALLBACKS"],
+    )
+    assert values == {"SECRET_KEY_FALLBACKS": ["o" * 60, "p" * 60]}
+    assert _settings({"SECRET_KEY": "k" * 60}, ["SECRET_KEY_FALLBACKS"]) == {
+        "SECRET_KEY_FALLBACKS": []
+    }
+
+
 def test_https_public_base_url_turns_on_secure_cookies_hsts_and_ssl_redirect():
     values = _settings({"SECRET_KEY": "k" * 60, "PUBLIC_BASE_URL": "https://roster.example.com/"})
     assert values["PUBLIC_BASE_URL"] == "https://roster.example.com"
