@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import activity, auth, groups, home, provisioning, sso, users
+from console.views import activity, auth, groups, guides, home, provisioning, sso, users
 
 app_name = "console"
 
@@ -44,4 +44,5 @@ urlpatterns = [
     path("sso/manual/", sso.sso_manual, name="sso_manual"),
     path("sso/enabled/", sso.sso_enabled, name="sso_enabled"),
     path("sso/sp-certificate.pem", sso.sp_certificate_download, name="sp_certificate"),
+    path("guides/<slug:name>/", guides.guide, name="guide"),
 ]
