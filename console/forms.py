@@ -172,7 +172,7 @@ class TokenCreateForm(forms.Form):
         return cleaned
 
 
-class _IdpOptionsForm(forms.Form):
+class IdpOptionsForm(forms.Form):
     """What SAML metadata does not carry: which attribute names the person, and policy."""
 
     email_attribute = forms.CharField(
@@ -194,10 +194,10 @@ class _IdpOptionsForm(forms.Form):
     )
 
     def options(self) -> dict:
-        return {name: self.cleaned_data[name] for name in _IdpOptionsForm.base_fields}
+        return {name: self.cleaned_data[name] for name in IdpOptionsForm.base_fields}
 
 
-class IdpMetadataForm(_IdpOptionsForm):
+class IdpMetadataForm(forms.Form):
     metadata_xml = forms.CharField(
         label="IdP metadata XML",
         max_length=1024 * 1024,
@@ -206,10 +206,9 @@ class IdpMetadataForm(_IdpOptionsForm):
         help_text="Okta: Sign On tab > Metadata URL, open it and copy all. Entra ID: "
         "Single sign-on > SAML Certificates > Federation Metadata XML.",
     )
-    field_order = ["metadata_xml", "email_attribute", "allow_idp_initiated", "jit_provisioning"]
 
 
-class IdpManualForm(_IdpOptionsForm):
+class IdpManualForm(forms.Form):
     entity_id = forms.CharField(label="IdP entity ID (issuer)", max_length=1024)
     sso_url = forms.URLField(
         label="IdP single sign-on URL",
@@ -223,19 +222,10 @@ class IdpManualForm(_IdpOptionsForm):
         help_text="-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----. "
         "Paste two to roll over to a new certificate.",
     )
-    field_order = [
-        "entity_id",
-        "sso_url",
-        "certificate",
-        "email_attribute",
-        "allow_idp_initiated",
-        "jit_provisioning",
-    ]
 
     def idp_fields(self) -> dict:
         return {
             "entity_id": self.cleaned_data["entity_id"],
             "sso_url": self.cleaned_data["sso_url"],
             "certificates": self.cleaned_data["certificate"],
-            **self.options(),
         }

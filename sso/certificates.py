@@ -48,6 +48,15 @@ def split_pem_bundle(text: str) -> list[str]:
     return [f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----" for body in bodies]
 
 
+# RFC 4514 names only a handful of attribute types; OpenSSL's names for the others are
+# what Okta and Entra show (every Okta signing certificate carries an emailAddress).
+_SUBJECT_NAMES = {NameOID.EMAIL_ADDRESS: "emailAddress"}
+
+
+def subject_of(certificate: x509.Certificate) -> str:
+    return certificate.subject.rfc4514_string(_SUBJECT_NAMES)
+
+
 def to_pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -56,7 +65,7 @@ def describe(text: str) -> CertificateInfo:
     certificate = _load(text)
     return CertificateInfo(
         pem=to_pem(certificate),
-        subject=certificate.subject.rfc4514_string(),
+        subject=subject_of(certificate),
         not_after=certificate.not_valid_after_utc,
         sha256_fingerprint=certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
     )
@@ -68,7 +77,7 @@ def clean_idp_certificate(text: str, *, now: dt.datetime) -> str:
     not_after = certificate.not_valid_after_utc
     if not_after <= now:
         raise MetadataError(
-            f"The IdP certificate {certificate.subject.rfc4514_string()} expired on "
+            f"The IdP certificate {subject_of(certificate)} expired on "
             f"{not_after:%Y-%m-%d %H:%M} UTC; download the current one from the IdP."
         )
     key = certificate.public_key()

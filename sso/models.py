@@ -41,7 +41,7 @@ class SamlIdentityProvider(models.Model):
         default=False,
         help_text="Create users on first sign-in; off means only SCIM-provisioned users sign in.",
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,18 +5,22 @@ the request's Host header, so a response addressed to one organization's ACS can
 be accepted at another's.
 """
 
+import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from accounts.models import Organization
 from sso.certificates import usable_certificates
 from sso.keystore import decrypt_private_key
 from sso.models import NAMEID_UNSPECIFIED, SamlIdentityProvider, SpKeyState
-from sso.services.keys import sp_keys_ensure
+from sso.selectors import sp_keys_of
+
+logger = logging.getLogger(__name__)
 
 
 def sp_urls(organization: Organization) -> dict[str, str]:
@@ -32,9 +36,14 @@ def sp_urls(organization: Organization) -> dict[str, str]:
     }
 
 
-def sp_certificate_pem(organization: Organization) -> str:
-    """The certificate that signs this organization's requests (made on first use)."""
-    return sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE].certificate_pem
+def sp_certificate_pem(organization: Organization) -> str | None:
+    """The certificate that signs this organization's requests; None before one is made.
+
+    Reads only: the key pair is made by sso.services.sp_keys_ensure, when single sign-on
+    is first configured or an admin asks for it, never by a page view.
+    """
+    active = sp_keys_of(organization).get(SpKeyState.ACTIVE)
+    return active.certificate_pem if active else None
 
 
 def request_data(request, path: str) -> dict:
@@ -103,3 +112,17 @@ def build_saml_settings(
                 "binding": C.BINDING_HTTP_REDIRECT,
             }
     return config
+
+
+def sp_metadata_xml(
+    *, organization: Organization, idp: SamlIdentityProvider | None, keys: dict
+) -> str | None:
+    """This SP's metadata document, validated by python3-saml; None if it does not validate."""
+    config = build_saml_settings(organization=organization, idp=idp, keys=keys)
+    saml_settings = OneLogin_Saml2_Settings(config, sp_validation_only=True)
+    xml = saml_settings.get_sp_metadata()
+    xml = xml.decode() if isinstance(xml, bytes) else xml
+    if saml_settings.validate_metadata(xml):
+        logger.error("sp metadata invalid", extra={"event": "sso.metadata_invalid"})
+        return None
+    return xml

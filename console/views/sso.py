@@ -6,55 +6,76 @@ with the pasted metadata or certificate (e.g. an expired certificate and its dat
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
 from accounts.errors import AccountsError
-from console.forms import IdpManualForm, IdpMetadataForm
+from console.forms import IdpManualForm, IdpMetadataForm, IdpOptionsForm
 from console.permissions import console_admin_required
 from console.views.sso_status import sso_summary
 from sso.certificates import describe
-from sso.selectors import idp_of
-from sso.services import idp_configure, idp_configure_from_metadata
-from sso.sp import sp_certificate_pem, sp_urls
+from sso.models import SpKeyState
+from sso.selectors import idp_of, sp_keys_of
+from sso.services import idp_configure, idp_configure_from_metadata, sp_keys_ensure
+from sso.sp import sp_certificate_pem, sp_metadata_xml, sp_urls
 
-# Both IdP forms share option fields; distinct ids keep each label tied to its own input.
+# The IdP forms' ids stay distinct, so each label is tied to its own input.
 MANUAL_IDS = "id_manual_%s"
+OPTIONS_IDS = "id_options_%s"
+# Where each form is on the page: a refused form reloads scrolled to itself.
+FORM_ANCHORS = {"metadata": "idp-metadata", "manual": "idp-manual", "options": "sign-in-options"}
 
 
-def _initial(idp) -> dict:
+def _idp_initial(idp) -> dict:
     if idp is None:
-        return {"allow_idp_initiated": True, "jit_provisioning": False}
+        return {}
     return {
-        "email_attribute": idp.email_attribute,
-        "allow_idp_initiated": idp.allow_idp_initiated,
-        "jit_provisioning": idp.jit_provisioning,
         "entity_id": idp.entity_id,
         "sso_url": idp.sso_url,
         "certificate": "\n".join(idp.certificates),
     }
 
 
-def _page(request, *, metadata_form=None, manual_form=None, status=200):
+def _options_initial(idp) -> dict:
+    return {
+        "email_attribute": idp.email_attribute,
+        "allow_idp_initiated": idp.allow_idp_initiated,
+        "jit_provisioning": idp.jit_provisioning,
+    }
+
+
+def _page(request, *, refused=None, form=None):
+    """The page; `refused` names the form ("metadata", "manual", "options") that failed."""
     organization = request.user.organization
     idp = idp_of(organization)
-    initial = _initial(idp)
+    certificate = sp_certificate_pem(organization)
+    forms = {
+        "metadata": IdpMetadataForm(),
+        "manual": IdpManualForm(initial=_idp_initial(idp), auto_id=MANUAL_IDS),
+        "options": IdpOptionsForm(initial=_options_initial(idp), auto_id=OPTIONS_IDS)
+        if idp
+        else None,
+    }
+    if refused is not None:
+        forms[refused] = form
     return render(
         request,
         "console/sso/index.html",
         {
             "nav": "sso",
             "sp": sp_urls(organization),
-            "sp_certificate": describe(sp_certificate_pem(organization)),
+            "sp_certificate": describe(certificate) if certificate else None,
             "sso": sso_summary(organization),
-            "metadata_form": metadata_form or IdpMetadataForm(initial=initial),
-            "manual_form": manual_form or IdpManualForm(initial=initial, auto_id=MANUAL_IDS),
-            "open_form": "manual" if manual_form is not None else "metadata",
+            "metadata_form": forms["metadata"],
+            "manual_form": forms["manual"],
+            "options_form": forms["options"],
+            "refused_anchor": FORM_ANCHORS.get(refused, ""),
+            "anchors": FORM_ANCHORS,
             "public_is_https": settings.PUBLIC_IS_HTTPS,
         },
-        status=status,
+        status=400 if refused else 200,
     )
 
 
@@ -87,10 +108,9 @@ def sso_metadata(request):
             organization=request.user.organization,
             actor=Actor.for_user(request.user),
             metadata_xml=form.cleaned_data["metadata_xml"],
-            **form.options(),
         ),
     )
-    return saved or _page(request, metadata_form=form, status=400)
+    return saved or _page(request, refused="metadata", form=form)
 
 
 @console_admin_required
@@ -106,7 +126,25 @@ def sso_manual(request):
             **form.idp_fields(),
         ),
     )
-    return saved or _page(request, manual_form=form, status=400)
+    return saved or _page(request, refused="manual", form=form)
+
+
+@console_admin_required
+@require_POST
+def sso_options(request):
+    organization = request.user.organization
+    if idp_of(organization) is None:
+        messages.error(request, "Configure an identity provider before its sign-in options.")
+        return redirect("console:sso")
+    form = IdpOptionsForm(request.POST, auto_id=OPTIONS_IDS)
+    saved = _configure(
+        request,
+        form,
+        lambda: idp_configure(
+            organization=organization, actor=Actor.for_user(request.user), **form.options()
+        ),
+    )
+    return saved or _page(request, refused="options", form=form)
 
 
 @console_admin_required
@@ -129,10 +167,44 @@ def sso_enabled(request):
 
 
 @console_admin_required
+@require_POST
+def sp_key_create(request):
+    """Make the SP signing certificate now, for an IdP that wants SP metadata first."""
+    sp_keys_ensure(organization=request.user.organization, actor=Actor.for_user(request.user))
+    messages.success(request, "The service-provider certificate is ready to download.")
+    return redirect("console:sso")
+
+
+def _attachment(content: str, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@console_admin_required
 def sp_certificate_download(request):
     organization = request.user.organization
-    response = HttpResponse(sp_certificate_pem(organization), content_type="application/x-pem-file")
-    response["Content-Disposition"] = (
-        f'attachment; filename="roster-{organization.slug}-sp-certificate.pem"'
+    certificate = sp_certificate_pem(organization)
+    if certificate is None:
+        raise Http404("No SP certificate yet.")
+    return _attachment(
+        certificate,
+        content_type="application/x-pem-file",
+        filename=f"roster-{organization.slug}-sp-certificate.pem",
     )
-    return response
+
+
+@console_admin_required
+def sp_metadata_download(request):
+    organization = request.user.organization
+    keys = sp_keys_of(organization)
+    if SpKeyState.ACTIVE not in keys:
+        raise Http404("No SP certificate yet.")
+    xml = sp_metadata_xml(organization=organization, idp=idp_of(organization), keys=keys)
+    if xml is None:
+        return HttpResponse("Metadata unavailable.", status=503, content_type="text/plain")
+    return _attachment(
+        xml,
+        content_type="application/samlmetadata+xml; charset=utf-8",
+        filename=f"roster-{organization.slug}-sp-metadata.xml",
+    )

@@ -13,6 +13,7 @@ from sso import certificates as certs
 from sso.errors import MetadataError, SsoError
 from sso.metadata import fetch_idp_metadata, parse_idp_metadata
 from sso.models import SamlIdentityProvider
+from sso.services.keys import sp_keys_ensure
 
 NAME_ID_FORMATS = (
     "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
@@ -105,6 +106,8 @@ def idp_configure(*, organization: Organization, actor: Actor, **fields) -> Saml
     creating = idp is None
     cleaned = _clean_fields(fields, creating=creating)
     if creating:
+        # A new IdP starts off: turning sign-on on is its own step, after a test.
+        cleaned.setdefault("enabled", False)
         idp = SamlIdentityProvider(organization=organization)
     changes = {
         name: {"from": _audit_value(name, getattr(idp, name)), "to": _audit_value(name, value)}
@@ -129,6 +132,8 @@ def idp_configure(*, organization: Organization, actor: Actor, **fields) -> Saml
         target_label=idp.entity_id,
         changes=changes,
     )
+    if creating:
+        sp_keys_ensure(organization=organization, actor=actor)
     return idp
 
 

@@ -1,4 +1,8 @@
-"""The SP signing key pairs: generated on first use, rolled over in two steps."""
+"""The SP signing key pairs: made when single sign-on is set up, rolled over in two steps.
+
+Every function here writes; none runs on a GET. Pages and SAML endpoints read the keys
+with sso.selectors.sp_keys_of.
+"""
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,14 +39,18 @@ def _audit_sp_key(organization: Organization, actor: Actor, key: SpKeyPair, even
         action=AuditAction.SSO_CONFIGURED,
         target_type="saml_sp_key",
         target_id=key.pk,
-        target_label=certs.describe(key.certificate_pem).sha256_fingerprint,
-        changes={"sp_key": event, "not_after": key.not_after.isoformat()},
+        target_label=f"SP certificate, expires {key.not_after:%Y-%m-%d}",
+        changes={
+            "sp_key": event,
+            "not_after": key.not_after.isoformat(),
+            "sha256_fingerprint": certs.describe(key.certificate_pem).sha256_fingerprint,
+        },
     )
 
 
 @transaction.atomic
-def sp_keys_ensure(*, organization: Organization, actor: Actor = SSO_ACTOR) -> dict:
-    """The organization's SP keys by state, generating the active pair on first use."""
+def sp_keys_ensure(*, organization: Organization, actor: Actor) -> dict:
+    """The organization's SP keys by state, generating the active pair if there is none."""
     keys = sp_keys_of(organization)
     if SpKeyState.ACTIVE in keys:
         return keys

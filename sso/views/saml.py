@@ -16,15 +16,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from config import metrics
 from config.request_context import bind
 from sso import pending, services
 from sso.errors import LoginRefused
+from sso.models import SpKeyState
 from sso.redirects import safe_local_path
-from sso.selectors import enabled_idp_of, idp_of, organization_by_slug
-from sso.sp import build_saml_settings, request_data, sp_urls
+from sso.selectors import enabled_idp_of, idp_of, organization_by_slug, sp_keys_of
+from sso.sp import build_saml_settings, request_data, sp_metadata_xml, sp_urls
 from sso.validation import validate_response
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,9 @@ def _organization(slug):
 
 
 def _saml_settings(organization, idp) -> dict:
-    keys = services.sp_keys_ensure(organization=organization)
-    return build_saml_settings(organization=organization, idp=idp, keys=keys)
+    # Configuring an IdP makes the SP key pair (sso.services.idp_configure), so an
+    # enabled IdP always has one; these endpoints only read it.
+    return build_saml_settings(organization=organization, idp=idp, keys=sp_keys_of(organization))
 
 
 def _unavailable(request, status=404):
@@ -54,14 +55,11 @@ def _unavailable(request, status=404):
 @require_GET
 def metadata(request, slug):
     organization = _organization(slug)
-    saml_settings = OneLogin_Saml2_Settings(
-        _saml_settings(organization, idp_of(organization)), sp_validation_only=True
-    )
-    xml = saml_settings.get_sp_metadata()
-    xml = xml.decode() if isinstance(xml, bytes) else xml
-    errors = saml_settings.validate_metadata(xml)
-    if errors:
-        logger.error("sp metadata invalid", extra={"event": "sso.metadata_invalid"})
+    keys = sp_keys_of(organization)
+    if SpKeyState.ACTIVE not in keys:
+        return _unavailable(request)
+    xml = sp_metadata_xml(organization=organization, idp=idp_of(organization), keys=keys)
+    if xml is None:
         return HttpResponse("Metadata unavailable.", status=503, content_type="text/plain")
     return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
 

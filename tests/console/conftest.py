@@ -48,12 +48,18 @@ def other_admin_client(other_organization, make_user):
     )
 
 
-def make_certificate(*, common_name="idp.example.com", not_after=None) -> str:
-    """A self-signed certificate PEM, as an IdP publishes in its metadata."""
+def make_certificate(*, common_name="idp.example.com", not_after=None, email="") -> str:
+    """A self-signed certificate PEM, as an IdP publishes in its metadata.
+
+    Okta's carry an emailAddress attribute in their subject (`email`).
+    """
     now = dt.datetime.now(dt.UTC)
     not_after = not_after or now + dt.timedelta(days=365)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if email:
+        attributes.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
+    name = x509.Name(attributes)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -4,6 +4,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEvent
+from sso.certificates import describe
+from sso.models import SpKeyPair
 from sso.selectors import idp_of
 from tests.console.conftest import idp_metadata, make_certificate
 
@@ -12,10 +14,8 @@ OKTA_ENTITY = "http://www.okta.com/exk1abcd"
 
 @pytest.fixture
 def configured(owner_client, organization):
-    owner_client.post(
-        reverse("console:sso_metadata"),
-        {"metadata_xml": idp_metadata(), "allow_idp_initiated": "on"},
-    )
+    owner_client.post(reverse("console:sso_metadata"), {"metadata_xml": idp_metadata()})
+    owner_client.post(reverse("console:sso_enabled"), {"enabled": "on"})
     return idp_of(organization)
 
 
@@ -25,31 +25,121 @@ def test_page_lists_the_service_provider_details(owner_client, organization, set
     for value in (
         "https://roster.example.com/sso/acme/metadata/",
         "https://roster.example.com/sso/acme/acs/",
-        reverse("console:sp_certificate"),
+        "Create the SP certificate",
     ):
         assert value in body
     assert "Not set up" in body
 
 
+def test_opening_the_page_writes_nothing(owner_client, organization):
+    before = AuditEvent.objects.count()
+    assert owner_client.get(reverse("console:sso")).status_code == 200
+    assert AuditEvent.objects.count() == before
+    assert not SpKeyPair.objects.filter(organization=organization).exists()
+
+
+def test_the_sp_certificate_is_made_by_an_explicit_action(owner_client, organization, org_owner):
+    response = owner_client.post(reverse("console:sp_key_create"), follow=True)
+
+    assert b"ready to download" in response.content
+    assert reverse("console:sp_certificate").encode() in response.content
+    event = AuditEvent.objects.get(action=AuditAction.SSO_CONFIGURED, target_type="saml_sp_key")
+    assert (event.actor_id, event.changes["sp_key"]) == (str(org_owner.pk), "generated")
+    assert event.target_label.startswith("SP certificate, expires ")
+    owner_client.post(reverse("console:sp_key_create"))
+    assert SpKeyPair.objects.filter(organization=organization).count() == 1
+
+
 def test_sp_certificate_download(owner_client):
+    assert owner_client.get(reverse("console:sp_certificate")).status_code == 404
+    owner_client.post(reverse("console:sp_key_create"))
     response = owner_client.get(reverse("console:sp_certificate"))
     assert response["Content-Disposition"].startswith("attachment;")
     assert response.content.startswith(b"-----BEGIN CERTIFICATE-----")
 
 
-def test_pasting_metadata_saves_the_identity_provider(owner_client, organization, org_owner):
+def test_sp_metadata_downloads_as_an_xml_file(owner_client, organization):
+    owner_client.post(reverse("console:sp_key_create"))
+    response = owner_client.get(reverse("console:sp_metadata"))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="roster-acme-sp-metadata.xml"'
+    assert response["Content-Type"].startswith("application/samlmetadata+xml")
+    assert b"EntityDescriptor" in response.content
+    page = owner_client.get(reverse("console:sso")).content.decode()
+    assert f'href="{reverse("console:sp_metadata")}"' in page
+
+
+def test_pasting_metadata_saves_the_identity_provider_with_sign_on_off(
+    owner_client, organization, org_owner
+):
     response = owner_client.post(
-        reverse("console:sso_metadata"),
-        {"metadata_xml": idp_metadata(), "email_attribute": "email", "jit_provisioning": "on"},
-        follow=True,
+        reverse("console:sso_metadata"), {"metadata_xml": idp_metadata()}, follow=True
     )
     idp = idp_of(organization)
-    assert idp.entity_id == OKTA_ENTITY and idp.enabled
-    assert idp.email_attribute == "email" and idp.jit_provisioning
-    assert not idp.allow_idp_initiated
+    assert idp.entity_id == OKTA_ENTITY and not idp.enabled
     assert b"Single sign-on settings saved." in response.content
     assert AuditEvent.objects.get(action=AuditAction.SSO_CONFIGURED, target_type="saml_idp")
+    assert b"Turn single sign-on on" in response.content
+    assert b"Test sign-in" not in response.content
+
+    response = owner_client.post(reverse("console:sso_enabled"), {"enabled": "on"}, follow=True)
+    assert idp_of(organization).enabled
     assert b"Test sign-in" in response.content
+
+
+def test_sign_in_options_are_one_form_of_their_own(owner_client, organization, configured):
+    body = owner_client.get(reverse("console:sso")).content.decode()
+    assert body.count('name="email_attribute"') == 1
+    assert body.count('name="jit_provisioning"') == 1
+
+    owner_client.post(
+        reverse("console:sso_options"), {"email_attribute": "email", "jit_provisioning": "on"}
+    )
+    idp = idp_of(organization)
+    assert idp.email_attribute == "email" and idp.jit_provisioning
+    assert not idp.allow_idp_initiated
+
+
+def test_sign_in_options_need_an_identity_provider(owner_client, organization):
+    body = owner_client.get(reverse("console:sso")).content.decode()
+    assert 'name="email_attribute"' not in body
+    response = owner_client.post(reverse("console:sso_options"), {"email_attribute": "x"})
+    assert response.status_code == 302
+    assert idp_of(organization) is None
+
+
+def test_a_refused_form_reloads_scrolled_to_itself_and_says_so_at_the_top(owner_client):
+    body = owner_client.get(reverse("console:sso")).content.decode()
+    assert f'action="{reverse("console:sso_metadata")}#idp-metadata"' in body
+    assert 'id="idp-metadata"' in body
+
+    response = owner_client.post(reverse("console:sso_metadata"), {"metadata_xml": "<x"})
+    body = response.content.decode()
+    status_panel = body[body.index('id="status-heading"') : body.index('id="sp-heading"')]
+    assert 'Your change was not saved. <a href="#idp-metadata">' in status_panel
+
+
+def test_okta_saml_setup_steps_are_on_the_page(owner_client):
+    body = owner_client.get(reverse("console:sso")).content.decode()
+    guide = body[body.index("<summary><h3>Okta</h3></summary>") :]
+    guide = guide[: guide.index("</details>")]
+    assert guide.count("<li>") == 9
+    assert "Audience URI (SP Entity ID)" in guide
+
+
+def test_idp_certificate_shows_its_email_subject_and_full_fingerprint(owner_client, organization):
+    certificate = make_certificate(common_name="dev-123456", email="info@okta.com")
+    owner_client.post(
+        reverse("console:sso_metadata"), {"metadata_xml": idp_metadata(certificate=certificate)}
+    )
+    body = owner_client.get(reverse("console:sso")).content.decode()
+    fingerprint = describe(certificate).sha256_fingerprint
+
+    assert "emailAddress=info@okta.com" in body
+    assert "1.2.840.113549.1.9.1" not in body
+    assert len(fingerprint) == 95
+    assert fingerprint in body
 
 
 @pytest.mark.parametrize(
@@ -86,14 +176,12 @@ def test_manual_details(owner_client, organization):
             "entity_id": "https://sts.windows.net/tenant/",
             "sso_url": "https://login.microsoftonline.com/tenant/saml2",
             "certificate": make_certificate(),
-            "email_attribute": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-            "allow_idp_initiated": "on",
         },
     )
     assert response.status_code == 302
     idp = idp_of(organization)
     assert idp.sso_url == "https://login.microsoftonline.com/tenant/saml2"
-    assert idp.allow_idp_initiated and not idp.jit_provisioning
+    assert not idp.enabled
 
 
 def test_manual_details_refuse_a_non_certificate(owner_client, organization):
@@ -122,6 +210,7 @@ def test_certificate_expiring_within_30_days_is_warned_about(owner_client, organ
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=12, hours=1)
     metadata = idp_metadata(certificate=make_certificate(not_after=soon))
     owner_client.post(reverse("console:sso_metadata"), {"metadata_xml": metadata})
+    owner_client.post(reverse("console:sso_enabled"), {"enabled": "on"})
     for page in ("console:sso", "console:home"):
         body = owner_client.get(reverse(page)).content.decode()
         assert f"expires on {soon:%Y-%m-%d} (in 12 days)" in body

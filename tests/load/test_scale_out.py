@@ -155,6 +155,7 @@ def test_saml_assertion_accepted_by_one_instance_is_a_replay_on_the_other(
         sso_url=idp.sso_url,
         certificates=[idp.certificate_pem],
         allow_idp_initiated=True,
+        enabled=True,
     )
     make_user(organization, "jane.doe@acme.example")
     urls = sp_urls(organization)

@@ -39,6 +39,7 @@ def saml_idp(organization, idp, system_actor):
         sso_url=idp.sso_url,
         slo_url=idp.slo_url,
         certificates=[idp.certificate_pem],
+        enabled=True,
     )
 
 

@@ -1,4 +1,4 @@
-"""The SP key pair: generated on first use, encrypted at rest, rolled over without downtime."""
+"""The SP key pair: made when single sign-on is set up, encrypted at rest, rolled over."""
 
 import datetime as dt
 
@@ -28,9 +28,17 @@ def _body(pem):
     return "".join(pem.strip().splitlines()[1:-1])
 
 
-def test_sp_key_is_generated_once_on_first_use(organization):
+def test_no_sp_key_exists_until_a_service_makes_one(client, organization):
+    assert sp_certificate_pem(organization) is None
+    assert client.get("/sso/acme/metadata/").status_code == 404
+    assert not SpKeyPair.objects.filter(organization=organization).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.SSO_CONFIGURED).exists()
+
+
+def test_sp_key_is_generated_once(organization, system_actor):
+    sp_keys_ensure(organization=organization, actor=system_actor)
+    sp_keys_ensure(organization=organization, actor=system_actor)
     first = sp_certificate_pem(organization)
-    assert sp_certificate_pem(organization) == first
     assert SpKeyPair.objects.filter(organization=organization).count() == 1
 
     certificate = x509.load_pem_x509_certificate(first.encode())
@@ -42,33 +50,36 @@ def test_sp_key_is_generated_once_on_first_use(organization):
     assert certificate.issuer == certificate.subject
 
 
-def test_sp_private_key_is_encrypted_at_rest(organization):
-    key = sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE]
+def test_sp_private_key_is_encrypted_at_rest(organization, system_actor):
+    key = sp_keys_ensure(organization=organization, actor=system_actor)[SpKeyState.ACTIVE]
     stored = SpKeyPair.objects.get(pk=key.pk).private_key_encrypted
 
     assert "PRIVATE KEY" not in stored
     assert decrypt_private_key(stored).startswith(b"-----BEGIN PRIVATE KEY-----")
 
 
-def test_dedicated_encryption_key_is_used_when_set(organization, settings):
+def test_dedicated_encryption_key_is_used_when_set(organization, system_actor, settings):
     from cryptography.fernet import Fernet
 
     settings.SSO_KEY_ENCRYPTION_KEY = Fernet.generate_key().decode()
-    key = sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE]
+    key = sp_keys_ensure(organization=organization, actor=system_actor)[SpKeyState.ACTIVE]
     token = key.private_key_encrypted.encode()
 
     assert Fernet(settings.SSO_KEY_ENCRYPTION_KEY.encode()).decrypt(token).startswith(b"-----BEGIN")
 
 
-def test_rotated_secret_key_still_decrypts_through_fallbacks(organization, settings):
-    key = sp_keys_ensure(organization=organization)[SpKeyState.ACTIVE]
+def test_rotated_secret_key_still_decrypts_through_fallbacks(organization, system_actor, settings):
+    key = sp_keys_ensure(organization=organization, actor=system_actor)[SpKeyState.ACTIVE]
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a-new-secret-key-after-rotation-0123456789abcdefghijklmnop"
 
     assert decrypt_private_key(key.private_key_encrypted).startswith(b"-----BEGIN")
 
 
-def test_rollover_publishes_the_next_certificate_before_switching(client, organization):
+def test_rollover_publishes_the_next_certificate_before_switching(
+    client, organization, system_actor
+):
+    sp_keys_ensure(organization=organization, actor=system_actor)
     current = sp_certificate_pem(organization)
     call_command("rotate_saml_sp_key", "acme", "--stage", stdout=None)
     upcoming = SpKeyPair.objects.get(organization=organization, state=SpKeyState.NEXT)
@@ -98,10 +109,12 @@ def test_activating_without_a_staged_key_is_refused(organization, system_actor):
         sp_key_activate_next(organization=organization, actor=system_actor)
 
 
-def test_operators_see_sp_keys_in_the_admin_without_the_private_key(client, organization):
+def test_operators_see_sp_keys_in_the_admin_without_the_private_key(
+    client, organization, system_actor
+):
     from accounts.services import operator_create
 
-    sp_keys_ensure(organization=organization)
+    sp_keys_ensure(organization=organization, actor=system_actor)
     operator = operator_create(username="ops", password="a-long-operator-password")
     client.force_login(operator, backend="accounts.backends.OperatorBackend")
     key = SpKeyPair.objects.get(organization=organization)

@@ -35,14 +35,16 @@ def test_okta_metadata_import_keeps_only_the_idp_part(organization, idp, system_
     assert configured.sso_url == idp.sso_url
     assert configured.certificates == [certificates.describe(idp.certificate_pem).pem]
     assert configured.email_attribute == "email"
-    # Defaults of the issue: IdP-initiated on, JIT off, NameID format unchanged.
+    # Defaults: IdP-initiated on, JIT off, sign-on off until turned on, NameID unchanged.
     assert (configured.allow_idp_initiated, configured.jit_provisioning, configured.enabled) == (
         True,
         False,
-        True,
+        False,
     )
     assert configured.name_id_format.endswith(":unspecified")
-    event = AuditEvent.objects.get(organization=organization, action=AuditAction.SSO_CONFIGURED)
+    event = AuditEvent.objects.get(
+        organization=organization, action=AuditAction.SSO_CONFIGURED, target_type="saml_idp"
+    )
     assert event.changes["entity_id"] == {"from": "", "to": idp.entity_id}
 
 
@@ -198,8 +200,17 @@ def test_sp_metadata_is_valid_per_python3_saml(client, organization, saml_idp):
     assert body in xml
 
 
-def test_sp_metadata_is_served_before_the_idp_is_configured(client, organization):
+def test_sp_metadata_is_served_before_the_idp_is_configured(client, organization, system_actor):
+    from sso.services import sp_keys_ensure
+
+    sp_keys_ensure(organization=organization, actor=system_actor)
     assert client.get("/sso/acme/metadata/").status_code == 200
+
+
+def test_configuring_the_first_idp_makes_the_sp_key_and_leaves_sign_on_off(saml_idp):
+    from sso.models import SpKeyPair
+
+    assert SpKeyPair.objects.filter(organization=saml_idp.organization).count() == 1
 
 
 def test_unknown_organization_has_no_metadata(client, db):

@@ -100,6 +100,7 @@ def test_shared_domain_lets_the_user_pick(
         entity_id="http://www.okta.com/exkglobex",
         sso_url=idp.sso_url,
         certificates=[idp.certificate_pem],
+        enabled=True,
     )
     make_user(organization, "a@shared.example")
     make_user(other_organization, "b@shared.example")

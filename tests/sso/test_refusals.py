@@ -77,6 +77,7 @@ def test_response_for_another_organization_is_refused_at_this_acs(
         entity_id=idp.entity_id,
         sso_url=idp.sso_url,
         certificates=[idp.certificate_pem],
+        enabled=True,
     )
     # Destination, Recipient and Audience name globex; it is posted to acme's ACS.
     xml = idp.response(assertion_for(org=other_organization))

@@ -191,6 +191,7 @@ def test_certificate_rollover_accepts_each_configured_certificate(
         entity_id=idp.entity_id,
         sso_url=idp.sso_url,
         certificates=[idp.certificate_pem, next_idp.certificate_pem],
+        enabled=True,
     )
 
     for signer in (idp, next_idp):
