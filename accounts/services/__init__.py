@@ -4,7 +4,7 @@ Each service is one transaction, locks what it changes, returns early when nothi
 changes, and writes its audit event in that transaction.
 """
 
-from accounts.services.audit import audit_record
+from accounts.services.audit import audit_record, console_sign_in_failed
 from accounts.services.groups import (
     group_create,
     group_delete,
@@ -31,6 +31,7 @@ from accounts.services.users import (
 __all__ = [
     "PROFILE_FIELDS",
     "audit_record",
+    "console_sign_in_failed",
     "group_create",
     "group_delete",
     "group_members_add",

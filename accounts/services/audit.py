@@ -1,6 +1,11 @@
+from django.db import transaction
+from django.db.models.functions import Lower
+
 from accounts.actors import Actor
-from accounts.models import AuditEvent, Organization
+from accounts.models import AuditAction, AuditEvent, Organization, User
 from config.request_context import current_request_id
+
+CONSOLE_SIGN_IN_ACTOR = Actor.system("console sign-in")
 
 
 def audit_record(
@@ -26,3 +31,38 @@ def audit_record(
         changes=changes or {},
         request_id=current_request_id(),
     )
+
+
+# One refused console sign-in writes at most this many events (one per organization
+# that has an account with the email); CONSOLE_LOGIN_RATE bounds the attempts themselves.
+MAX_FAILED_SIGN_IN_EVENTS = 10
+
+
+@transaction.atomic
+def console_sign_in_failed(*, email: str, client_address: str) -> list[AuditEvent]:
+    """Record a refused console sign-in in each organization with an account for `email`.
+
+    An email no organization knows is only logged: there is no organization to tell,
+    and nothing is written for it.
+    """
+    email = email.strip().lower()
+    if not email:
+        return []
+    users = (
+        User.objects.alias(email_lower=Lower("email"))
+        .filter(organization__isnull=False, email_lower=email)
+        .select_related("organization")
+        .order_by("organization__slug")[:MAX_FAILED_SIGN_IN_EVENTS]
+    )
+    return [
+        audit_record(
+            organization=user.organization,
+            actor=CONSOLE_SIGN_IN_ACTOR,
+            action=AuditAction.CONSOLE_LOGIN_FAILED,
+            target_type="user",
+            target_id=user.pk,
+            target_label=user.username,
+            changes={"reason": "wrong email or password", "client_address": client_address},
+        )
+        for user in users
+    ]

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
 from accounts.models import AuditAction
-from accounts.services import audit_record
+from accounts.services import audit_record, console_sign_in_failed
 from config import ratelimit
 from console.forms import ConsoleLoginForm
 
@@ -62,6 +62,11 @@ def login_view(request):
             )
             return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
         logger.info("console login failed", extra={"event": "console.login_failed"})
+        if form.has_error("__all__", code="invalid_login"):
+            console_sign_in_failed(
+                email=form.cleaned_data["email"],
+                client_address=ratelimit.client_address(request),
+            )
         status = 400
     else:
         form = ConsoleLoginForm(request)

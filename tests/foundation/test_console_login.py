@@ -140,3 +140,40 @@ class TestRateLimit:
         assert _attempt(client, "admin@acme.example").status_code == 429
         monkeypatch.setattr("config.ratelimit.time.time", lambda: now + 60)
         assert _attempt(client, "admin@acme.example", ADMIN_PASSWORD).status_code == 302
+
+
+def test_a_refused_sign_in_is_recorded_in_the_accounts_organization(client, org_admin):
+    _attempt(client, "Admin@Acme.example", "not-the-password")
+
+    event = AuditEvent.objects.get(action=AuditAction.CONSOLE_LOGIN_FAILED)
+    assert event.organization == org_admin.organization
+    assert (event.target_type, event.target_id) == ("user", str(org_admin.pk))
+    assert (event.actor_type, event.actor_label) == ("system", "console sign-in")
+    assert event.changes == {
+        "reason": "wrong email or password",
+        "client_address": "203.0.113.5",
+    }
+    assert "not-the-password" not in str(event.changes)
+
+
+def test_a_refused_sign_in_for_an_unknown_email_writes_nothing(client, org_admin):
+    _attempt(client, "nobody@acme.example")
+    _attempt(client, "not an email")
+    assert not AuditEvent.objects.filter(action=AuditAction.CONSOLE_LOGIN_FAILED).exists()
+
+
+def test_throttled_sign_ins_are_not_recorded(client, org_admin, settings):
+    settings.CONSOLE_LOGIN_RATE = "2/5m"
+    statuses = [_attempt(client, "admin@acme.example").status_code for _ in range(4)]
+
+    assert statuses == [400, 400, 429, 429]
+    assert AuditEvent.objects.filter(action=AuditAction.CONSOLE_LOGIN_FAILED).count() == 2
+
+
+def test_the_activity_filter_finds_refused_sign_ins(client, owner_client, org_admin):
+    _attempt(client, "admin@acme.example")
+    body = owner_client.get(
+        "/console/activity/", {"action": AuditAction.CONSOLE_LOGIN_FAILED}
+    ).content.decode()
+    assert "Console sign-in failed" in body
+    assert "admin@acme.example" in body
