@@ -1,6 +1,11 @@
 import json
+from datetime import timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from accounts.models import AuditAction
 
 register = template.Library()
 
@@ -19,8 +24,21 @@ def query_with(context, **changes):
 
 @register.filter
 def action_label(action: str) -> str:
-    """ "user.deactivated" -> "User deactivated", for the activity tables."""
-    return action.replace(".", " ").replace("_", " ").capitalize()
+    """ "sso.configured" -> "Single sign-on configured": the label the Activity filter shows."""
+    try:
+        return AuditAction(action).label
+    except ValueError:  # an action recorded by a newer release
+        return action.replace(".", " ").replace("_", " ").capitalize()
+
+
+@register.filter
+def ago(moment) -> str:
+    """ "5 minutes ago", or "just now" under a minute (timesince says "0 minutes")."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment)} ago"
 
 
 @register.filter

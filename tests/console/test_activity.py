@@ -148,3 +148,17 @@ def test_bad_filters_are_explained_not_errors(owner_client, org_owner, bad):
     response = owner_client.get(reverse("console:activity"), bad)
     assert response.status_code == 200
     assert response.context["form"].errors
+
+
+def test_the_table_and_the_filter_name_each_action_alike(owner_client, organization, org_owner):
+    audit_record(
+        organization=organization,
+        actor=Actor.for_user(org_owner),
+        action=AuditAction.SSO_CONFIGURED,
+        target_type="saml_idp",
+        target_id="1",
+    )
+    body = owner_client.get(reverse("console:activity")).content.decode()
+    assert '<option value="sso.configured">Single sign-on configured</option>' in body
+    assert '<span class="action">Single sign-on configured</span>' in body
+    assert "Sso" not in body

@@ -82,3 +82,33 @@ def test_stacked_bars_geometry():
     assert abs(bars[1].y + bars[1].height - bars[0].y) < 0.2
     assert abs(bars[-1].y - charts.TOP) < 0.2
     assert chart.days[0].bars == [] and chart.days[1].show_label
+
+
+def test_counts_read_in_the_singular_for_one(
+    owner_client, organization, make_group, make_scim_token
+):
+    make_group(organization)
+    make_scim_token(organization)
+    body = owner_client.get(reverse("console:home")).content.decode()
+    assert '1</span> <span class="stat-label">group</span>' in body
+    assert "live provisioning token</span>" in body
+    assert "active user</span>" in body  # the owner alone
+
+
+def test_a_request_under_a_minute_old_is_just_now(owner_client, organization, make_scim_token):
+    token, _ = make_scim_token(organization, label="Okta")
+    remember_scim_request(
+        token=token,
+        record={
+            "at": timezone.now(),
+            "token_prefix": token.prefix,
+            "token_label": token.label,
+            "method": "GET",
+            "path": "/scim/v2/Users",
+            "status": 200,
+        },
+    )
+    for page in ("console:home", "console:provisioning"):
+        body = owner_client.get(reverse(page)).content.decode()
+        assert "just now" in body
+        assert " 0 minutes" not in body
