@@ -109,3 +109,9 @@ def test_deactivated_admin_is_refused(organization, make_user):
     client.force_login(admin, backend="accounts.backends.ConsoleEmailBackend")
     response = client.get(reverse("console:home"))
     assert response.status_code in (302, 403)
+
+
+def test_the_no_access_page_names_the_organization_without_a_double_period(member_client):
+    body = member_client.get("/console/").content.decode()
+    assert "<strong>Acme Inc.</strong> without console access" in body
+    assert "Inc.." not in body
