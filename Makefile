@@ -3,11 +3,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core for the browser tests' accessibility checks, pinned by its package-lock.json.
+BROWSER_JS := tests/browser
+AXE := $(BROWSER_JS)/node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install lock check-lock run test lint format bench clean
+.PHONY: install browser-js lock check-lock run test lint format bench clean
 
 # Development installs requirements-dev.lock (runtime plus the "dev" group); production
 # installs requirements.lock alone (docs/deployment.md). Both carry hashes.
@@ -39,6 +42,14 @@ check-lock: $(STAMP)
 	  diff -u requirements-dev.lock "$$tmp/requirements-dev.lock"; \
 	  status=$$?; rm -rf "$$tmp"; exit $$status
 
+# npm ci installs exactly the locked versions; --ignore-scripts: nothing runs, no
+# browser is downloaded (the tests use the system Chromium).
+$(AXE): $(BROWSER_JS)/package.json $(BROWSER_JS)/package-lock.json
+	npm ci --prefix $(BROWSER_JS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(AXE)
+
+browser-js: $(AXE)
+
 run: export DEBUG ?= 1
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
@@ -51,7 +62,9 @@ run: $(STAMP)
 	@echo ""
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Without npm the browser tests' accessibility checks skip (CI installs npm and runs them).
 test: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory browser-js; fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -67,4 +80,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache $(BROWSER_JS)/node_modules

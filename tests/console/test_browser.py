@@ -99,12 +99,12 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def sign_in(page, email="owner@acme.example"):
+def sign_in(page, email="owner@acme.example", landing=r"/console/$"):
     page.goto("/console/login/")
     page.get_by_label("Work email").fill(email)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(re.compile(r"/console/$"))
+    page.wait_for_url(re.compile(landing))
 
 
 def scim_get_users(base_url: str, secret: str) -> httpx.Response:
@@ -152,12 +152,18 @@ def test_pasting_idp_metadata_saves_the_sso_settings(page, base_url, org_owner):
         f"{base_url}/sso/acme/metadata/"
     )
     page.get_by_label("IdP metadata XML").fill(idp_metadata())
-    page.get_by_label("Email attribute").first.fill("email")
     page.get_by_role("button", name="Save from metadata").click()
     assert page.get_by_text("Single sign-on settings saved.").is_visible()
     assert page.get_by_text("http://www.okta.com/exk1abcd").first.is_visible()
+    assert page.get_by_role("link", name="Test sign-in").count() == 0
+
+    page.get_by_label("Email attribute").fill("email")
+    page.get_by_role("button", name="Save sign-in options").click()
+    assert page.get_by_label("Email attribute").input_value() == "email"
+    page.get_by_role("button", name="Turn single sign-on on").click()
+    assert page.get_by_text("Single sign-on is on.").is_visible()
     assert page.get_by_role("link", name="Test sign-in").is_visible()
-    screenshot(page, "single-sign-on")
+    screenshot(page, "single-sign-on-configured")
 
     page.get_by_label("IdP metadata XML").fill("<not metadata")
     page.get_by_role("button", name="Save from metadata").click()
@@ -241,45 +247,187 @@ def test_keyboard_only_token_creation(page, base_url, org_owner):
     assert token.expires_at - token.created_at > dt.timedelta(days=29)
 
 
-def test_every_main_page_renders_and_fits_a_narrow_screen(
-    page, base_url, settings, organization, org_owner, make_user, make_group, make_scim_token
+OKTA_ENTITY_ID = "http://www.okta.com/exk1q2w3e4r5t6y7u8i9"
+LONG_TOKEN_LABEL = "okta-production-" + "x" * 84  # 100 characters, no spaces
+AXE_SCRIPT = Path(django_settings.BASE_DIR) / "tests/browser/node_modules/axe-core/axe.min.js"
+# Impacts that fail a page; "minor" and "moderate" findings are reported by axe only.
+AXE_FAILING_IMPACTS = {"serious", "critical"}
+WIDTHS = {"wide": {"width": 1280, "height": 900}, "narrow": {"width": 375, "height": 800}}
+
+
+@pytest.fixture
+def axe_page(page):
+    """The page with axe-core loaded into every document it opens.
+
+    An init script runs before the page's own scripts and outside its Content Security
+    Policy, so checking a page does not weaken the policy it is checked under.
+    """
+    if not AXE_SCRIPT.exists():
+        message = "axe-core is not installed (make browser-js) for the accessibility checks."
+        if os.environ.get("CI"):
+            pytest.fail(message + " CI must run them.")
+        pytest.skip(message)
+    page.context.add_init_script(path=str(AXE_SCRIPT))
+    return page
+
+
+def axe_violations(page) -> list[str]:
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in violation["nodes"][:3])
+        for violation in results["violations"]
+        if violation["impact"] in AXE_FAILING_IMPACTS
+    ]
+
+
+def sideways_overflow(page) -> int:
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def check_every_page(page, pages: dict[str, str], *, status: int = 200) -> None:
+    """Each page at both widths: its status, one h1, axe, no sideways scroll, a screenshot."""
+    problems = []
+    for width, viewport in WIDTHS.items():
+        page.set_viewport_size(viewport)
+        for name, path in pages.items():
+            response = page.goto(path)
+            assert response.status == status, path
+            assert page.locator("h1").count() == 1, path
+            if width == "wide":
+                problems += [f"{path}: {violation}" for violation in axe_violations(page)]
+                # Long labels wrap: at desktop width no table hides its last columns.
+                hidden = page.locator(".table-wrap").evaluate_all(
+                    "wraps => wraps.filter(w => w.scrollWidth > w.clientWidth).length"
+                )
+                if hidden:
+                    problems.append(f"{path}: a table scrolls sideways at 1280px")
+            overflow = sideways_overflow(page)
+            if overflow > 0:
+                problems.append(f"{path} scrolls sideways by {overflow}px at {viewport['width']}px")
+            screenshot(page, name if width == "wide" else f"{name}-narrow")
+    page.set_viewport_size(WIDTHS["wide"])
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.fixture
+def lived_in_organization(
+    settings, organization, org_owner, make_user, make_group, make_scim_token, system_actor
 ):
+    """An organization as an admin sees it after setup: people, a group, Okta, long labels."""
+    from sso.services import idp_configure
+    from tests.console.conftest import make_certificate
+
     people = [
         make_user(organization, f"{name.lower()}@acme.example", given_name=name, family_name=last)
         for name, last in [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing")]
     ]
-    make_group(organization, "Engineering", members=people[:2])
+    group = make_group(organization, "Engineering", members=people[:2])
     okta, _ = make_scim_token(organization, label="Okta production", created_by=org_owner)
     token_mark_used(token=okta)
+    long_label, _ = make_scim_token(organization, label=LONG_TOKEN_LABEL, created_by=org_owner)
     retired, _ = make_scim_token(organization, label="Okta sandbox", created_by=org_owner)
     token_revoke(token=retired, actor=Actor.for_user(org_owner))
+    idp_configure(
+        organization=organization,
+        actor=Actor.for_user(org_owner),
+        entity_id=OKTA_ENTITY_ID,
+        sso_url="https://acme.okta.com/app/acme_roster_1/exk1q2w3e4r5t6y7u8i9/sso/saml",
+        certificates=[make_certificate(common_name="dev-12345678", email="info@okta.com")],
+        enabled=True,
+    )
+    return {"people": people, "group": group, "tokens": [okta, long_label, retired]}
+
+
+def test_every_console_page_is_accessible_and_fits_both_widths(
+    axe_page, base_url, settings, organization, org_owner, lived_in_organization
+):
+    people, group = lived_in_organization["people"], lived_in_organization["group"]
+    okta = lived_in_organization["tokens"][0]
     # The addresses an admin would see in production, for the screenshots.
     settings.PUBLIC_BASE_URL = "https://roster.example.com"
-    sign_in(page)
+    check_every_page(axe_page, {"login": "/console/login/"})
+    sign_in(axe_page)
     pages = {
         "overview": "/console/",
         "users": "/console/users/",
+        "user-detail": f"/console/users/{people[0].pk}/",
+        "user-deactivate": f"/console/users/{people[0].pk}/deactivate/",
         "groups": "/console/groups/",
+        "group-detail": f"/console/groups/{group.pk}/",
         "activity": "/console/activity/",
         "user-provisioning": "/console/provisioning/",
-        "single-sign-on-empty": "/console/sso/",
+        "token-revoke": f"/console/provisioning/tokens/{okta.pk}/revoke/",
+        "single-sign-on": "/console/sso/",
     }
-    for name, path in pages.items():
-        response = page.goto(path)
-        assert response.status == 200, path
-        assert page.locator("h1").count() == 1
-        screenshot(page, name)
+    check_every_page(axe_page, pages)
+    check_every_page(axe_page, {"not-found": "/console/no-such-page/"}, status=404)
 
-    page.set_viewport_size({"width": 375, "height": 800})
-    for name, path in pages.items():
-        page.goto(path)
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{path} scrolls sideways on a narrow screen"
-        screenshot(page, f"{name}-narrow")
+    axe_page.get_by_role("button", name="Sign out").click()
+    axe_page.wait_for_url(re.compile(r"/console/login/$"))
 
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(re.compile(r"/console/login/$"))
-    screenshot(page, "login")
+
+def test_a_new_organizations_pages_are_accessible_and_fit_both_widths(
+    axe_page, base_url, organization, org_owner
+):
+    sign_in(axe_page)
+    pages = {
+        "overview-new": "/console/",
+        "user-provisioning-empty": "/console/provisioning/",
+        "single-sign-on-empty": "/console/sso/",
+        "activity-new": "/console/activity/",
+    }
+    check_every_page(axe_page, pages)
+
+
+def test_a_member_sees_an_accessible_no_access_page(axe_page, base_url, organization, member):
+    sign_in(axe_page, email=member.email, landing=r"/console/$")
+    check_every_page(axe_page, {"no-console-access": "/console/"}, status=403)
+
+
+def test_a_new_token_shows_its_underscores(page, base_url, org_owner):
+    sign_in(page)
+    page.goto("/console/provisioning/")
+    page.get_by_label("Label").fill("Okta")
+    page.get_by_role("button", name="Create token").click()
+    page.wait_for_url(re.compile(r"/tokens/\d+/created/$"))
+    # Descenders (the underscore) need room below the baseline: a content box of less
+    # than 1.5 line of the field's font clips them.
+    room = page.locator("#token-secret").evaluate(
+        """input => {
+            const style = getComputedStyle(input);
+            const content = input.clientHeight - parseFloat(style.paddingTop)
+                - parseFloat(style.paddingBottom);
+            return content / parseFloat(style.fontSize);
+        }"""
+    )
+    assert room >= 1.5
+
+
+def test_a_refused_metadata_paste_reloads_at_its_error(page, base_url, org_owner):
+    sign_in(page)
+    page.goto("/console/sso/")
+    page.get_by_label("IdP metadata XML").fill("<not metadata")
+    page.get_by_role("button", name="Save from metadata").click()
+    error = page.get_by_text("The metadata is not well-formed XML.")
+    error.wait_for()
+    assert page.url.endswith("#idp-metadata")
+    in_view = error.evaluate(
+        "e => { const r = e.getBoundingClientRect(); "
+        "return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+    assert in_view, "the error must be on screen without scrolling"
+    assert page.get_by_role("link", name="See what to fix").count() == 1
+
+
+def test_the_activity_filters_line_up(page, base_url, org_owner):
+    sign_in(page)
+    page.goto("/console/activity/")
+    # The Target field's help text must not lift its input above its neighbours.
+    tops = page.locator(".filters input, .filters select").evaluate_all(
+        "elements => elements.map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+    assert len(tops) == 5
+    assert len(set(tops)) == 1, f"the filter row is ragged: {tops}"
