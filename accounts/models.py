@@ -246,6 +246,8 @@ class AuditEvent(models.Model):
             models.Index(
                 fields=["organization", "actor_type", "actor_id"], name="audit_org_actor_idx"
             ),
+            # The SCIM request log links each request to the events it caused.
+            models.Index(fields=["organization", "request_id"], name="audit_org_request_idx"),
         ]
 
     def __str__(self):

@@ -158,6 +158,10 @@ SCIM_TOKEN_RATE = env_rate(ENV, "SCIM_TOKEN_RATE", "1200/1m")
 # either invalidates every provisioning token.
 SCIM_TOKEN_HASH_KEY = ENV.get("SCIM_TOKEN_HASH_KEY", "")
 SCIM_DOCUMENTATION_URI = ENV.get("SCIM_DOCUMENTATION_URI", "")
+# The console's SCIM request log keeps this many days (manage.py purge_scim_requests).
+SCIM_LOG_RETENTION_DAYS = max(env_int(ENV, "SCIM_LOG_RETENTION_DAYS", 30), 1)
+# A token that used to sync and has sent nothing for this long is reported as silent.
+PROVISIONING_SILENT_HOURS = max(env_int(ENV, "PROVISIONING_SILENT_HOURS", 24), 1)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Sessions end after this many seconds without a request.

@@ -95,6 +95,7 @@ class ActivityFilterForm(forms.Form):
     until = forms.DateField(
         label="To (UTC)", required=False, widget=forms.DateInput({"type": "date"})
     )
+    request = forms.CharField(label="Request ID", required=False, max_length=64)
 
     def __init__(self, *args, actor_choices, **kwargs):
         from accounts.models import AuditAction
@@ -121,6 +122,7 @@ class ActivityFilterForm(forms.Form):
             "target": data.get("target") or "",
             "since": data.get("since"),
             "until": data.get("until"),
+            "request_id": (data.get("request") or "").strip(),
         }
 
 
@@ -228,4 +230,70 @@ class IdpManualForm(forms.Form):
             "entity_id": self.cleaned_data["entity_id"],
             "sso_url": self.cleaned_data["sso_url"],
             "certificates": self.cleaned_data["certificate"],
+        }
+
+
+SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+SCIM_RESOURCES = ["Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig"]
+
+
+class ScimRequestFilterForm(forms.Form):
+    """The SCIM request log's filters; every field is optional."""
+
+    token = forms.TypedChoiceField(label="Token", required=False, coerce=int, empty_value=None)
+    method = forms.ChoiceField(
+        label="Method",
+        required=False,
+        choices=[("", "Any method")] + [(m, m) for m in SCIM_METHODS],
+    )
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("failed", "Failed (4xx and 5xx)"),
+            ("2xx", "2xx success"),
+            ("4xx", "4xx refused"),
+            ("5xx", "5xx server error"),
+        ],
+    )
+    resource = forms.ChoiceField(
+        label="Resource",
+        required=False,
+        choices=[("", "Any resource")] + [(r, r) for r in SCIM_RESOURCES],
+    )
+    since = forms.DateTimeField(
+        label="From (UTC)",
+        required=False,
+        widget=forms.DateTimeInput({"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    until = forms.DateTimeField(
+        label="To (UTC)",
+        required=False,
+        widget=forms.DateTimeInput({"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    request = forms.CharField(label="Request ID", required=False, max_length=64)
+
+    def __init__(self, *args, token_choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["token"].choices = [("", "Any token"), *token_choices]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end is before the start.")
+        return cleaned
+
+    def filters(self) -> dict:
+        """Keyword arguments for provisioning.selectors.scim_requests."""
+        data = valid_filters(self)
+        return {
+            "token_id": data.get("token"),
+            "method": data.get("method") or "",
+            "status_class": data.get("status") or "",
+            "resource": data.get("resource") or "",
+            "request_id": (data.get("request") or "").strip(),
+            "since": data.get("since"),
+            "until": data.get("until"),
         }

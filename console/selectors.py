@@ -143,9 +143,12 @@ def activity(
     target: str = "",
     since: date | None = None,
     until: date | None = None,
+    request_id: str = "",
 ) -> QuerySet[AuditEvent]:
     """The organization's audit log with the activity page's filters applied."""
     events = AuditEvent.objects.filter(organization=organization)
+    if request_id:
+        events = events.filter(request_id=request_id)
     if action:
         events = events.filter(action=action)
     if actor_type:

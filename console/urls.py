@@ -1,6 +1,16 @@
 from django.urls import path
 
-from console.views import activity, auth, groups, guides, home, provisioning, sso, users
+from console.views import (
+    activity,
+    auth,
+    groups,
+    guides,
+    home,
+    provisioning,
+    scim_log,
+    sso,
+    users,
+)
 
 app_name = "console"
 
@@ -28,6 +38,7 @@ urlpatterns = [
     path("activity/", activity.activity_list, name="activity"),
     path("activity/export.csv", activity.activity_export, name="activity_export"),
     path("provisioning/", provisioning.provisioning, name="provisioning"),
+    path("provisioning/requests/", scim_log.scim_request_list, name="scim_requests"),
     path("provisioning/tokens/", provisioning.token_create_view, name="token_create"),
     path(
         "provisioning/tokens/<int:token_id>/created/",

@@ -1,8 +1,9 @@
 """Everything every SCIM request passes through before and after its view.
 
 Token authentication (the token decides the organization), failure and per-token
-throttling, the body size limit and content type, one transaction per request, and
-one log line per request naming the token by its prefix only.
+throttling, the body size limit and content type, one transaction per request, one
+log line per request naming the token by its prefix only, and one row in the
+organization's SCIM request log (provisioning.request_log).
 """
 
 import logging
@@ -13,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from config import ratelimit
-from config.request_context import bind
+from config.request_context import bind, current_request_id
 from provisioning import selectors, tokens
 from provisioning.errors import error_response
+from provisioning.request_log import scim_request_record
 from provisioning.services import token_mark_used
 
 logger = logging.getLogger("provisioning.requests")
@@ -139,6 +141,13 @@ class ScimRequestGate:
                 "status": response.status_code,
                 "duration_ms": duration_ms,
             },
+        )
+        scim_request_record(
+            request=request,
+            token=token,
+            response=response,
+            duration_ms=duration_ms,
+            request_id=current_request_id(),
         )
         if token is not None:
             selectors.remember_scim_request(

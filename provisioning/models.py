@@ -57,3 +57,45 @@ class ProvisioningToken(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status == TokenStatus.ACTIVE
+
+
+class ScimRequest(models.Model):
+    """One SCIM request an identity provider sent with a token of this organization.
+
+    Written once by the request gate (provisioning.request_log), never changed, purged
+    after SCIM_LOG_RETENTION_DAYS. `body` is kept for failed writes only, with secrets
+    removed; `request_id` ties the request to the audit events it caused.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="scim_requests"
+    )
+    token = models.ForeignKey(
+        ProvisioningToken, on_delete=models.SET_NULL, null=True, related_name="requests"
+    )
+    at = models.DateTimeField()
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    resource = models.CharField(max_length=32, blank=True)
+    status = models.PositiveSmallIntegerField()
+    duration_ms = models.FloatField()
+    request_id = models.CharField(max_length=64, blank=True)
+    scim_type = models.CharField(max_length=32, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-at", "-id"], name="scimreq_org_time_idx"),
+            models.Index(fields=["token", "-at"], name="scimreq_token_time_idx"),
+            models.Index(fields=["organization", "request_id"], name="scimreq_org_request_idx"),
+            models.Index(fields=["at"], name="scimreq_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.method} {self.path} {self.status}"
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400

@@ -1,11 +1,17 @@
 """Reads of provisioning tokens and of the latest SCIM activity."""
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from accounts.models import Group, Membership, Organization, User
 from provisioning import tokens
-from provisioning.models import ProvisioningToken
+from provisioning.models import ProvisioningToken, ScimRequest
 
 # The latest SCIM request per organization lives in the shared cache: written on
 # every request, so never in the database.
@@ -81,3 +87,111 @@ def scim_users(organization: Organization, *, with_groups: bool = True) -> Query
 def scim_groups(organization: Organization, *, with_members: bool = True) -> QuerySet[Group]:
     groups = Group.objects.filter(organization=organization)
     return with_group_members(groups) if with_members else groups
+
+
+def scim_requests(
+    organization: Organization,
+    *,
+    token_id: int | None = None,
+    method: str = "",
+    status_class: str = "",
+    resource: str = "",
+    request_id: str = "",
+    since=None,
+    until=None,
+) -> QuerySet[ScimRequest]:
+    """The organization's SCIM request log with the console's filters applied.
+
+    `status_class` is "2xx", "4xx", "5xx" or "failed" (any status of 400 and above).
+    """
+    rows = ScimRequest.objects.filter(organization=organization).select_related("token")
+    if token_id:
+        rows = rows.filter(token_id=token_id)
+    if method:
+        rows = rows.filter(method=method)
+    if status_class == "failed":
+        rows = rows.filter(status__gte=400)
+    elif status_class in STATUS_CLASSES:
+        low = int(status_class[0]) * 100
+        rows = rows.filter(status__gte=low, status__lt=low + 100)
+    if resource:
+        rows = rows.filter(resource=resource)
+    if request_id:
+        rows = rows.filter(request_id=request_id)
+    if since:
+        rows = rows.filter(at__gte=since)
+    if until:
+        rows = rows.filter(at__lt=until)
+    return rows
+
+
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+# The health banner looks at this many latest requests of a token.
+RECENT_REQUESTS = 100
+
+
+@dataclass
+class TokenHealth:
+    token: ProvisioningToken
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    requests_24h: int = 0
+    failures_24h: int = 0
+    recent: int = 0
+    recent_failures: int = 0
+    silent: bool = False
+
+    @property
+    def error_rate_24h(self) -> float | None:
+        return self.failures_24h / self.requests_24h if self.requests_24h else None
+
+    @property
+    def failing(self) -> bool:
+        """More than 20% of the latest RECENT_REQUESTS requests failed."""
+        return bool(self.recent) and self.recent_failures / self.recent > FAILING_SHARE
+
+
+FAILING_SHARE = 0.2
+
+
+def provisioning_health(organization: Organization, *, now: datetime | None = None):
+    """Per live token: last success and failure, 24-hour error rate, silence, failing share.
+
+    Three queries whatever the log's size: the live tokens, one aggregate over the
+    (token, at) index, and the latest RECENT_REQUESTS statuses per token by a window.
+    """
+    now = now or timezone.now()
+    live = [token for token in tokens_of(organization) if token.is_live]
+    if not live:
+        return []
+    health = {token.pk: TokenHealth(token=token) for token in live}
+    day_ago = now - timedelta(hours=24)
+    aggregates = (
+        ScimRequest.objects.filter(token_id__in=list(health))
+        .values("token_id")
+        .annotate(
+            last_success=Max("at", filter=Q(status__lt=400)),
+            last_failure=Max("at", filter=Q(status__gte=400)),
+            requests_24h=Count("pk", filter=Q(at__gte=day_ago)),
+            failures_24h=Count("pk", filter=Q(at__gte=day_ago, status__gte=400)),
+        )
+        .order_by()
+    )
+    for row in aggregates:
+        entry = health[row.pop("token_id")]
+        for name, value in row.items():
+            setattr(entry, name, value)
+    recent = (
+        ScimRequest.objects.filter(token_id__in=list(health))
+        .annotate(rank=Window(RowNumber(), partition_by=[F("token_id")], order_by=[F("at").desc()]))
+        .filter(rank__lte=RECENT_REQUESTS)
+        .values_list("token_id", "status")
+    )
+    for token_id, status in recent:
+        health[token_id].recent += 1
+        health[token_id].recent_failures += status >= 400
+    silent_after = timedelta(hours=settings.PROVISIONING_SILENT_HOURS)
+    for entry in health.values():
+        last = entry.token.last_used_at
+        entry.silent = last is not None and now - last > silent_after
+    return list(health.values())

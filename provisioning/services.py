@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -11,7 +12,7 @@ from accounts.errors import InvalidValue
 from accounts.models import AuditAction, Organization, User
 from accounts.services import audit_record
 from provisioning import tokens
-from provisioning.models import ProvisioningToken
+from provisioning.models import ProvisioningToken, ScimRequest
 
 LABEL_MAX_LENGTH = ProvisioningToken._meta.get_field("label").max_length
 # last_used_at is written at most once per this interval per token, not per request.
@@ -99,3 +100,26 @@ def token_mark_used(*, token: ProvisioningToken, now: datetime | None = None) ->
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=token.pk
     ).update(last_used_at=now)
     token.last_used_at = now
+
+
+# Rows deleted per statement, so a purge never holds a long lock on the log.
+PURGE_BATCH = 5000
+
+
+def scim_requests_purge(*, now: datetime | None = None, retention_days: int | None = None) -> int:
+    """Delete SCIM request log rows older than the retention; returns how many.
+
+    Log rows are not audited state: the audit events they link to outlive them.
+    """
+    now = now or timezone.now()
+    days = retention_days if retention_days is not None else settings.SCIM_LOG_RETENTION_DAYS
+    cutoff = now - timedelta(days=days)
+    deleted = 0
+    while True:
+        batch = list(
+            ScimRequest.objects.filter(at__lt=cutoff).values_list("pk", flat=True)[:PURGE_BATCH]
+        )
+        if not batch:
+            return deleted
+        with transaction.atomic():
+            deleted += ScimRequest.objects.filter(pk__in=batch).delete()[0]

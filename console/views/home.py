@@ -3,7 +3,7 @@ from django.shortcuts import render
 from console import charts, selectors
 from console.permissions import console_admin_required
 from console.views.sso_status import sso_summary
-from provisioning.selectors import last_scim_request
+from provisioning.selectors import last_scim_request, provisioning_health
 
 
 @console_admin_required
@@ -18,6 +18,7 @@ def home(request):
             "counts": selectors.organization_counts(organization),
             "live_tokens": selectors.live_token_count(organization),
             "last_scim": last_scim_request(organization),
+            "health": provisioning_health(organization),
             "sso": sso_summary(organization),
             "chart": charts.stacked_bars(selectors.daily_changes(organization)),
         },

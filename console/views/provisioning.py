@@ -19,7 +19,7 @@ from console.forms import TokenCreateForm
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
 from provisioning.models import ProvisioningToken
-from provisioning.selectors import last_scim_request, tokens_of
+from provisioning.selectors import last_scim_request, provisioning_health, tokens_of
 from provisioning.services import token_create, token_revoke
 
 TOKEN_ORDERING = ("-created_at", "-id")
@@ -50,6 +50,7 @@ def _page(request, form):
             "nav": "provisioning",
             "scim_base_url": scim_base_url(),
             "last_scim": last_scim_request(request.user.organization),
+            "health": provisioning_health(request.user.organization),
             "page": page,
             "form": form,
         },
