@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from accounts.models import Group, Membership, Organization, User
@@ -154,33 +154,53 @@ class TokenHealth:
 FAILING_SHARE = 0.2
 
 
+def _latest_at(**conditions) -> Subquery:
+    rows = ScimRequest.objects.filter(token_id=OuterRef("pk"), **conditions).order_by("-at")
+    return Subquery(rows.values("at")[:1])
+
+
+def _count_since(since: datetime, **conditions) -> Subquery:
+    rows = (
+        ScimRequest.objects.filter(token_id=OuterRef("pk"), at__gte=since, **conditions)
+        .order_by()
+        .values("token_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows[:1]), 0)
+
+
 def provisioning_health(organization: Organization, *, now: datetime | None = None):
     """Per live token: last success and failure, 24-hour error rate, silence, failing share.
 
-    Three queries whatever the log's size: the live tokens, one aggregate over the
-    (token, at) index, and the latest RECENT_REQUESTS statuses per token by a window.
+    Two queries whatever the log's size, each walking the (token, at) index: the live
+    tokens with their latest success, failure and 24-hour counts, then the latest
+    RECENT_REQUESTS statuses per token by a window.
     """
     now = now or timezone.now()
-    live = [token for token in tokens_of(organization) if token.is_live]
-    if not live:
-        return []
-    health = {token.pk: TokenHealth(token=token) for token in live}
     day_ago = now - timedelta(hours=24)
-    aggregates = (
-        ScimRequest.objects.filter(token_id__in=list(health))
-        .values("token_id")
+    live = (
+        tokens_of(organization)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
         .annotate(
-            last_success=Max("at", filter=Q(status__lt=400)),
-            last_failure=Max("at", filter=Q(status__gte=400)),
-            requests_24h=Count("pk", filter=Q(at__gte=day_ago)),
-            failures_24h=Count("pk", filter=Q(at__gte=day_ago, status__gte=400)),
+            last_success=_latest_at(status__lt=400),
+            last_failure=_latest_at(status__gte=400),
+            requests_24h=_count_since(day_ago),
+            failures_24h=_count_since(day_ago, status__gte=400),
         )
-        .order_by()
     )
-    for row in aggregates:
-        entry = health[row.pop("token_id")]
-        for name, value in row.items():
-            setattr(entry, name, value)
+    health = {
+        token.pk: TokenHealth(
+            token=token,
+            last_success=token.last_success,
+            last_failure=token.last_failure,
+            requests_24h=token.requests_24h,
+            failures_24h=token.failures_24h,
+        )
+        for token in live
+    }
+    if not health:
+        return []
     recent = (
         ScimRequest.objects.filter(token_id__in=list(health))
         .annotate(rank=Window(RowNumber(), partition_by=[F("token_id")], order_by=[F("at").desc()]))
