@@ -74,6 +74,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # organization, manager ({"value": id, "displayName": ...}).
     enterprise = models.JSONField(default=dict, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # The admin role came from a group mapping (accounts.services.role_mapping), so it
+    # goes when the person leaves every mapped group; a role set by hand never does.
+    role_from_mapping = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
@@ -111,6 +114,11 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=Q(role__in=[choice.value for choice in Role]),
                 name="user_role_valid",
             ),
+            # A mapping grants the admin role and nothing else, never owner.
+            models.CheckConstraint(
+                condition=Q(role_from_mapping=False) | Q(role="admin"),
+                name="user_mapped_role_is_admin",
+            ),
         ]
         indexes = [
             models.Index(Lower("email"), "organization", name="user_email_ci_org_idx"),
@@ -138,6 +146,8 @@ class Group(models.Model):
     display_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, blank=True)
     members = models.ManyToManyField(User, through="Membership", related_name="member_of")
+    # Members of this group hold the console admin role (accounts.services.role_mapping).
+    grants_admin = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

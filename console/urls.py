@@ -35,6 +35,11 @@ urlpatterns = [
     path("users/<uuid:user_id>/role/", users.user_role, name="user_role"),
     path("groups/", groups.group_list, name="groups"),
     path("groups/<uuid:group_id>/", groups.group_detail, name="group_detail"),
+    path(
+        "groups/<uuid:group_id>/role-mapping/",
+        groups.group_role_mapping,
+        name="group_role_mapping",
+    ),
     path("activity/", activity.activity_list, name="activity"),
     path("activity/export.csv", activity.activity_export, name="activity_export"),
     path("provisioning/", provisioning.provisioning, name="provisioning"),

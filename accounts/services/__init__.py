@@ -16,6 +16,7 @@ from accounts.services.groups import (
 )
 from accounts.services.operators import operator_create
 from accounts.services.organizations import organization_create
+from accounts.services.role_mapping import group_set_grants_admin, roles_apply_mapping
 from accounts.services.users import (
     PROFILE_FIELDS,
     user_create,
@@ -38,9 +39,11 @@ __all__ = [
     "group_members_clear",
     "group_members_remove",
     "group_members_replace",
+    "group_set_grants_admin",
     "group_update",
     "operator_create",
     "organization_create",
+    "roles_apply_mapping",
     "user_create",
     "user_deactivate",
     "user_delete",

@@ -7,6 +7,7 @@ from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValu
 from accounts.models import AuditAction, Group, Membership, Organization, User
 from accounts.selectors import group_by_display_name
 from accounts.services.audit import audit_record
+from accounts.services.role_mapping import roles_apply_mapping
 
 # Audit events list at most this many member ids; the count is always exact.
 AUDIT_MEMBER_IDS_LIMIT = 100
@@ -169,7 +170,13 @@ def group_delete(*, group: Group, actor: Actor) -> None:
         action=AuditAction.GROUP_DELETED,
         changes={"displayName": group.display_name, "externalId": group.external_id},
     )
+    members = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
+    organization, mapped, name = group.organization, group.grants_admin, group.display_name
     group.delete()
+    if mapped:
+        roles_apply_mapping(
+            organization=organization, user_ids=members, actor=actor, reason=f"{name} deleted"
+        )
 
 
 def _record_member_changes(
@@ -184,6 +191,13 @@ def _record_member_changes(
             _audit_group(group, actor=actor, action=action, changes=_member_changes(user_ids))
     if added or removed:
         _bump(group)
+    if group.grants_admin and (added or removed):
+        roles_apply_mapping(
+            organization=group.organization,
+            user_ids=[*added, *removed],
+            actor=actor,
+            reason=f"membership of {group.display_name} changed",
+        )
 
 
 @transaction.atomic

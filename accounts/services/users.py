@@ -270,8 +270,10 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
         raise RoleChangeRefused("An organization keeps at least one active owner.")
     old_role = user.role
     user.role = role
+    # Set by hand: a group mapping no longer takes it back.
+    user.role_from_mapping = False
     user.version += 1
-    user.save(update_fields=["role", "version", "updated_at"])
+    user.save(update_fields=["role", "role_from_mapping", "version", "updated_at"])
     _audit_user(
         user,
         actor=actor,

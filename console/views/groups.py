@@ -1,9 +1,13 @@
 """Groups: the list with member counts and one group's members, both paginated."""
 
 from django import forms
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from accounts.actors import Actor
 from accounts.models import Group
+from accounts.services import group_set_grants_admin
 from console import selectors
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
@@ -50,3 +54,21 @@ def group_detail(request, group_id):
             "events": selectors.audit_for_target(request.user.organization, "group", group.pk),
         },
     )
+
+
+@console_admin_required
+@require_POST
+def group_role_mapping(request, group_id):
+    """Map the group's members to the console admin role, or stop (owners and admins)."""
+    group = get_object_or_404(Group, organization=request.user.organization, pk=group_id)
+    grants_admin = request.POST.get("grants_admin") == "on"
+    group_set_grants_admin(
+        group=group, grants_admin=grants_admin, actor=Actor.for_user(request.user)
+    )
+    messages.success(
+        request,
+        f"Members of {group.display_name} are console admins."
+        if grants_admin
+        else f"Membership of {group.display_name} no longer grants the admin role.",
+    )
+    return redirect("console:group_detail", group_id=group.pk)

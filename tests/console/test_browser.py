@@ -485,3 +485,37 @@ def test_the_request_log_answers_why_an_okta_push_failed(
     assert "hunter2" not in page.content()
     screenshot(page, "scim-request-log")
     check_every_page(page, {"scim-request-log-failed": page.url.removeprefix(base_url)})
+
+
+def test_an_owner_maps_an_idp_group_to_the_admin_role(
+    axe_page, base_url, organization, org_owner, make_user, make_group, make_scim_token
+):
+    page = axe_page
+    kim = make_user(organization, "kim@acme.example", given_name="Kim", family_name="Lee")
+    lee = make_user(organization, "lee@acme.example")
+    group = make_group(organization, "Roster admins", members=[kim])
+    _, secret = make_scim_token(organization, label="Okta")
+
+    sign_in(page)
+    page.goto(f"/console/groups/{group.pk}/")
+    page.get_by_role("button", name="Make members console admins").click()
+    assert page.get_by_text("Members of Roster admins are console admins.").is_visible()
+    row = page.get_by_role("row").filter(has_text="kim@acme.example")
+    assert "Admin" in row.inner_text() and "from a mapped group" in row.inner_text()
+    check_every_page(page, {"group-mapped": f"/console/groups/{group.pk}/"})
+
+    # The identity provider pushes a new member: the role follows at once.
+    pushed = httpx.patch(
+        f"{base_url}/scim/v2/Groups/{group.pk}",
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": SCIM_JSON},
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": str(lee.pk)}]}],
+        },
+        timeout=10,
+    )
+    assert pushed.status_code == 204
+    page.goto(f"/console/users/{lee.pk}/")
+    assert page.get_by_text("Admin (from a mapped group)").is_visible()
+    page.goto("/console/activity/?action=user.role_changed")
+    assert page.get_by_role("row").filter(has_text="lee@acme.example").count() == 1

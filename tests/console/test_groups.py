@@ -59,3 +59,40 @@ def test_empty_group_says_so(owner_client, organization, make_group):
     group = make_group(organization, "Nobody")
     response = owner_client.get(reverse("console:group_detail", args=[group.pk]))
     assert b"This group has no members." in response.content
+
+
+def test_an_admin_maps_a_group_to_the_admin_role_and_back(
+    admin_client, organization, org_admin, make_user, make_group
+):
+    from accounts.models import AuditAction, AuditEvent, Role
+
+    kim = make_user(organization, "kim@acme.example")
+    group = make_group(organization, "Roster admins", members=[kim])
+    url = reverse("console:group_role_mapping", args=[group.pk])
+
+    page = admin_client.post(url, {"grants_admin": "on"}, follow=True).content.decode()
+    kim.refresh_from_db()
+    assert (kim.role, kim.role_from_mapping) == (Role.ADMIN, True)
+    assert "Members of Roster admins are console admins." in page
+    assert "from a mapped group" in page
+    event = AuditEvent.objects.get(action=AuditAction.GROUP_UPDATED, target_id=str(group.pk))
+    assert (event.actor_id, event.changes) == (
+        str(org_admin.pk),
+        {"grantsAdmin": {"from": False, "to": True}},
+    )
+
+    admin_client.post(url)
+    kim.refresh_from_db()
+    assert (kim.role, kim.role_from_mapping) == (Role.MEMBER, False)
+
+
+def test_mapping_is_refused_to_members_and_other_organizations(
+    member_client, other_admin_client, organization, make_group
+):
+    group = make_group(organization, "Roster admins")
+    url = reverse("console:group_role_mapping", args=[group.pk])
+    assert member_client.post(url, {"grants_admin": "on"}).status_code == 403
+    assert other_admin_client.post(url, {"grants_admin": "on"}).status_code == 404
+    assert other_admin_client.get(url).status_code == 405
+    group.refresh_from_db()
+    assert not group.grants_admin
