@@ -2,6 +2,7 @@
 
 import pytest
 
+from accounts.actors import Actor
 from accounts.models import AuditAction, AuditEvent, Role
 from accounts.services import operator_create
 
@@ -295,3 +296,35 @@ def test_organizations_cannot_be_deleted_in_the_admin(operator_client, organizat
     )
     assert response.status_code == 403
     assert Organization.objects.filter(pk=organization.pk).exists()
+
+
+def test_membership_changed_in_the_admin_follows_the_group_role_mapping(
+    operator_client, operator, organization, make_user, make_group
+):
+    from accounts.services import group_set_grants_admin
+
+    ada = make_user(organization, "ada@example.com")
+    grace = make_user(organization, "grace@example.com")
+    group = make_group(organization, "Roster admins", members=[ada])
+    group_set_grants_admin(group=group, grants_admin=True, actor=Actor.for_user(operator))
+    membership = group.memberships.get()
+    response = operator_client.post(
+        f"/admin/accounts/group/{group.pk}/change/",
+        {
+            "display_name": "Roster admins",
+            "external_id": "",
+            "memberships-TOTAL_FORMS": "2",
+            "memberships-INITIAL_FORMS": "1",
+            "memberships-0-id": str(membership.pk),
+            "memberships-0-group": str(group.pk),
+            "memberships-0-user": str(ada.pk),
+            "memberships-0-DELETE": "on",
+            "memberships-1-group": str(group.pk),
+            "memberships-1-user": str(grace.pk),
+        },
+    )
+    assert response.status_code == 302
+    ada.refresh_from_db()
+    grace.refresh_from_db()
+    assert (ada.role, grace.role) == (Role.MEMBER, Role.ADMIN)
+    assert grace.role_from_mapping
