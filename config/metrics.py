@@ -14,8 +14,10 @@ import hmac
 import os
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 # Metrics defined here go to their own registry: the library's default one also holds
@@ -92,6 +94,66 @@ _scrape_collectors = CollectorRegistry(auto_describe=False)
 def register_scrape_collector(collector) -> None:
     """Add a collector whose `collect()` reads current state (the database) per scrape."""
     _scrape_collectors.register(collector)
+
+
+JOB_TABLE = "procrastinate_jobs"
+# Per queue: jobs ready to run, and how long the longest-waiting one has waited, counted
+# from when it last became ready (deferred, retried, or its scheduled time if later).
+JOB_QUEUE_SQL = """
+SELECT job.queue_name, count(*),
+       coalesce(extract(epoch FROM now() - min(greatest(ready.at, job.scheduled_at))), 0)
+FROM procrastinate_jobs job
+LEFT JOIN LATERAL (
+    SELECT max(event.at) AS at FROM procrastinate_events event
+    WHERE event.job_id = job.id AND event.type IN ('deferred', 'deferred_for_retry', 'retried')
+) ready ON true
+WHERE job.status = 'todo' AND (job.scheduled_at IS NULL OR job.scheduled_at <= now())
+GROUP BY job.queue_name
+"""
+
+
+class JobQueueCollector:
+    """The job queue's depth and oldest waiting job, read from procrastinate's tables.
+
+    Nothing is reported until those tables exist (procrastinate runs on PostgreSQL), nor
+    while the database is out of reach: the rest of the scrape still answers then.
+    """
+
+    def collect(self):
+        try:
+            rows = self.rows()
+        except DatabaseError:
+            STORE_ERRORS.labels(store="database").inc()
+            return
+        if rows is None:
+            return
+        depth = GaugeMetricFamily(
+            "roster_job_queue_depth",
+            "Jobs ready to run and not yet started, by queue.",
+            labels=["queue"],
+        )
+        oldest = GaugeMetricFamily(
+            "roster_job_queue_oldest_age_seconds",
+            "How long the longest-waiting ready job has waited, by queue.",
+            labels=["queue"],
+        )
+        for queue, count, seconds in rows:
+            depth.add_metric([queue], count)
+            oldest.add_metric([queue], float(seconds))
+        yield depth
+        yield oldest
+
+    def rows(self) -> list[tuple] | None:
+        if connection.vendor != "postgresql":
+            return None
+        if JOB_TABLE not in connection.introspection.table_names():
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(JOB_QUEUE_SQL)
+            return cursor.fetchall()
+
+
+register_scrape_collector(JobQueueCollector())
 
 
 def method_label(method: str) -> str:

@@ -59,7 +59,7 @@ def test_metrics_refuses_a_wrong_token(client, metrics_token):
     assert wrong_scheme.status_code == 401
 
 
-def test_metrics_answers_the_token_in_the_prometheus_text_format(client, metrics_token):
+def test_metrics_answers_the_token_in_the_prometheus_text_format(client, metrics_token, db):
     response = scrape(client)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
@@ -75,7 +75,7 @@ def test_metrics_answers_the_token_in_the_prometheus_text_format(client, metrics
     } <= names
 
 
-def test_metrics_is_scraped_by_address_outside_allowed_hosts(client, settings, metrics_token):
+def test_metrics_is_scraped_by_address_outside_allowed_hosts(client, settings, metrics_token, db):
     settings.ALLOWED_HOSTS = ["roster.example.com"]
     settings.SECURE_SSL_REDIRECT = True
     assert scrape(client, host="10.0.3.17:8000").status_code == 200
@@ -210,7 +210,7 @@ class _QueueCollector:
         yield GaugeMetricFamily("roster_test_scrape_time", "Read at scrape time.", value=7)
 
 
-def test_scrape_collectors_are_read_at_each_scrape(client, metrics_token):
+def test_scrape_collectors_are_read_at_each_scrape(client, metrics_token, db):
     collector = _QueueCollector()
     metrics.register_scrape_collector(collector)
     try:
