@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 
 from accounts import services
 from accounts.actors import Actor
@@ -166,11 +167,16 @@ class UserAdmin(ServiceSaveMixin, admin.ModelAdmin):
         self._run(request, apply)
 
     def delete_model(self, request, obj):
-        services.user_delete(user=obj, actor=_actor(request))
+        self._run(request, lambda: services.user_delete(user=obj, actor=_actor(request)))
 
     def delete_queryset(self, request, queryset):
-        for user in queryset:
-            services.user_delete(user=user, actor=_actor(request))
+        # All or nothing: a refusal (the last owner, say) keeps every selected user.
+        with transaction.atomic():
+            for user in queryset:
+                self._run(
+                    request,
+                    lambda user=user: services.user_delete(user=user, actor=_actor(request)),
+                )
 
 
 @admin.register(Group)

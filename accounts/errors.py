@@ -34,9 +34,5 @@ class InvalidValue(AccountsError):
     """A value the domain cannot hold (empty userName, unknown role, ...)."""
 
 
-class RoleChangeRefused(AccountsError):
-    """The acting user may not make this role change."""
-
-
-class DeactivationRefused(AccountsError):
-    """The acting console user may not deactivate this user."""
+class PrivilegeRefused(AccountsError):
+    """The actor may not make this change to this user (see docs/security.md)."""

@@ -78,6 +78,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # goes when the person leaves every mapped group; a role set by hand never does.
     role_from_mapping = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    # An owner linked this console-made user to the identity provider: from then on SCIM
+    # may change it and an SSO sign-in may land on it (docs/security.md).
+    idp_linked = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
         default=False, help_text="Platform operator: may use the operations admin."
@@ -134,6 +137,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.given_name or self.username
+
+    @property
+    def is_idp_managed(self) -> bool:
+        """Whether the identity provider owns this user: SCIM and SSO may act on it."""
+        return self.source != Source.MANUAL or self.idp_linked
 
     @property
     def can_use_console(self) -> bool:
@@ -200,6 +208,7 @@ class AuditAction(models.TextChoices):
     USER_REACTIVATED = "user.reactivated", "User reactivated"
     USER_DELETED = "user.deleted", "User deleted"
     USER_ROLE_CHANGED = "user.role_changed", "User role changed"
+    USER_IDP_LINKED = "user.idp_linked", "User linked to the identity provider"
     USER_PASSWORD_SET = "user.password_set", "User password set"
     GROUP_CREATED = "group.created", "Group created"
     GROUP_UPDATED = "group.updated", "Group updated"

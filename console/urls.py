@@ -33,6 +33,7 @@ urlpatterns = [
         name="user_reactivate",
     ),
     path("users/<uuid:user_id>/role/", users.user_role, name="user_role"),
+    path("users/<uuid:user_id>/idp-link/", users.user_idp_link, name="user_idp_link"),
     path("groups/", groups.group_list, name="groups"),
     path("groups/<uuid:group_id>/", groups.group_detail, name="group_detail"),
     path(

@@ -80,4 +80,7 @@ def response_for(error: Exception) -> HttpResponse | None:
         return error_response(400, str(error), INVALID_VALUE)
     if isinstance(error, domain.InvalidValue):
         return error_response(400, str(error), INVALID_VALUE)
+    if isinstance(error, domain.PrivilegeRefused):
+        # RFC 7644 §3.12: 403, the client is not authorized to perform the operation.
+        return error_response(403, str(error))
     return None

@@ -1,8 +1,9 @@
 """Reads of the sso app."""
 
+from django.db.models import Q
 from django.db.models.functions import Lower
 
-from accounts.models import Organization, User
+from accounts.models import Organization, Source, User
 from sso.models import SamlIdentityProvider, SpKeyPair, SpKeyState
 
 
@@ -53,10 +54,15 @@ def organizations_for_email_domain(domain: str) -> list[Organization]:
     return list(Organization.objects.filter(pk__in=org_ids).order_by("slug"))
 
 
-def user_for_saml_subject(organization: Organization, identifier: str) -> list[User]:
-    """Users of the organization whose username or email is `identifier`, case-insensitively.
+def user_for_saml_subject(
+    organization: Organization, identifier: str, *, match_email: bool
+) -> list[User]:
+    """Users of the organization an assertion's subject may name, case-insensitively.
 
-    A username match comes first: it is unique per organization, an email need not be.
+    The username comes first: it is unique per organization, and a console-only user
+    found by it is returned so the caller can refuse it by name. An email is matched
+    only when `match_email` (the IdP sends the address as an attribute it vouches for),
+    and only among users the identity provider owns.
     """
     identifier = identifier.strip().lower()
     by_username = (
@@ -65,14 +71,19 @@ def user_for_saml_subject(organization: Organization, identifier: str) -> list[U
         .select_related("organization")
     )
     found = list(by_username)
-    if found:
+    if found or not match_email:
         return found
     by_email = (
         User.objects.alias(email_lower=Lower("email"))
-        .filter(organization=organization, email_lower=identifier)
+        .filter(idp_managed_q(), organization=organization, email_lower=identifier)
         .select_related("organization")[:2]
     )
     return list(by_email)
+
+
+def idp_managed_q() -> Q:
+    """Users the identity provider owns (User.is_idp_managed, as a query)."""
+    return ~Q(source=Source.MANUAL) | Q(idp_linked=True)
 
 
 def groups_of_user(user: User):

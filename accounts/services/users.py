@@ -2,10 +2,16 @@ from django.db import IntegrityError, transaction
 
 from accounts import sessions
 from accounts.actors import Actor
-from accounts.errors import DeactivationRefused, InvalidValue, RoleChangeRefused, UsernameTaken
+from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
 from accounts.models import AuditAction, Organization, Role, Source, User
 from accounts.selectors import user_by_username
 from accounts.services.audit import audit_record
+from accounts.services.privileges import (
+    check_console_actor,
+    check_not_last_owner,
+    check_token_may_act_on,
+    check_token_may_change,
+)
 
 # Profile fields an identity provider or an admin may change with user_update.
 PROFILE_FIELDS = (
@@ -160,6 +166,7 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
     }
     if not changes:
         return user
+    check_token_may_change(user, actor, set(changes))
     if "username" in changes and changes["username"]["from"].lower() != fields["username"].lower():
         existing = user_by_username(user.organization, fields["username"])
         if existing is not None and existing.pk != user.pk:
@@ -176,15 +183,18 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
 def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None) -> User:
     """Deactivate and end every session of the user; a no-op if already inactive.
 
-    An identity provider (no `acting_user`) may deactivate anyone: it is the source of
-    truth. A console admin (`acting_user`) may not deactivate themselves, and only owners
-    deactivate owners, so an organization never loses its last owner from the console.
+    A console user (`acting_user`) may not deactivate themselves, and only owners
+    deactivate owners; a provisioning token only users its identity provider owns; and
+    no actor deactivates the last active owner.
     """
     user = _locked(user)
     if not user.is_active:
         return user
-    if acting_user is not None:
-        _check_console_deactivation(user, acting_user)
+    check_token_may_act_on(user, actor)
+    check_console_actor(user, acting_user, verb="deactivate")
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise PrivilegeRefused("You cannot deactivate yourself; ask another owner or admin.")
+    check_not_last_owner(user, verb="deactivate")
     user.is_active = False
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
@@ -194,30 +204,14 @@ def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None
     return user
 
 
-def _others_active_owners(user: User) -> list:
-    # Locks the other active owners so two owners cannot remove each other at once.
-    # (No COUNT here: PostgreSQL refuses FOR UPDATE with aggregate functions.)
-    owners = User.objects.select_for_update().filter(
-        organization_id=user.organization_id, role=Role.OWNER, is_active=True
-    )
-    return list(owners.exclude(pk=user.pk).values_list("pk", flat=True))
-
-
-def _check_console_deactivation(user: User, acting_user: User) -> None:
-    if acting_user.organization_id != user.organization_id or not acting_user.can_use_console:
-        raise DeactivationRefused("You may deactivate users only in your own organization.")
-    if acting_user.pk == user.pk:
-        raise DeactivationRefused("You cannot deactivate yourself; ask another owner or admin.")
-    # With these two rules an active owner other than `user` always remains.
-    if user.role == Role.OWNER and acting_user.role != Role.OWNER:
-        raise DeactivationRefused("Only owners can deactivate an owner.")
-
-
 @transaction.atomic
-def user_reactivate(*, user: User, actor: Actor) -> User:
+def user_reactivate(*, user: User, actor: Actor, acting_user: User | None = None) -> User:
+    """Reactivate; only owners reactivate an owner whom an owner deactivated."""
     user = _locked(user)
     if user.is_active:
         return user
+    check_token_may_act_on(user, actor)
+    check_console_actor(user, acting_user, verb="reactivate")
     user.is_active = True
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
@@ -226,16 +220,24 @@ def user_reactivate(*, user: User, actor: Actor) -> User:
 
 
 @transaction.atomic
-def user_set_active(*, user: User, active: bool, actor: Actor) -> User:
+def user_set_active(
+    *, user: User, active: bool, actor: Actor, acting_user: User | None = None
+) -> User:
     if active:
-        return user_reactivate(user=user, actor=actor)
-    return user_deactivate(user=user, actor=actor)
+        return user_reactivate(user=user, actor=actor, acting_user=acting_user)
+    return user_deactivate(user=user, actor=actor, acting_user=acting_user)
 
 
 @transaction.atomic
 def user_delete(*, user: User, actor: Actor) -> None:
-    """Delete the user and their memberships; the userName may be provisioned again."""
+    """Delete the user and their memberships; the userName may be provisioned again.
+
+    A provisioning token deletes only users its identity provider owns; no actor
+    deletes the last active owner.
+    """
     user = _locked(user)
+    check_token_may_act_on(user, actor)
+    check_not_last_owner(user, verb="delete")
     session_keys = sessions.session_keys_of(user)
     _audit_user(
         user,
@@ -260,14 +262,14 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
     user = _locked(user)
     if user.role == role:
         return user
+    check_token_may_act_on(user, actor)
     if acting_user is not None:
         if acting_user.organization_id != user.organization_id or not acting_user.can_use_console:
-            raise RoleChangeRefused("You may change roles only in your own organization.")
+            raise PrivilegeRefused("You may change roles only in your own organization.")
         touches_owner = Role.OWNER in (role, user.role)
         if touches_owner and acting_user.role != Role.OWNER:
-            raise RoleChangeRefused("Only owners can grant or remove the owner role.")
-    if user.role == Role.OWNER and not _others_active_owners(user):
-        raise RoleChangeRefused("An organization keeps at least one active owner.")
+            raise PrivilegeRefused("Only owners can grant or remove the owner role.")
+    check_not_last_owner(user, verb="demote")
     old_role = user.role
     user.role = role
     # Set by hand: a group mapping no longer takes it back.
@@ -289,4 +291,30 @@ def user_set_password(*, user: User, password: str, actor: Actor) -> User:
     user.set_password(password)
     user.save(update_fields=["password", "updated_at"])
     _audit_user(user, actor=actor, action=AuditAction.USER_PASSWORD_SET)
+    return user
+
+
+@transaction.atomic
+def user_link_to_idp(*, user: User, linked: bool, actor: Actor, acting_user: User | None) -> User:
+    """Let (or stop letting) the identity provider manage a console-made user.
+
+    Linking hands the record to SCIM and SSO, so only an owner decides it; for an owner
+    or admin it is what lets their own SSO sign-in reach their console record.
+    """
+    user = _locked(user)
+    if user.idp_linked == linked:
+        return user
+    if acting_user is not None and (
+        acting_user.organization_id != user.organization_id or acting_user.role != Role.OWNER
+    ):
+        raise PrivilegeRefused("Only owners can link users to the identity provider.")
+    user.idp_linked = linked
+    user.version += 1
+    user.save(update_fields=["idp_linked", "version", "updated_at"])
+    _audit_user(
+        user,
+        actor=actor,
+        action=AuditAction.USER_IDP_LINKED,
+        changes={"idp_linked": {"from": not linked, "to": linked}},
+    )
     return user

@@ -11,7 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
-from accounts.errors import AccountsError
+from accounts.errors import AccountsError, PrivilegeRefused
+from accounts.models import Role
 from console.forms import IdpManualForm, IdpMetadataForm, IdpOptionsForm
 from console.permissions import console_admin_required
 from console.views.sso_status import sso_summary
@@ -74,6 +75,7 @@ def _page(request, *, refused=None, form=None):
             "refused_anchor": FORM_ANCHORS.get(refused, ""),
             "anchors": FORM_ANCHORS,
             "public_is_https": settings.PUBLIC_IS_HTTPS,
+            "can_edit_sso": request.user.role == Role.OWNER,
         },
         status=400 if refused else 200,
     )
@@ -90,6 +92,12 @@ def _configure(request, form, configure):
         return None
     try:
         configure()
+    except PrivilegeRefused as error:
+        # Admins see the settings read-only, so the refusal is a message, not a form error.
+        messages.error(request, str(error))
+        response = _page(request)
+        response.status_code = 403
+        return response
     except AccountsError as error:  # MetadataError and the other sso refusals
         form.add_error(None, str(error))
         return None
@@ -107,6 +115,7 @@ def sso_metadata(request):
         lambda: idp_configure_from_metadata(
             organization=request.user.organization,
             actor=Actor.for_user(request.user),
+            acting_user=request.user,
             metadata_xml=form.cleaned_data["metadata_xml"],
         ),
     )
@@ -123,6 +132,7 @@ def sso_manual(request):
         lambda: idp_configure(
             organization=request.user.organization,
             actor=Actor.for_user(request.user),
+            acting_user=request.user,
             **form.idp_fields(),
         ),
     )
@@ -141,7 +151,10 @@ def sso_options(request):
         request,
         form,
         lambda: idp_configure(
-            organization=organization, actor=Actor.for_user(request.user), **form.options()
+            organization=organization,
+            actor=Actor.for_user(request.user),
+            acting_user=request.user,
+            **form.options(),
         ),
     )
     return saved or _page(request, refused="options", form=form)
@@ -157,7 +170,10 @@ def sso_enabled(request):
     enabled = request.POST.get("enabled") == "on"
     try:
         idp_configure(
-            organization=organization, actor=Actor.for_user(request.user), enabled=enabled
+            organization=organization,
+            actor=Actor.for_user(request.user),
+            acting_user=request.user,
+            enabled=enabled,
         )
     except AccountsError as error:
         messages.error(request, str(error))

@@ -9,7 +9,12 @@ from django.views.decorators.http import require_POST
 from accounts.actors import Actor
 from accounts.errors import AccountsError
 from accounts.models import Role
-from accounts.services import user_deactivate, user_reactivate, user_set_role
+from accounts.services import (
+    user_deactivate,
+    user_link_to_idp,
+    user_reactivate,
+    user_set_role,
+)
 from console import selectors
 from console.forms import RoleForm, UserFilterForm, valid_filters
 from console.pagination import keyset_page, page_size_from
@@ -75,7 +80,7 @@ def user_set_active_confirm(request, user_id, active):
         actor = Actor.for_user(request.user)
         try:
             if active:
-                user_reactivate(user=user, actor=actor)
+                user_reactivate(user=user, actor=actor, acting_user=request.user)
                 messages.success(request, f"{user.username} is active again.")
             else:
                 user_deactivate(user=user, actor=actor, acting_user=request.user)
@@ -107,4 +112,22 @@ def user_role(request, user_id):
         messages.error(request, str(error))
     else:
         messages.success(request, f"{user.username} now has the {Role(role).label} role.")
+    return redirect("console:user_detail", user_id=user.pk)
+
+
+@console_admin_required
+@require_POST
+def user_idp_link(request, user_id):
+    """An owner hands a console-made user to the identity provider, or takes it back."""
+    user = _user_or_404(request, user_id)
+    linked = request.POST.get("linked") == "on"
+    try:
+        user_link_to_idp(
+            user=user, linked=linked, actor=Actor.for_user(request.user), acting_user=request.user
+        )
+    except AccountsError as error:
+        messages.error(request, str(error))
+    else:
+        state = "linked to" if linked else "unlinked from"
+        messages.success(request, f"{user.username} is {state} the identity provider.")
     return redirect("console:user_detail", user_id=user.pk)

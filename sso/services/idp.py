@@ -7,8 +7,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
-from accounts.models import AuditAction, Organization
+from accounts.models import AuditAction, Organization, User
 from accounts.services import audit_record
+from accounts.services.privileges import check_may_configure_sso
 from sso import certificates as certs
 from sso.errors import MetadataError, SsoError
 from sso.metadata import fetch_idp_metadata, parse_idp_metadata
@@ -100,8 +101,14 @@ def _audit_value(name: str, value):
 
 
 @transaction.atomic
-def idp_configure(*, organization: Organization, actor: Actor, **fields) -> SamlIdentityProvider:
-    """Create or change the organization's IdP; returns without writing when nothing changes."""
+def idp_configure(
+    *, organization: Organization, actor: Actor, acting_user: User | None = None, **fields
+) -> SamlIdentityProvider:
+    """Create or change the organization's IdP; returns without writing when nothing changes.
+
+    Only owners change it (`acting_user`); commands and the system pass none.
+    """
+    check_may_configure_sso(acting_user, actor, organization)
     idp = SamlIdentityProvider.objects.select_for_update().filter(organization=organization).first()
     creating = idp is None
     cleaned = _clean_fields(fields, creating=creating)
@@ -138,18 +145,36 @@ def idp_configure(*, organization: Organization, actor: Actor, **fields) -> Saml
 
 
 def idp_configure_from_metadata(
-    *, organization: Organization, actor: Actor, metadata_xml, **options
+    *,
+    organization: Organization,
+    actor: Actor,
+    metadata_xml,
+    acting_user: User | None = None,
+    **options,
 ) -> SamlIdentityProvider:
     """Configure from IdP metadata XML; `options` set the fields metadata does not carry."""
+    check_may_configure_sso(acting_user, actor, organization)
     parsed = parse_idp_metadata(metadata_xml).as_fields()
-    return idp_configure(organization=organization, actor=actor, **{**parsed, **options})
+    return idp_configure(
+        organization=organization, actor=actor, acting_user=acting_user, **{**parsed, **options}
+    )
 
 
 def idp_configure_from_url(
-    *, organization: Organization, actor: Actor, url: str, **options
+    *,
+    organization: Organization,
+    actor: Actor,
+    url: str,
+    acting_user: User | None = None,
+    **options,
 ) -> SamlIdentityProvider:
     """Fetch the IdP's metadata (https, public address, size-capped) and configure from it."""
+    check_may_configure_sso(acting_user, actor, organization)
     metadata_xml = fetch_idp_metadata(url)
     return idp_configure_from_metadata(
-        organization=organization, actor=actor, metadata_xml=metadata_xml, **options
+        organization=organization,
+        actor=actor,
+        metadata_xml=metadata_xml,
+        acting_user=acting_user,
+        **options,
     )

@@ -88,9 +88,15 @@ def sso_sign_in(
     the console, never by an IdP.
     """
     subject = _subject(idp, assertion)
-    matches = user_for_saml_subject(idp.organization, subject)
+    matches = user_for_saml_subject(
+        idp.organization, subject, match_email=bool(idp.email_attribute)
+    )
     if len(matches) > 1:
         raise LoginRefused("ambiguous_user", subject=subject)
+    if matches and not matches[0].is_idp_managed:
+        # A console-only user (an owner made with create_org_admin, say) signs in with a
+        # password until an owner links the record to the identity provider.
+        raise LoginRefused("console_only_user", subject=subject)
     if not matches:
         if not idp.jit_provisioning:
             raise LoginRefused("unknown_user", subject=subject)

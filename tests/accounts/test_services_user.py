@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.actors import Actor
-from accounts.errors import DeactivationRefused, InvalidValue, RoleChangeRefused, UsernameTaken
+from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
 from accounts.models import AuditAction, AuditEvent, Role, Source, User
 from accounts.services import (
     user_create,
@@ -330,7 +330,7 @@ class TestUserSetRole:
             user_set_role(user=user, role="root", actor=system_actor)
 
     def test_the_last_active_owner_keeps_the_role(self, org_owner, system_actor, events_for):
-        with pytest.raises(RoleChangeRefused):
+        with pytest.raises(PrivilegeRefused):
             user_set_role(user=org_owner, role=Role.ADMIN, actor=system_actor)
         org_owner.refresh_from_db()
         assert org_owner.role == Role.OWNER
@@ -345,7 +345,7 @@ class TestUserSetRole:
 
     def test_an_inactive_other_owner_does_not_count(self, org_owner, second_owner, system_actor):
         user_deactivate(user=second_owner, actor=system_actor)
-        with pytest.raises(RoleChangeRefused):
+        with pytest.raises(PrivilegeRefused):
             user_set_role(user=org_owner, role=Role.MEMBER, actor=system_actor)
 
     def test_a_deactivated_owner_may_be_demoted_while_an_active_owner_remains(
@@ -360,7 +360,7 @@ class TestUserSetRole:
         self, organization, make_user, org_admin, org_owner, admin_actor
     ):
         user = make_user(organization)
-        with pytest.raises(RoleChangeRefused):
+        with pytest.raises(PrivilegeRefused):
             user_set_role(user=user, role=Role.OWNER, actor=admin_actor, acting_user=org_admin)
         user.refresh_from_db()
         assert user.role == Role.MEMBER
@@ -368,7 +368,7 @@ class TestUserSetRole:
     def test_an_admin_may_not_demote_an_owner(
         self, org_owner, second_owner, org_admin, admin_actor
     ):
-        with pytest.raises(RoleChangeRefused):
+        with pytest.raises(PrivilegeRefused):
             user_set_role(
                 user=second_owner, role=Role.MEMBER, actor=admin_actor, acting_user=org_admin
             )
@@ -400,7 +400,7 @@ class TestUserSetRole:
 
         user = make_user(organization)
         outsider = make_user(other_organization, "boss@globex.example", role=Role.OWNER)
-        with pytest.raises(RoleChangeRefused):
+        with pytest.raises(PrivilegeRefused):
             user_set_role(
                 user=user, role=Role.ADMIN, actor=Actor.for_user(outsider), acting_user=outsider
             )
@@ -412,7 +412,7 @@ class TestUserSetRole:
 
         member = make_user(organization)
         user = make_user(organization)
-        with pytest.raises(RoleChangeRefused):
+        with pytest.raises(PrivilegeRefused):
             user_set_role(
                 user=user, role=Role.ADMIN, actor=Actor.for_user(member), acting_user=member
             )
@@ -452,22 +452,22 @@ def test_user_update_refuses_an_over_long_value_and_changes_nothing(
     assert events_for(user, AuditAction.USER_UPDATED) == []
 
 
-def test_an_identity_provider_may_deactivate_the_last_owner(org_owner, system_actor):
-    # SCIM (no acting user) is the source of truth, even for the console's owners.
-    user_deactivate(user=org_owner, actor=system_actor)
+def test_no_actor_deactivates_the_last_owner(org_owner, system_actor):
+    with pytest.raises(PrivilegeRefused, match="at least one active owner"):
+        user_deactivate(user=org_owner, actor=system_actor)
     org_owner.refresh_from_db()
-    assert not org_owner.is_active
+    assert org_owner.is_active
 
 
 def test_console_admins_cannot_deactivate_themselves(org_admin):
-    with pytest.raises(DeactivationRefused, match="yourself"):
+    with pytest.raises(PrivilegeRefused, match="yourself"):
         user_deactivate(user=org_admin, actor=Actor.for_user(org_admin), acting_user=org_admin)
     org_admin.refresh_from_db()
     assert org_admin.is_active
 
 
 def test_only_owners_deactivate_owners(organization, org_owner, org_admin, make_user):
-    with pytest.raises(DeactivationRefused, match="Only owners"):
+    with pytest.raises(PrivilegeRefused, match="Only owners"):
         user_deactivate(user=org_owner, actor=Actor.for_user(org_admin), acting_user=org_admin)
     org_owner.refresh_from_db()
     assert org_owner.is_active
@@ -485,7 +485,7 @@ def test_console_deactivation_stays_in_the_acting_users_organization(
     org_owner, other_organization, make_user
 ):
     stranger = make_user(other_organization, "stranger@globex.example")
-    with pytest.raises(DeactivationRefused, match="your own organization"):
+    with pytest.raises(PrivilegeRefused, match="your own organization"):
         user_deactivate(user=stranger, actor=Actor.for_user(org_owner), acting_user=org_owner)
     stranger.refresh_from_db()
     assert stranger.is_active

@@ -242,3 +242,17 @@ def test_an_http_address_warns_that_sp_initiated_sign_in_needs_https(
     settings.PUBLIC_IS_HTTPS = https
     body = owner_client.get(reverse("console:sso")).content
     assert (b"works only over https" in body) is warned
+
+
+def test_admins_see_the_sso_settings_read_only(admin_client):
+    body = admin_client.get(reverse("console:sso")).content.decode()
+    assert "Only owners change single sign-on" in body
+    assert reverse("console:sso_metadata") not in body
+    assert reverse("console:sso_manual") not in body
+
+
+def test_an_admin_cannot_turn_sso_off(admin_client, configured):
+    response = admin_client.post(reverse("console:sso_enabled"), {"enabled": "off"}, follow=True)
+    assert "Only owners can change single sign-on settings." in response.content.decode()
+    configured.refresh_from_db()
+    assert configured.enabled

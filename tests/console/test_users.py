@@ -245,3 +245,28 @@ def test_an_admin_sees_no_role_form_for_an_owner(admin_client, org_owner):
     response = admin_client.get(reverse("console:user_detail", args=[org_owner.pk]))
     assert b"Only owners can change an owner's role." in response.content
     assert reverse("console:user_role", args=[org_owner.pk]).encode() not in response.content
+
+
+def test_an_owner_links_a_console_admin_to_the_identity_provider(owner_client, org_admin):
+    response = owner_client.post(
+        reverse("console:user_idp_link", args=[org_admin.pk]), {"linked": "on"}, follow=True
+    )
+    assert "is linked to the identity provider" in response.content.decode()
+    org_admin.refresh_from_db()
+    assert org_admin.idp_linked and org_admin.is_idp_managed
+    event = AuditEvent.objects.get(action=AuditAction.USER_IDP_LINKED)
+    assert event.changes == {"idp_linked": {"from": False, "to": True}}
+
+
+def test_an_admin_cannot_link_users_to_the_identity_provider(org_admin, make_user, organization):
+    from django.test import Client
+
+    other = make_user(organization, "other-admin@acme.example", role=Role.ADMIN, source="manual")
+    client = Client()
+    client.force_login(org_admin, backend="accounts.backends.ConsoleEmailBackend")
+    response = client.post(
+        reverse("console:user_idp_link", args=[other.pk]), {"linked": "on"}, follow=True
+    )
+    assert "Only owners can link users" in response.content.decode()
+    other.refresh_from_db()
+    assert not other.idp_linked

@@ -4,7 +4,7 @@ from django.contrib.auth import SESSION_KEY
 
 from accounts.models import AuditAction, AuditEvent, Role, Source, User
 from sso.services import idp_configure
-from tests.sso.conftest import post_acs, signed_in_user_id, start_login
+from tests.sso.conftest import last_failure_reason, post_acs, signed_in_user_id, start_login
 from tests.sso.idp import TestIdentityProvider
 
 UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
@@ -101,27 +101,32 @@ def test_sign_in_is_audited(client, organization, saml_idp, idp, member, asserti
     assert event.changes == {"idp_initiated": True, "created": False}
 
 
-def test_user_is_found_case_insensitively_by_username_or_email(
+def test_user_is_found_case_insensitively_by_username(
     client, organization, saml_idp, idp, make_user, assertion_for
 ):
     user = make_user(organization, "jdoe", email="Jane.Doe@Acme.Example")
 
-    post_acs(client, organization, idp.response(assertion_for(name_id="JANE.DOE@acme.example")))
-    assert signed_in_user_id(client) == str(user.pk)
-
-    client.logout()
     post_acs(
         client,
         organization,
-        idp.response(
-            assertion_for(
-                name_id="JDOE",
-                name_id_format=TestIdentityProvider
-                and "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-            )
-        ),
+        idp.response(assertion_for(name_id="JDOE", name_id_format=UNSPECIFIED)),
     )
     assert signed_in_user_id(client) == str(user.pk)
+
+
+def test_a_name_id_is_never_matched_to_an_email(
+    client, organization, saml_idp, idp, make_user, assertion_for
+):
+    # Subject binding: without an email attribute the NameID names a username only.
+    make_user(organization, "jdoe", email="Jane.Doe@Acme.Example")
+
+    response = post_acs(
+        client, organization, idp.response(assertion_for(name_id="JANE.DOE@acme.example"))
+    )
+
+    assert response.status_code == 403
+    assert signed_in_user_id(client) is None
+    assert last_failure_reason(organization) == "unknown_user"
 
 
 def test_entra_email_claim_is_used_when_configured(
