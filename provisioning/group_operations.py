@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from accounts import services
 from accounts.models import Group
+from provisioning.bounds import check_not_too_many
 from provisioning.errors import (
     INVALID_PATH,
     INVALID_SYNTAX,
@@ -56,6 +57,7 @@ def member_ids_of(value) -> list[str]:
         value = [value]
     if not isinstance(value, list):
         raise invalid('members must be a list of {"value": "<user id>"} objects.')
+    check_not_too_many("members in one request", len(value))
     ids = []
     for member in value:
         if not isinstance(member, dict) or not isinstance(member.get("value"), str):

@@ -6,6 +6,15 @@ from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.schemas import max_page_size
 
 
+def _names(name: str, raw):
+    """attributes / excludedAttributes: a comma-separated string or a list of strings."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return raw
+    raise BadRequest(f"{name} must be a string or a list of strings.", scim_type=INVALID_VALUE)
+
+
 def _integer(name: str, raw, default: int) -> int:
     if raw is None or raw == "":
         return default
@@ -13,7 +22,7 @@ def _integer(name: str, raw, default: int) -> int:
         raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE)
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE) from None
 
 
@@ -53,6 +62,6 @@ class ListParams:
             count=count,
             sort_by=sort_by or None,
             descending=sort_order.lower() == "descending",
-            attributes=source.get("attributes"),
-            excluded_attributes=source.get("excludedAttributes"),
+            attributes=_names("attributes", source.get("attributes")),
+            excluded_attributes=_names("excludedAttributes", source.get("excludedAttributes")),
         )

@@ -21,6 +21,7 @@ from provisioning.errors import (
     error_response,
     response_for,
 )
+from provisioning.json_body import parse_json_body
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +93,7 @@ class ScimView(stock.SCIMView):
             raw = self.request.body if body is None else body
         except RequestDataTooBig:
             raise ScimError("The request body is too large.", status=413) from None
-        try:
-            document = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest("The body is not valid JSON.", scim_type=INVALID_SYNTAX) from None
+        document = parse_json_body(raw)
         if not isinstance(document, dict):
             raise BadRequest("The body must be a JSON object.", scim_type=INVALID_SYNTAX)
         return document

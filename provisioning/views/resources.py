@@ -13,6 +13,7 @@ from django_scim import views as stock
 from accounts.selectors import parse_id
 from provisioning import schemas, selectors
 from provisioning.adapters import ScimGroupAdapter, ScimUserAdapter, etag_of
+from provisioning.bounds import check_not_too_many
 from provisioning.errors import INVALID_SYNTAX, INVALID_VALUE, BadRequest, NotFound
 from provisioning.filters import GroupFilterQuery, UserFilterQuery
 from provisioning.listing import ListParams
@@ -165,6 +166,7 @@ class ResourceMethods(ScimView):
             raise BadRequest(
                 "A PATCH body needs a non-empty Operations list.", scim_type=INVALID_SYNTAX
             )
+        check_not_too_many("operations in one PATCH", len(operations))
         adapter.handle_operations(operations)
         adapter.save()
         return self.patch_response(adapter.obj)

@@ -121,3 +121,101 @@ def test_finding_8_an_admin_cannot_reactivate_an_owner_an_owner_deactivated(
     assert not AuditEvent.objects.filter(
         action=AuditAction.USER_REACTIVATED, target_id=str(second.pk)
     ).exists()
+
+
+# -- 7. Unbounded PATCH operation lists ---------------------------------------------------
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def test_finding_7_a_patch_with_more_operations_than_the_limit_is_400_too_many(
+    token_scim, organization, make_group, make_user, settings
+):
+    settings.SCIM_MAX_OPERATIONS = 5
+    group = make_group(organization, "Everyone")
+    user = make_user(organization)
+    operations = [
+        {"op": "add", "path": "members", "value": [{"value": str(user.pk)}]} for _ in range(6)
+    ]
+
+    response = token_scim.patch(
+        f"/Groups/{group.pk}", {"schemas": [PATCH_OP], "Operations": operations}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": "400",
+        "scimType": "tooMany",
+        "detail": "At most 5 operations in one PATCH; this request has 6. "
+        "Split it into smaller requests.",
+    }
+    assert not group.memberships.exists()
+
+
+def test_finding_7_a_group_body_with_more_members_than_the_limit_is_400_too_many(
+    token_scim, organization, make_user, settings
+):
+    settings.SCIM_MAX_OPERATIONS = 2
+    members = [{"value": str(make_user(organization).pk)} for _ in range(3)]
+
+    response = token_scim.post(
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Too big",
+            "members": members,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "tooMany"
+    assert "At most 2 members in one request" in response.json()["detail"]
+
+
+# -- 9. Inputs that answered 500 -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "scim_type"),
+    [
+        (b'{"count": Infinity}', "invalidValue"),
+        (b'{"count": 1e400}', "invalidValue"),
+        (b'{"count": NaN}', "invalidValue"),
+        (b'{"attributes": 5}', "invalidValue"),
+        (b'{"excludedAttributes": [1, 2]}', "invalidValue"),
+        (b"[" * 100_000 + b"]" * 100_000, "invalidSyntax"),
+        (b'{"filter": "userName eq \\"\\ud800\\""}', "invalidValue"),
+    ],
+    ids=["infinity", "1e400", "nan", "attributes-int", "excluded-ints", "deep", "surrogate"],
+)
+def test_finding_9_hostile_search_bodies_are_400_not_500(token_scim, body, scim_type):
+    response = token_scim.post("/Users/.search", body)
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["scimType"] == scim_type
+
+
+def test_finding_9_a_lone_surrogate_in_a_user_is_400_and_stores_nothing(token_scim, organization):
+    body = (
+        b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],'
+        b' "userName": "ada\\ud800@acme.example"}'
+    )
+
+    response = token_scim.post("/Users", body)
+
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    assert not User.objects.filter(organization=organization).exists()
+
+
+def test_finding_9_a_console_sign_in_with_a_bare_word_next_lands_on_the_console(org_owner):
+    from tests.conftest import ADMIN_PASSWORD
+
+    response = Client().post(
+        reverse("console:login") + "?next=foo",
+        {"email": org_owner.email, "password": ADMIN_PASSWORD, "next": "foo"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/console/"
