@@ -28,3 +28,12 @@ class LoginRefused(SsoError):
         self.reason = reason
         self.subject = subject
         self.detail = detail
+
+
+class LogoutRefused(SsoError):
+    """An IdP's LogoutRequest that ends nothing; `reason` is for the log, not the browser."""
+
+    def __init__(self, reason: str, *, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail

@@ -98,7 +98,8 @@ class SpKeyPair(models.Model):
 
 
 class SamlAssertionUse(models.Model):
-    """An assertion id already accepted: a second use is a replay.
+    """An assertion id (or a LogoutRequest id, prefixed "logout:") already accepted: a
+    second use is a replay.
 
     Kept until the assertion could no longer be accepted anyway (its NotOnOrAfter
     plus the clock skew), then purged.

@@ -6,6 +6,7 @@ sso.login, sso.login_failed).
 
 from sso.services.idp import idp_configure, idp_configure_from_metadata, idp_configure_from_url
 from sso.services.keys import sp_key_activate_next, sp_key_stage_next, sp_keys_ensure
+from sso.services.logout import logout_request_consume, session_is_named_by
 from sso.services.sign_in import (
     assertion_consume,
     assertion_uses_purge,
@@ -19,6 +20,8 @@ __all__ = [
     "idp_configure",
     "idp_configure_from_metadata",
     "idp_configure_from_url",
+    "logout_request_consume",
+    "session_is_named_by",
     "sp_key_activate_next",
     "sp_key_stage_next",
     "sp_keys_ensure",

@@ -20,7 +20,8 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from config import metrics
 from config.request_context import bind
 from sso import pending, services
-from sso.errors import LoginRefused
+from sso.errors import LoginRefused, LogoutRefused
+from sso.logout import logout_response_url, validate_logout_request
 from sso.models import SpKeyState
 from sso.redirects import safe_local_path
 from sso.selectors import enabled_idp_of, idp_of, organization_by_slug, sp_keys_of
@@ -167,24 +168,39 @@ def _slo_auth(request, organization, idp):
     )
 
 
-def _signed_out(request, organization, status=200):
-    return render(request, "sso/signed_out.html", {"organization": organization}, status=status)
+def _signed_out(request, organization, status=200, *, no_idp_answer=False):
+    context = {"organization": organization, "no_idp_answer": no_idp_answer}
+    return render(request, "sso/signed_out.html", context, status=status)
 
 
 def _idp_logout_request(request, organization, idp):
-    """The IdP ends its session and tells us (HTTP-Redirect binding, signed)."""
-    if "Signature" not in request.GET:
-        logger.warning("unsigned saml logout request", extra={"event": "sso.slo_refused"})
-        return _signed_out(request, organization, status=400)
+    """The IdP ends its session and tells us (HTTP-Redirect binding, signed).
+
+    Only the session the request names ends: this organization's IdP signed it, and
+    the browser's SSO session carries the same NameID. The request id is single-use.
+    """
     auth = _slo_auth(request, organization, idp)
-    redirect_url = auth.process_slo(delete_session_cb=lambda: auth_logout(request))
-    if auth.get_errors() or not redirect_url:
+    path = reverse("sso:slo", args=[organization.slug])
+    try:
+        logout_request = validate_logout_request(
+            auth, request_data(request, path), skew_seconds=settings.SAML_CLOCK_SKEW_SECONDS
+        )
+        services.logout_request_consume(organization=organization, logout_request=logout_request)
+    except LogoutRefused as exc:
         logger.warning(
             "saml logout request refused",
-            extra={"event": "sso.slo_refused", "reason": auth.get_last_error_reason()},
+            extra={"event": "sso.slo_refused", "reason": exc.reason, "detail": exc.detail[:300]},
         )
         return _signed_out(request, organization, status=400)
-    return HttpResponseRedirect(redirect_url)
+    saml = request.session.get(SESSION_SAML_KEY)
+    if services.session_is_named_by(saml, organization=organization, logout_request=logout_request):
+        auth_logout(request)
+    else:
+        logger.info("saml logout request names another session", extra={"event": "sso.slo_other"})
+    if not idp.slo_url:
+        # Nowhere to send the LogoutResponse: say so on the page instead of failing.
+        return _signed_out(request, organization, no_idp_answer=True)
+    return HttpResponseRedirect(logout_response_url(auth, logout_request, idp.slo_url))
 
 
 def _sp_logout(request, organization, idp):

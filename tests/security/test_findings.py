@@ -9,6 +9,7 @@ from accounts.models import AuditAction, AuditEvent, Role, Source, User
 from sso.selectors import idp_of
 from tests.conftest import ScimClient
 from tests.sso.conftest import post_acs, signed_in_user_id
+from tests.sso.test_slo import idp_logout_request
 
 
 def _signed_in(user) -> Client:
@@ -219,3 +220,100 @@ def test_finding_9_a_console_sign_in_with_a_bare_word_next_lands_on_the_console(
 
     assert response.status_code == 302
     assert response["Location"] == "/console/"
+
+
+# -- 3. Single logout not bound to the session or the tenant ----------------------------
+
+
+@pytest.fixture
+def saml_session(client, organization, saml_idp, idp, make_user, assertion_for):
+    member = make_user(organization, "jane.doe@acme.example")
+    assert post_acs(client, organization, idp.response(assertion_for())).status_code == 302
+    return member
+
+
+@pytest.fixture
+def globex_idp(other_organization, system_actor):
+    from sso.services import idp_configure
+    from tests.sso.idp import TestIdentityProvider
+
+    other = TestIdentityProvider(entity_id="http://www.okta.com/exk1globex", common_name="gx")
+    idp_configure(
+        organization=other_organization,
+        actor=system_actor,
+        entity_id=other.entity_id,
+        sso_url=other.sso_url,
+        slo_url=other.slo_url,
+        certificates=[other.certificate_pem],
+    )
+    return other
+
+
+def test_finding_3_another_organizations_logout_request_leaves_the_session(
+    client, saml_session, other_organization, globex_idp
+):
+    url = idp_logout_request(globex_idp, saml_session.username, slug=other_organization.slug)
+
+    response = client.get(url, secure=True)
+
+    assert response.status_code == 302  # globex's IdP gets its answer ...
+    assert signed_in_user_id(client) == str(saml_session.pk)  # ... acme's session stays
+
+
+def test_finding_3_a_logout_request_leaves_a_password_session_alone(
+    owner_client, org_owner, other_organization, globex_idp
+):
+    url = idp_logout_request(globex_idp, org_owner.username, slug=other_organization.slug)
+
+    owner_client.get(url, secure=True)
+
+    assert signed_in_user_id(owner_client) == str(org_owner.pk)
+
+
+def test_finding_3_a_logout_request_naming_another_user_leaves_the_session(
+    client, saml_session, idp
+):
+    client.get(idp_logout_request(idp, "someone.else@acme.example"), secure=True)
+
+    assert signed_in_user_id(client) == str(saml_session.pk)
+
+
+def test_finding_3_a_replayed_logout_request_is_refused(
+    client, organization, saml_session, idp, assertion_for
+):
+    url = idp_logout_request(idp, saml_session.username)
+    assert client.get(url, secure=True).status_code == 302
+    assert signed_in_user_id(client) is None
+    post_acs(client, organization, idp.response(assertion_for()))
+
+    replay = client.get(url, secure=True)
+
+    assert replay.status_code == 400
+    assert signed_in_user_id(client) == str(saml_session.pk)
+
+
+def test_finding_3_a_stale_logout_request_is_refused(client, saml_session, idp):
+    import datetime as dt
+
+    issued = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+
+    response = client.get(
+        idp_logout_request(idp, saml_session.username, issued=issued), secure=True
+    )
+
+    assert response.status_code == 400
+    assert signed_in_user_id(client) == str(saml_session.pk)
+
+
+def test_finding_3_without_an_idp_slo_url_the_logout_request_gets_a_clear_page(
+    client, organization, saml_session, idp, system_actor
+):
+    from sso.services import idp_configure
+
+    idp_configure(organization=organization, actor=system_actor, slo_url="")
+
+    response = client.get(idp_logout_request(idp, saml_session.username), secure=True)
+
+    assert response.status_code == 200
+    assert "has no single-logout address set up here" in response.content.decode()
+    assert signed_in_user_id(client) is None

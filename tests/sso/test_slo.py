@@ -81,16 +81,21 @@ def test_sign_out_needs_the_csrf_token(organization, saml_idp, idp, member, asse
     assert signed_in_user_id(browser) == str(member.pk)
 
 
-def _idp_logout_request(idp, member, *, sign=True):
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def idp_logout_request(
+    idp, name_id, *, slug="acme", sign=True, request_id=None, issued=None, session_index=None
+):
+    """The URL an IdP's browser redirect brings: a LogoutRequest, signed by `idp`'s key."""
+    issued = issued or dt.datetime.now(dt.UTC)
+    index = f"<samlp:SessionIndex>{session_index}</samlp:SessionIndex>" if session_index else ""
     xml = (
         '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
         'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
-        f'ID="id{uuid.uuid4().hex}" Version="2.0" IssueInstant="{now}" '
-        'Destination="https://roster.example.com/sso/acme/slo/">'
+        f'ID="{request_id or "id" + uuid.uuid4().hex}" Version="2.0" '
+        f'IssueInstant="{issued.strftime("%Y-%m-%dT%H:%M:%SZ")}" '
+        f'Destination="https://roster.example.com/sso/{slug}/slo/">'
         f"<saml:Issuer>{idp.entity_id}</saml:Issuer>"
         '<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">'
-        f"{member.username}</saml:NameID></samlp:LogoutRequest>"
+        f"{name_id}</saml:NameID>{index}</samlp:LogoutRequest>"
     )
     deflated = zlib.compress(xml.encode())[2:-4]
     params = {"SAMLRequest": base64.b64encode(deflated).decode(), "SigAlg": RSA_SHA256}
@@ -99,7 +104,11 @@ def _idp_logout_request(idp, member, *, sign=True):
         key = serialization.load_pem_private_key(idp.key_pem, password=None)
         signature = key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
         params["Signature"] = base64.b64encode(signature).decode()
-    return "/sso/acme/slo/?" + urlencode(params)
+    return f"/sso/{slug}/slo/?" + urlencode(params)
+
+
+def _idp_logout_request(idp, member, *, sign=True):
+    return idp_logout_request(idp, member.username, sign=sign)
 
 
 def test_idp_initiated_logout_request_ends_the_session_and_answers(
