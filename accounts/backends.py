@@ -1,7 +1,7 @@
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import make_password
-from django.db.models.functions import Lower
 
+from accounts.folding import casefold_key
 from accounts.models import User
 
 
@@ -20,8 +20,7 @@ class ConsoleEmailBackend(ModelBackend):
         if not email or password is None:
             return None
         candidates = (
-            User.objects.alias(email_lower=Lower("email"))
-            .filter(organization__isnull=False, email_lower=email.strip().lower())
+            User.objects.filter(organization__isnull=False, email_key=casefold_key(email.strip()))
             .select_related("organization")
             .order_by("organization__slug")
         )

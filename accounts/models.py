@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from accounts.folding import casefold_key
+
 
 class Organization(models.Model):
     """The tenant: everything else belongs to exactly one organization."""
@@ -28,7 +30,7 @@ class UserManager(BaseUserManager):
     def get_by_natural_key(self, username):
         # Natural keys name platform operators only; organization users share
         # usernames across organizations and sign in through their organization.
-        return self.get(organization__isnull=True, username__iexact=username)
+        return self.get(organization__isnull=True, username_key=casefold_key(username))
 
 
 class Role(models.TextChoices):
@@ -59,6 +61,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     username = models.CharField(max_length=255)
     email = models.CharField(max_length=254, blank=True)
+    # Comparison keys (accounts.folding.casefold_key), written by save(): the unique
+    # constraint and every case-insensitive lookup use these, never lower().
+    username_key = models.CharField(max_length=1024, editable=False, default="")
+    email_key = models.CharField(max_length=1024, editable=False, default="", blank=True)
     # SCIM emails[].type and .primary of the one address kept.
     email_type = models.CharField(max_length=32, blank=True, default="work")
     email_primary = models.BooleanField(default=True)
@@ -100,14 +106,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                Lower("username"),
-                "organization",
-                name="user_username_ci_unique_per_org",
+                fields=["organization", "username_key"], name="user_username_key_unique_per_org"
             ),
             models.UniqueConstraint(
-                Lower("username"),
+                fields=["username_key"],
                 condition=Q(organization__isnull=True),
-                name="operator_username_ci_unique",
+                name="operator_username_key_unique",
             ),
             models.CheckConstraint(
                 condition=Q(organization__isnull=False) | Q(is_staff=True),
@@ -124,13 +128,21 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
-            models.Index(Lower("email"), "organization", name="user_email_ci_org_idx"),
+            models.Index(fields=["email_key", "organization"], name="user_email_key_org_idx"),
             models.Index(fields=["organization", "external_id"], name="user_org_external_id_idx"),
             models.Index(fields=["organization", "created_at", "id"], name="user_org_created_idx"),
         ]
 
     def __str__(self):
         return self.username
+
+    def save(self, *args, **kwargs):
+        self.username_key = casefold_key(self.username)
+        self.email_key = casefold_key(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"username", "email"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "username_key", "email_key"}
+        super().save(*args, **kwargs)
 
     def get_full_name(self):
         return self.display_name or " ".join(p for p in (self.given_name, self.family_name) if p)

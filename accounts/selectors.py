@@ -5,22 +5,19 @@ import uuid
 from django.db.models import Count, Prefetch, QuerySet
 from django.db.models.functions import Lower
 
+from accounts.folding import casefold_key
 from accounts.models import Group, Membership, Organization, User
 
 
 def user_by_username(organization: Organization, username: str) -> User | None:
-    """Case-insensitive lookup that uses the lower(username) unique index."""
-    return (
-        User.objects.alias(username_lower=Lower("username"))
-        .filter(organization=organization, username_lower=username.lower())
-        .first()
-    )
+    """The user whose userName is `username` in any case (the unique key's index)."""
+    return User.objects.filter(
+        organization=organization, username_key=casefold_key(username)
+    ).first()
 
 
 def users_by_email(organization: Organization, email: str) -> QuerySet[User]:
-    return User.objects.alias(email_lower=Lower("email")).filter(
-        organization=organization, email_lower=email.lower()
-    )
+    return User.objects.filter(organization=organization, email_key=casefold_key(email))
 
 
 def users_of(organization: Organization) -> QuerySet[User]:

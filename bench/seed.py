@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from accounts.folding import casefold_key
 from accounts.models import Group, Membership, Organization, Source, User
 from provisioning.services import token_create
 
@@ -64,6 +65,9 @@ def _users(organization: Organization, count: int, password: str):
             organization=organization,
             username=name,
             email=name,
+            # bulk_create skips User.save(), which writes the comparison keys.
+            username_key=casefold_key(name),
+            email_key=casefold_key(name),
             given_name=f"Given{index}",
             family_name=f"Family{index}",
             display_name=f"Given{index} Family{index}",

@@ -19,6 +19,7 @@ from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
+from accounts.folding import casefold_key
 from accounts.models import Group, Membership, User
 from provisioning.errors import INVALID_FILTER, BadRequest
 from provisioning.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER
@@ -38,6 +39,9 @@ class Attribute:
     field: str
     kind: str = STRING
 
+
+# Fields whose eq/ne compares the stored case-folded key (accounts.folding).
+FOLDED_KEYS = {"username": "username_key", "email": "email_key"}
 
 # (attribute, sub-attribute) in lower case -> how to filter on it.
 USER_ATTRIBUTES = {
@@ -247,7 +251,11 @@ class FilterTranslator:
             raise invalid(f"{attribute.field} is compared with a string, not a boolean.")
         insensitive = "i" if attribute.kind == STRING else ""
         if op in ("eq", "ne"):
-            if insensitive and "__" not in attribute.field:
+            if attribute.field in FOLDED_KEYS:
+                # userName/email equality uses the stored key, as the unique constraint
+                # does (accounts.folding), so a filter finds what a create would clash with.
+                q = Q(**{FOLDED_KEYS[attribute.field]: casefold_key(str(value))})
+            elif insensitive and "__" not in attribute.field:
                 # lower(column) = lower(value): the form the Lower(...) indexes on
                 # userName, email and group displayName serve (Okta's existence check).
                 q = Q(Exact(Lower(attribute.field), Lower(Value(value))))

@@ -1,8 +1,8 @@
 """Reads of the sso app."""
 
 from django.db.models import Q
-from django.db.models.functions import Lower
 
+from accounts.folding import casefold_key
 from accounts.models import Organization, Source, User
 from sso.models import SamlIdentityProvider, SpKeyPair, SpKeyState
 
@@ -43,10 +43,9 @@ def organizations_for_email_domain(domain: str) -> list[Organization]:
     if not domain:
         return []
     org_ids = (
-        User.objects.alias(email_lower=Lower("email"))
-        .filter(
+        User.objects.filter(
             organization__saml_identity_providers__enabled=True,
-            email_lower__endswith="@" + domain,
+            email_key__endswith="@" + casefold_key(domain),
         )
         .values("organization_id")
         .distinct()[:10]
@@ -64,20 +63,16 @@ def user_for_saml_subject(
     only when `match_email` (the IdP sends the address as an attribute it vouches for),
     and only among users the identity provider owns.
     """
-    identifier = identifier.strip().lower()
-    by_username = (
-        User.objects.alias(username_lower=Lower("username"))
-        .filter(organization=organization, username_lower=identifier)
-        .select_related("organization")
+    key = casefold_key(identifier.strip())
+    by_username = User.objects.filter(organization=organization, username_key=key).select_related(
+        "organization"
     )
     found = list(by_username)
     if found or not match_email:
         return found
-    by_email = (
-        User.objects.alias(email_lower=Lower("email"))
-        .filter(idp_managed_q(), organization=organization, email_lower=identifier)
-        .select_related("organization")[:2]
-    )
+    by_email = User.objects.filter(
+        idp_managed_q(), organization=organization, email_key=key
+    ).select_related("organization")[:2]
     return list(by_email)
 
 

@@ -3,6 +3,7 @@ from django.db import IntegrityError, transaction
 from accounts import sessions
 from accounts.actors import Actor
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
+from accounts.folding import casefold_key
 from accounts.models import AuditAction, Organization, Role, Source, User
 from accounts.selectors import user_by_username
 from accounts.services.audit import audit_record
@@ -167,7 +168,10 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
     if not changes:
         return user
     check_token_may_change(user, actor, set(changes))
-    if "username" in changes and changes["username"]["from"].lower() != fields["username"].lower():
+    renamed = casefold_key(changes.get("username", {}).get("from", "")) != casefold_key(
+        fields.get("username", "")
+    )
+    if "username" in changes and renamed:
         existing = user_by_username(user.organization, fields["username"])
         if existing is not None and existing.pk != user.pk:
             raise UsernameTaken(fields["username"])

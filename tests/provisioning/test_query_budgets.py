@@ -21,6 +21,9 @@ def bulk_users(organization, count, prefix="u"):
                 organization=organization,
                 username=f"{prefix}{i}@example.com",
                 email=f"{prefix}{i}@example.com",
+                # bulk_create skips User.save(), which writes the comparison keys.
+                username_key=f"{prefix}{i}@example.com",
+                email_key=f"{prefix}{i}@example.com",
             )
             for i in range(count)
         ]

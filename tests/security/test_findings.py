@@ -127,6 +127,7 @@ def test_finding_8_an_admin_cannot_reactivate_an_owner_an_owner_deactivated(
 # -- 7. Unbounded PATCH operation lists ---------------------------------------------------
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def test_finding_7_a_patch_with_more_operations_than_the_limit_is_400_too_many(
@@ -317,3 +318,43 @@ def test_finding_3_without_an_idp_slo_url_the_logout_request_gets_a_clear_page(
     assert response.status_code == 200
     assert "has no single-logout address set up here" in response.content.decode()
     assert signed_in_user_id(client) is None
+
+
+# -- 4. Case folding differs between Python and PostgreSQL --------------------------------
+
+
+def test_finding_4_greek_capital_and_small_usernames_are_one_username(token_scim):
+    first = token_scim.post("/Users", {"schemas": [CORE_USER], "userName": "ΝΙΚΟΣ@acme.example"})
+    second = token_scim.post("/Users", {"schemas": [CORE_USER], "userName": "νικος@acme.example"})
+
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert second.json()["scimType"] == "uniqueness"
+
+
+def test_finding_4_a_greek_name_id_signs_in_the_one_record_it_names(
+    client, organization, saml_idp, idp, make_user, assertion_for
+):
+    nikos = make_user(organization, "νικος@acme.example")
+
+    post_acs(client, organization, idp.response(assertion_for(name_id="ΝΙΚΟΣ@acme.example")))
+
+    assert signed_in_user_id(client) == str(nikos.pk)
+
+
+def test_finding_4_a_turkish_dotted_i_username_signs_in_by_sso(
+    client, organization, saml_idp, idp, make_user, assertion_for
+):
+    user = make_user(organization, "İsmail@acme.example")
+
+    post_acs(client, organization, idp.response(assertion_for(name_id="İsmail@acme.example")))
+
+    assert signed_in_user_id(client) == str(user.pk)
+
+
+def test_finding_4_a_scim_filter_finds_the_user_a_create_would_clash_with(token_scim, organization):
+    token_scim.post("/Users", {"schemas": [CORE_USER], "userName": "STRASSE@acme.example"})
+
+    found = token_scim.get("/Users", filter='userName eq "straße@acme.example"')
+
+    assert found.json()["totalResults"] == 1
