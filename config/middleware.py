@@ -3,9 +3,11 @@ import re
 import time
 import uuid
 
+from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.http.request import split_domain_port
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -61,6 +63,25 @@ class MetricsMiddleware:
         response = self.get_response(request)
         metrics.record_request(request, response, time.perf_counter() - started)
         return response
+
+
+class AdminHostsMiddleware:
+    """With ADMIN_HOSTS set, /admin/ answers 404 on every other host.
+
+    The operators' admin then lives on an internal name (behind a VPN or an IP
+    allow-list at the balancer) and is not even visible on the public origin.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        admin_hosts = settings.ADMIN_HOSTS
+        if admin_hosts and request.path.startswith("/admin/"):
+            host, _port = split_domain_port(request.get_host())
+            if host not in admin_hosts:
+                raise Http404("No such page.")
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "config.middleware.HealthCheckMiddleware",
     "config.middleware.MetricsMiddleware",
     "config.middleware.RequestIdMiddleware",
+    "config.middleware.AdminHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,6 +135,16 @@ LOGIN_REDIRECT_URL = "console:home"
 
 # Console sign-in attempts allowed per client address and per account, per window.
 CONSOLE_LOGIN_RATE = env_rate(ENV, "CONSOLE_LOGIN_RATE", "10/5m")
+# The operations admin (/admin/) answers only on these hosts when set (404 elsewhere);
+# each must also be in ALLOWED_HOSTS. Empty: every allowed host.
+ADMIN_HOSTS = env_list(ENV, "ADMIN_HOSTS", [])
+# Posts to an organization's ACS and SLO endpoints per client address.
+SSO_ACS_RATE = env_rate(ENV, "SSO_ACS_RATE", "30/1m")
+SSO_SLO_RATE = env_rate(ENV, "SSO_SLO_RATE", "30/1m")
+# sso.login_failed rows per organization for responses that never proved their sender
+# (bad signature, not SAML, ...); the rest are logged only, so the audit trail cannot
+# be flooded. Failures of signed assertions are always recorded.
+SSO_UNTRUSTED_FAILURE_AUDIT_RATE = env_rate(ENV, "SSO_UNTRUSTED_FAILURE_AUDIT_RATE", "20/10m")
 
 # SCIM provisioning (/scim/v2/, the provisioning app). django-scim2 is the framework;
 # these hooks point it at our adapters, filters and request gate.

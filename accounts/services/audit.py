@@ -1,7 +1,7 @@
 from django.db import transaction
-from django.db.models.functions import Lower
 
 from accounts.actors import Actor
+from accounts.folding import casefold_key
 from accounts.models import AuditAction, AuditEvent, Organization, User
 from config.request_context import current_request_id
 
@@ -39,18 +39,19 @@ MAX_FAILED_SIGN_IN_EVENTS = 10
 
 
 @transaction.atomic
-def console_sign_in_failed(*, email: str, client_address: str) -> list[AuditEvent]:
+def console_sign_in_failed(
+    *, email: str, client_address: str, reason: str = "wrong email or password"
+) -> list[AuditEvent]:
     """Record a refused console sign-in in each organization with an account for `email`.
 
     An email no organization knows is only logged: there is no organization to tell,
     and nothing is written for it.
     """
-    email = email.strip().lower()
+    email = email.strip()
     if not email:
         return []
     users = (
-        User.objects.alias(email_lower=Lower("email"))
-        .filter(organization__isnull=False, email_lower=email)
+        User.objects.filter(organization__isnull=False, email_key=casefold_key(email))
         .select_related("organization")
         .order_by("organization__slug")[:MAX_FAILED_SIGN_IN_EVENTS]
     )
@@ -62,7 +63,7 @@ def console_sign_in_failed(*, email: str, client_address: str) -> list[AuditEven
             target_type="user",
             target_id=user.pk,
             target_label=user.username,
-            changes={"reason": "wrong email or password", "client_address": client_address},
+            changes={"reason": reason, "client_address": client_address},
         )
         for user in users
     ]

@@ -7,9 +7,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from accounts.actors import Actor
-from accounts.models import AuditAction
-from accounts.services import audit_record, console_sign_in_failed
+from accounts.services import console_sign_in_failed
+from accounts.services.console_sign_in import console_login_record
 from config import ratelimit
 from console.forms import ConsoleLoginForm
 from sso.redirects import safe_local_path
@@ -50,14 +49,7 @@ def login_view(request):
         if form.is_valid():
             user = form.user
             login(request, user, backend="accounts.backends.ConsoleEmailBackend")
-            audit_record(
-                organization=user.organization,
-                actor=Actor.for_user(user),
-                action=AuditAction.CONSOLE_LOGIN,
-                target_type="user",
-                target_id=user.pk,
-                target_label=user.username,
-            )
+            console_login_record(user=user)
             return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
         logger.info("console login failed", extra={"event": "console.login_failed"})
         if form.has_error("__all__", code="invalid_login"):

@@ -6,6 +6,7 @@ console, never by an IdP.
 
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from accounts.actors import Actor
 from accounts.errors import AccountsError
 from accounts.models import AuditAction, Organization, Source, User
 from accounts.services import audit_record, user_create
+from config import ratelimit
 from sso.errors import LoginRefused
 from sso.models import SamlAssertionUse, SamlIdentityProvider
 from sso.selectors import user_for_saml_subject
@@ -120,10 +122,29 @@ def sso_sign_in(
     return user
 
 
+def _untrusted_failure_sampled_out(organization: Organization) -> bool:
+    """Past SSO_UNTRUSTED_FAILURE_AUDIT_RATE an unproven sender's failure is not recorded."""
+    rate = ratelimit.Rate.parse(settings.SSO_UNTRUSTED_FAILURE_AUDIT_RATE)
+    return not ratelimit.hit("sso-failure-audit", str(organization.pk), rate).allowed
+
+
 @transaction.atomic
 def sso_sign_in_failed(
-    *, organization: Organization, reason: str, subject: str = "", detail: str = ""
+    *,
+    organization: Organization,
+    reason: str,
+    subject: str = "",
+    detail: str = "",
+    trusted: bool = True,
 ) -> None:
+    """Audit a refused sign-in.
+
+    `trusted` says the response proved its sender (a valid signature of this
+    organization's IdP); anonymous posts that did not are recorded only up to a rate,
+    so they cannot flood the append-only audit table.
+    """
+    if not trusted and _untrusted_failure_sampled_out(organization):
+        return
     changes = {"reason": reason}
     if subject:
         changes["subject"] = subject[:255]

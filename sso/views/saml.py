@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
-from config import metrics
+from config import metrics, ratelimit
 from config.request_context import bind
 from sso import pending, services
 from sso.errors import LoginRefused, LogoutRefused
@@ -88,10 +88,25 @@ def login(request, slug):
     return response
 
 
-def _refuse(request, organization, exc: LoginRefused):
+def _too_many(request, scope: str, rate: str):
+    """429 once this client address passed `rate` at this endpoint; None otherwise."""
+    verdict = ratelimit.hit(scope, ratelimit.client_address(request), ratelimit.Rate.parse(rate))
+    if verdict.allowed:
+        return None
+    logger.warning("sso endpoint throttled", extra={"event": f"{scope}.throttled"})
+    response = render(request, REFUSED_TEMPLATE, {"throttled": True}, status=429)
+    response["Retry-After"] = str(max(verdict.retry_after, 1))
+    return response
+
+
+def _refuse(request, organization, exc: LoginRefused, *, trusted: bool):
     metrics.SAML_REFUSALS.labels(reason=exc.reason).inc()
     services.sso_sign_in_failed(
-        organization=organization, reason=exc.reason, subject=exc.subject, detail=exc.detail
+        organization=organization,
+        reason=exc.reason,
+        subject=exc.subject,
+        detail=exc.detail,
+        trusted=trusted,
     )
     logger.warning(
         "sso login refused",
@@ -137,17 +152,24 @@ def _validated_assertion(request, organization, idp):
 @require_POST
 def acs(request, slug):
     organization = _organization(slug)
+    throttled = _too_many(request, "sso-acs", settings.SSO_ACS_RATE)
+    if throttled is not None:
+        return throttled
     idp = enabled_idp_of(organization)
     try:
         if idp is None:
             raise LoginRefused("sso_not_enabled")
         assertion = _validated_assertion(request, organization, idp)
+    except LoginRefused as exc:
+        # Nothing proved who sent this: anyone can post here.
+        return _refuse(request, organization, exc, trusted=False)
+    try:
         services.assertion_consume(organization=organization, assertion=assertion)
         user = services.sso_sign_in(
             idp=idp, assertion=assertion, idp_initiated=not assertion.in_response_to
         )
     except LoginRefused as exc:
-        return _refuse(request, organization, exc)
+        return _refuse(request, organization, exc, trusted=True)
     # login() rotates the session key (cycle_key) and records the session for the
     # user, so deactivation or deletion ends it.
     auth_login(request, user, backend=SAML_BACKEND)
@@ -226,6 +248,9 @@ def _sp_logout(request, organization, idp):
 def slo(request, slug):
     """GET: the IdP's SAML logout messages, or the signed-out page. POST: sign out."""
     organization = _organization(slug)
+    throttled = _too_many(request, "sso-slo", settings.SSO_SLO_RATE)
+    if throttled is not None:
+        return throttled
     idp = enabled_idp_of(organization)
     if request.method == "POST":
         return _sp_logout(request, organization, idp)

@@ -358,3 +358,117 @@ def test_finding_4_a_scim_filter_finds_the_user_a_create_would_clash_with(token_
     found = token_scim.get("/Users", filter='userName eq "straße@acme.example"')
 
     assert found.json()["totalResults"] == 1
+
+
+# -- 5. /admin/login/ without a throttle, on the public origin -----------------------------
+
+
+def test_finding_5_the_operations_admin_login_is_throttled(settings, db):
+    settings.CONSOLE_LOGIN_RATE = "3/5m"
+    client = Client()
+    answers = [
+        client.post("/admin/login/", {"username": "ops", "password": f"guess-{i}"}).status_code
+        for i in range(4)
+    ]
+
+    assert answers == [200, 200, 200, 429]
+
+
+def test_finding_5_a_throttled_admin_login_does_not_check_the_password(settings, db):
+    from accounts.services import operator_create
+
+    operator_create(username="ops", email="", password="the-right-operator-pass-42")
+    settings.CONSOLE_LOGIN_RATE = "1/5m"
+    client = Client()
+    client.post("/admin/login/", {"username": "ops", "password": "wrong"})
+
+    response = client.post(
+        "/admin/login/", {"username": "ops", "password": "the-right-operator-pass-42"}
+    )
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert signed_in_user_id(client) is None
+
+
+def test_finding_5_with_admin_hosts_the_admin_is_not_on_the_public_origin(settings, db):
+    settings.ALLOWED_HOSTS = ["roster.example.com", "ops.internal.example"]
+    settings.ADMIN_HOSTS = ["ops.internal.example"]
+    client = Client()
+
+    assert client.get("/admin/login/", HTTP_HOST="roster.example.com").status_code == 404
+    assert client.get("/admin/", HTTP_HOST="roster.example.com").status_code == 404
+    assert client.get("/admin/login/", HTTP_HOST="ops.internal.example").status_code == 200
+    assert client.get("/console/login/", HTTP_HOST="roster.example.com").status_code == 200
+
+
+# -- 9 (continued). Anonymous ACS posts flood the audit table ---------------------------
+
+
+def test_finding_9_anonymous_acs_posts_are_throttled_per_address(
+    client, organization, saml_idp, settings
+):
+    settings.SSO_ACS_RATE = "5/1m"
+    answers = [
+        client.post(f"/sso/{organization.slug}/acs/", {"SAMLResponse": "bm90IHNhbWw="}, secure=True)
+        for _ in range(6)
+    ]
+
+    assert [a.status_code for a in answers] == [403] * 5 + [429]
+
+
+def test_finding_9_unproven_acs_failures_write_a_bounded_number_of_audit_rows(
+    organization, saml_idp, settings
+):
+    settings.SSO_ACS_RATE = "1000/1m"
+    settings.SSO_UNTRUSTED_FAILURE_AUDIT_RATE = "3/10m"
+    for i in range(10):
+        # Each from its own address: the per-address throttle is not what bounds the rows.
+        Client(REMOTE_ADDR=f"203.0.113.{i}").post(
+            f"/sso/{organization.slug}/acs/", {"SAMLResponse": "bm90IHNhbWw="}, secure=True
+        )
+
+    assert AuditEvent.objects.filter(action=AuditAction.SSO_LOGIN_FAILED).count() == 3
+
+
+def test_finding_9_a_signed_assertions_failure_is_always_audited(
+    client, organization, saml_idp, idp, assertion_for, settings
+):
+    settings.SSO_UNTRUSTED_FAILURE_AUDIT_RATE = "1/10m"
+    client.post(f"/sso/{organization.slug}/acs/", {"SAMLResponse": "bm90IHNhbWw="}, secure=True)
+    client.post(f"/sso/{organization.slug}/acs/", {"SAMLResponse": "bm90IHNhbWw="}, secure=True)
+
+    post_acs(client, organization, idp.response(assertion_for(name_id="nobody@acme.example")))
+
+    reasons = [
+        e.changes["reason"] for e in AuditEvent.objects.filter(action=AuditAction.SSO_LOGIN_FAILED)
+    ]
+    assert reasons.count("unknown_user") == 1
+    assert len(reasons) == 2
+
+
+# -- 10. Console pages cached; failed console sign-ins unaudited ---------------------------
+
+
+@pytest.mark.parametrize(
+    "page", ["console:home", "console:users", "console:activity", "console:sso", "console:groups"]
+)
+def test_console_data_pages_are_never_stored_by_the_browser(owner_client, page):
+    response = owner_client.get(reverse(page))
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_a_failed_console_sign_in_is_audited_in_the_users_organization(org_owner):
+    response = Client().post(
+        reverse("console:login"), {"email": org_owner.email, "password": "not-the-password"}
+    )
+
+    assert response.status_code == 400
+    event = AuditEvent.objects.get(action=AuditAction.CONSOLE_LOGIN_FAILED)
+    assert (event.target_id, event.changes["reason"]) == (
+        str(org_owner.pk),
+        "wrong email or password",
+    )
