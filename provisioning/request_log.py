@@ -11,6 +11,8 @@ import re
 
 from django.utils import timezone
 
+from provisioning.errors import BadRequest
+from provisioning.json_body import parse_json_body
 from provisioning.models import ScimRequest
 
 logger = logging.getLogger(__name__)
@@ -48,8 +50,10 @@ def _kept_body(request, status: int) -> str:
     if request.method not in WRITE_METHODS or status < 400 or status == 413:
         return ""
     try:
-        parsed = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+        # The same bounded reader as the views: deep nesting, non-finite numbers and
+        # lone surrogates (which no database column can hold) are "not JSON" here too.
+        parsed = parse_json_body(request.body or b"")
+    except BadRequest:
         return "(not JSON)"
     except Exception:  # the body was never read (RawPostDataException) or is too large
         return ""

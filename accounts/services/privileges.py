@@ -27,11 +27,20 @@ def check_token_may_act_on(user: User, actor: Actor) -> None:
         )
 
 
+def has_console_granted_role(user: User) -> bool:
+    """An owner, or an admin made in the console (not by a group's role mapping)."""
+    return user.role in CONSOLE_ROLES and not user.role_from_mapping
+
+
 def check_token_may_change(user: User, actor: Actor, changed: set[str]) -> None:
-    """A token never renames a console owner or admin, so no SSO sign-in lands on one."""
+    """A token never renames a console owner or admin, so no SSO sign-in lands on one.
+
+    An admin whose role comes from a mapped group got it from the identity provider
+    in the first place; its profile stays the IdP's to change.
+    """
     check_token_may_act_on(user, actor)
     renamed = changed.intersection(SIGN_IN_FIELDS)
-    if is_token(actor) and user.role in CONSOLE_ROLES and renamed:
+    if is_token(actor) and has_console_granted_role(user) and renamed:
         raise PrivilegeRefused(
             f"The identity provider may not change {', '.join(sorted(renamed))} of a console "
             f"{Role(user.role).label.lower()}; change it in the console."

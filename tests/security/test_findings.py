@@ -246,6 +246,7 @@ def globex_idp(other_organization, system_actor):
         sso_url=other.sso_url,
         slo_url=other.slo_url,
         certificates=[other.certificate_pem],
+        enabled=True,
     )
     return other
 

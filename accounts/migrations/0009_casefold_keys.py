@@ -24,7 +24,7 @@ def fill_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_user_idp_linked"),
+        ("accounts", "0008_user_idp_linked"),
     ]
 
     operations = [
