@@ -333,6 +333,7 @@ def lived_in_organization(
     idp_configure(
         organization=organization,
         actor=Actor.for_user(org_owner),
+        acting_user=org_owner,
         entity_id=OKTA_ENTITY_ID,
         sso_url="https://acme.okta.com/app/acme_roster_1/exk1q2w3e4r5t6y7u8i9/sso/saml",
         certificates=[make_certificate(common_name="dev-12345678", email="info@okta.com")],

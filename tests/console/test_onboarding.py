@@ -55,12 +55,13 @@ def test_each_step_is_ticked_by_what_happened(
     idp_configure(
         organization=organization,
         actor=actor,
+        acting_user=org_owner,
         entity_id="http://www.okta.com/exk1",
         sso_url="https://acme.okta.com/sso",
         certificates=[make_certificate()],
     )
     assert not _done(organization)["sso"], "an IdP that is off is not set up"
-    idp_configure(organization=organization, actor=actor, enabled=True)
+    idp_configure(organization=organization, actor=actor, acting_user=org_owner, enabled=True)
     assert _done(organization)["sso"] and not _done(organization)["sso_sign_in"]
     assert "4 of 5 steps done" in owner_client.get(reverse("console:home")).content.decode()
 
