@@ -234,6 +234,14 @@ class AuditAction(models.TextChoices):
     SSO_LOGIN_FAILED = "sso.login_failed", "Single sign-on sign-in failed"
     CONSOLE_LOGIN = "console.login", "Console sign-in"
     CONSOLE_LOGIN_FAILED = "console.login_failed", "Console sign-in failed"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    WEBHOOK_CREATED = "webhook.created", "Webhook endpoint added"
+    WEBHOOK_UPDATED = "webhook.updated", "Webhook endpoint updated"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook secret rotated"
+    WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
+    WEBHOOK_TEST_SENT = "webhook.test_sent", "Webhook test event sent"
+    WEBHOOK_RESENT = "webhook.resent", "Webhook event resent"
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -302,3 +310,16 @@ class UserSession(models.Model):
 
     def __str__(self):
         return f"session of {self.user_id}"
+
+
+# Directory events, API keys and webhooks live in accounts.events; importing them here
+# registers them with the accounts app.
+from accounts.events.models import (  # noqa: E402, F401
+    ApiKey,
+    DeliveryStatus,
+    DirectoryEvent,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookSecret,
+)

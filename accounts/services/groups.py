@@ -4,13 +4,16 @@ from django.db import IntegrityError, transaction
 
 from accounts.actors import Actor
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
-from accounts.models import AuditAction, Group, Membership, Organization, User
+from accounts.events.outbox import record_group_event, record_membership_events
+from accounts.models import AuditAction, EventType, Group, Membership, Organization, User
 from accounts.selectors import group_by_display_name
 from accounts.services.audit import audit_record
 from accounts.services.role_mapping import roles_apply_mapping
 
 # Audit events list at most this many member ids; the count is always exact.
 AUDIT_MEMBER_IDS_LIMIT = 100
+# Audit change keys (SCIM names) as the directory events name the fields.
+_GROUP_EVENT_FIELDS = {"displayName": "display_name", "externalId": "external_id"}
 
 
 def _clean_display_name(display_name: str) -> str:
@@ -123,12 +126,16 @@ def group_create(
         action=AuditAction.GROUP_CREATED,
         changes={"displayName": display_name, "externalId": external_id},
     )
+    record_group_event(group=group, type=EventType.GROUP_CREATED, actor=actor)
     if member_ids:
         _audit_group(
             group,
             actor=actor,
             action=AuditAction.GROUP_MEMBERS_ADDED,
             changes=_member_changes(member_ids),
+        )
+        record_membership_events(
+            group=group, type=EventType.GROUP_MEMBER_ADDED, user_ids=member_ids, actor=actor
         )
     return group
 
@@ -157,6 +164,12 @@ def group_update(
     group.version += 1
     _save_unique(group)
     _audit_group(group, actor=actor, action=AuditAction.GROUP_UPDATED, changes=changes)
+    record_group_event(
+        group=group,
+        type=EventType.GROUP_UPDATED,
+        actor=actor,
+        changes=[_GROUP_EVENT_FIELDS[name] for name in changes],
+    )
     return group
 
 
@@ -172,6 +185,9 @@ def group_delete(*, group: Group, actor: Actor) -> None:
     )
     members = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
     organization, mapped, name = group.organization, group.grants_admin, group.display_name
+    # The deletion is the resource's last version, newer than any event before it.
+    group.version += 1
+    record_group_event(group=group, type=EventType.GROUP_DELETED, actor=actor)
     group.delete()
     if mapped:
         roles_apply_mapping(
@@ -182,7 +198,8 @@ def group_delete(*, group: Group, actor: Actor) -> None:
 def _record_member_changes(
     group: Group, actor: Actor, *, added: list = (), removed: list = ()
 ) -> None:
-    """One audit event per direction, and one version bump, for what really changed."""
+    """One audit event per direction, one version bump, and one directory event per
+    member, for what really changed."""
     for action, user_ids in (
         (AuditAction.GROUP_MEMBERS_ADDED, added),
         (AuditAction.GROUP_MEMBERS_REMOVED, removed),
@@ -191,6 +208,11 @@ def _record_member_changes(
             _audit_group(group, actor=actor, action=action, changes=_member_changes(user_ids))
     if added or removed:
         _bump(group)
+    for type, user_ids in (
+        (EventType.GROUP_MEMBER_ADDED, added),
+        (EventType.GROUP_MEMBER_REMOVED, removed),
+    ):
+        record_membership_events(group=group, type=type, user_ids=user_ids, actor=actor)
     if group.grants_admin and (added or removed):
         roles_apply_mapping(
             organization=group.organization,

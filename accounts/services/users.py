@@ -3,8 +3,9 @@ from django.db import IntegrityError, transaction
 from accounts import sessions
 from accounts.actors import Actor
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
+from accounts.events.outbox import record_user_event
 from accounts.folding import casefold_key
-from accounts.models import AuditAction, Organization, Role, Source, User
+from accounts.models import AuditAction, EventType, Organization, Role, Source, User
 from accounts.selectors import user_by_username
 from accounts.services.audit import audit_record
 from accounts.services.privileges import (
@@ -147,6 +148,7 @@ def user_create(
             "source": source,
         },
     )
+    record_user_event(user=user, type=EventType.USER_CREATED, actor=actor)
     return user
 
 
@@ -180,6 +182,7 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
     user.version += 1
     _save_unique(user)
     _audit_user(user, actor=actor, action=AuditAction.USER_UPDATED, changes=changes)
+    record_user_event(user=user, type=EventType.USER_UPDATED, actor=actor, changes=changes)
     return user
 
 
@@ -203,6 +206,7 @@ def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
     _audit_user(user, actor=actor, action=AuditAction.USER_DEACTIVATED)
+    record_user_event(user=user, type=EventType.USER_DEACTIVATED, actor=actor)
     session_keys = sessions.session_keys_of(user)
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
     return user
@@ -220,6 +224,7 @@ def user_reactivate(*, user: User, actor: Actor, acting_user: User | None = None
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
     _audit_user(user, actor=actor, action=AuditAction.USER_REACTIVATED)
+    record_user_event(user=user, type=EventType.USER_REACTIVATED, actor=actor)
     return user
 
 
@@ -249,6 +254,9 @@ def user_delete(*, user: User, actor: Actor) -> None:
         action=AuditAction.USER_DELETED,
         changes={"userName": user.username, "externalId": user.external_id},
     )
+    # The deletion is the resource's last version, newer than any event before it.
+    user.version += 1
+    record_user_event(user=user, type=EventType.USER_DELETED, actor=actor)
     user.delete()
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
 
@@ -286,6 +294,7 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
         action=AuditAction.USER_ROLE_CHANGED,
         changes={"role": {"from": old_role, "to": role}},
     )
+    record_user_event(user=user, type=EventType.USER_UPDATED, actor=actor, changes=["role"])
     return user
 
 

@@ -1,0 +1,103 @@
+"""The transactional outbox: directory events written inside the change's transaction.
+
+Services call these next to their audit write, so a rolled-back change leaves no event
+and a no-op (which returns before the audit write) leaves none either.
+"""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.actors import Actor
+from accounts.events.snapshots import group_snapshot, user_snapshot
+from accounts.models import DirectoryEvent, EventType, Group, User
+from config.request_context import current_request_id
+
+
+def _event(*, organization_id, type: str, actor: Actor, **fields) -> DirectoryEvent:
+    return DirectoryEvent(
+        organization_id=organization_id,
+        type=type,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label[:255],
+        request_id=current_request_id(),
+        **fields,
+    )
+
+
+def _write(events: list[DirectoryEvent]) -> list[DirectoryEvent]:
+    if not events or not getattr(settings, "DIRECTORY_EVENTS_ENABLED", True):
+        return []
+    assert transaction.get_connection().in_atomic_block, "write events inside the change"
+    DirectoryEvent.objects.bulk_create(events)
+    return events
+
+
+def record_user_event(
+    *, user: User, type: str, actor: Actor, changes: Iterable[str] = ()
+) -> DirectoryEvent | None:
+    """One user.* event carrying the user as it is after the change."""
+    data = {"user": user_snapshot(user)}
+    if type == EventType.USER_UPDATED:
+        data["changes"] = sorted(changes)
+    event = _event(
+        organization_id=user.organization_id,
+        type=type,
+        actor=actor,
+        resource_id=user.pk,
+        resource_version=user.version,
+        user_id=user.pk,
+        data=data,
+    )
+    written = _write([event])
+    return written[0] if written else None
+
+
+def record_group_event(
+    *, group: Group, type: str, actor: Actor, changes: Iterable[str] = ()
+) -> DirectoryEvent | None:
+    """One group.created/updated/deleted event carrying the group after the change."""
+    data = {"group": group_snapshot(group)}
+    if type == EventType.GROUP_UPDATED:
+        data["changes"] = sorted(changes)
+    event = _event(
+        organization_id=group.organization_id,
+        type=type,
+        actor=actor,
+        resource_id=group.pk,
+        resource_version=group.version,
+        group_id=group.pk,
+        data=data,
+    )
+    written = _write([event])
+    return written[0] if written else None
+
+
+def record_membership_events(
+    *, group: Group, type: str, user_ids: Iterable, actor: Actor
+) -> list[DirectoryEvent]:
+    """One group.member_added/removed event per member; the group's version orders them."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return []
+    group_data = group_snapshot(group)
+    users = User.objects.in_bulk(user_ids)
+    events = []
+    for user_id in user_ids:
+        user = users.get(user_id)
+        user_data = user_snapshot(user) if user is not None else {"id": str(user_id)}
+        events.append(
+            _event(
+                organization_id=group.organization_id,
+                type=type,
+                actor=actor,
+                resource_id=group.pk,
+                resource_version=group.version,
+                user_id=user_id,
+                group_id=group.pk,
+                data={"group": group_data, "user": user_data},
+            )
+        )
+    return _write(events)
