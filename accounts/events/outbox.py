@@ -76,14 +76,20 @@ def record_group_event(
 
 
 def record_membership_events(
-    *, group: Group, type: str, user_ids: Iterable, actor: Actor
+    *, group: Group, type: str, user_ids: Iterable, actor: Actor, users: dict | None = None
 ) -> list[DirectoryEvent]:
-    """One group.member_added/removed event per member; the group's version orders them."""
+    """One group.member_added/removed event per member; the group's version orders them.
+
+    `users` maps ids to the User objects the caller already holds; the others are loaded.
+    """
     user_ids = list(user_ids)
     if not user_ids:
         return []
     group_data = group_snapshot(group)
-    users = User.objects.in_bulk(user_ids)
+    users = dict(users or {})
+    missing = [user_id for user_id in user_ids if user_id not in users]
+    if missing:
+        users.update(User.objects.in_bulk(missing))
     events = []
     for user_id in user_ids:
         user = users.get(user_id)

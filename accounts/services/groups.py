@@ -117,7 +117,8 @@ def group_create(
     if group_by_display_name(organization, display_name) is not None:
         raise GroupNameTaken(display_name)
     group = Group(organization=organization, display_name=display_name, external_id=external_id)
-    member_ids = list(_unique_users(group, members))
+    members_by_id = _unique_users(group, members)
+    member_ids = list(members_by_id)
     _save_unique(group, force_insert=True)
     _add(group, member_ids)
     _audit_group(
@@ -135,7 +136,11 @@ def group_create(
             changes=_member_changes(member_ids),
         )
         record_membership_events(
-            group=group, type=EventType.GROUP_MEMBER_ADDED, user_ids=member_ids, actor=actor
+            group=group,
+            type=EventType.GROUP_MEMBER_ADDED,
+            user_ids=member_ids,
+            actor=actor,
+            users=members_by_id,
         )
     return group
 
@@ -196,7 +201,7 @@ def group_delete(*, group: Group, actor: Actor) -> None:
 
 
 def _record_member_changes(
-    group: Group, actor: Actor, *, added: list = (), removed: list = ()
+    group: Group, actor: Actor, *, added: list = (), removed: list = (), users: dict | None = None
 ) -> None:
     """One audit event per direction, one version bump, and one directory event per
     member, for what really changed."""
@@ -212,7 +217,9 @@ def _record_member_changes(
         (EventType.GROUP_MEMBER_ADDED, added),
         (EventType.GROUP_MEMBER_REMOVED, removed),
     ):
-        record_membership_events(group=group, type=type, user_ids=user_ids, actor=actor)
+        record_membership_events(
+            group=group, type=type, user_ids=user_ids, actor=actor, users=users
+        )
     if group.grants_admin and (added or removed):
         roles_apply_mapping(
             organization=group.organization,
@@ -226,8 +233,9 @@ def _record_member_changes(
 def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Add users (of the group's organization); returns the ids actually added."""
     group = _locked(group)
-    added = _add(group, list(_unique_users(group, users)))
-    _record_member_changes(group, actor, added=added)
+    wanted = _unique_users(group, users)
+    added = _add(group, list(wanted))
+    _record_member_changes(group, actor, added=added, users=wanted)
     return added
 
 
@@ -235,8 +243,9 @@ def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> l
 def group_members_remove(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Remove users from the group; returns the ids actually removed."""
     group = _locked(group)
-    removed = _remove(group, list(_unique_users(group, users)))
-    _record_member_changes(group, actor, removed=removed)
+    wanted = _unique_users(group, users)
+    removed = _remove(group, list(wanted))
+    _record_member_changes(group, actor, removed=removed, users=wanted)
     return removed
 
 
@@ -258,4 +267,4 @@ def group_members_replace(*, group: Group, users: Iterable[User], actor: Actor) 
     current = set(Membership.objects.filter(group=group).values_list("user_id", flat=True))
     removed = _remove(group, [user_id for user_id in current if user_id not in wanted])
     added = _add(group, [user_id for user_id in wanted if user_id not in current])
-    _record_member_changes(group, actor, added=added, removed=removed)
+    _record_member_changes(group, actor, added=added, removed=removed, users=wanted)
