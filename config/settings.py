@@ -242,10 +242,17 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Counted in the shared cache above, so every app instance sees the same counts.
+    "DEFAULT_THROTTLE_RATES": {"api_key": ENV.get("API_KEY_RATE", "1200/min")},
 }
 
 # Bearer token a Prometheus scrape of /metrics must send; unset, /metrics answers 404.
 METRICS_TOKEN = ENV.get("METRICS_TOKEN", "")
+
+# Directory events (accounts.events): kept this many days, then purged by the worker.
+EVENT_RETENTION_DAYS = max(env_int(ENV, "EVENT_RETENTION_DAYS", 90), 1)
+# Event writing can be switched off for the outbox-overhead benchmark only.
+DIRECTORY_EVENTS_ENABLED = True
 
 LOG_FORMAT = ENV.get("LOG_FORMAT", "text" if DEBUG else "json")
 LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")

@@ -1,0 +1,93 @@
+"""GET-only endpoints for an organization's API key: the event stream and the directory."""
+
+from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+
+from accounts.events.api.authentication import ApiKeyAuthentication, HasApiKey
+from accounts.events.api.pagination import DirectoryCursorPagination, EventStreamPagination
+from accounts.events.api.serializers import (
+    EventSerializer,
+    GroupSerializer,
+    MemberSerializer,
+    UserSerializer,
+)
+from accounts.events.api.throttling import ApiKeyRateThrottle
+from accounts.models import DirectoryEvent, EventType, Group, Membership, User
+
+
+class OrganizationApiView:
+    """Every view answers for the key's organization only."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+    pagination_class = DirectoryCursorPagination
+
+    @property
+    def organization(self):
+        return self.request.auth.organization
+
+
+class EventList(OrganizationApiView, ListAPIView):
+    serializer_class = EventSerializer
+    pagination_class = EventStreamPagination
+
+    def get_queryset(self):
+        # Ordered and cut at the commit horizon by the pagination (accounts.events.stream).
+        return DirectoryEvent.objects.filter(organization=self.organization)
+
+    def event_types(self) -> list[str] | None:
+        raw = self.request.query_params.get("types")
+        if not raw:
+            return None
+        types = [name.strip() for name in raw.split(",") if name.strip()]
+        unknown = sorted(set(types) - set(EventType.values))
+        if unknown:
+            raise ValidationError({"types": f"Unknown event types: {', '.join(unknown)}."})
+        return types
+
+
+class UserList(OrganizationApiView, ListAPIView):
+    serializer_class = UserSerializer
+
+    def get_queryset(self):
+        return User.objects.filter(organization=self.organization)
+
+
+class UserDetail(OrganizationApiView, RetrieveAPIView):
+    serializer_class = UserSerializer
+    lookup_url_kwarg = "user_id"
+
+    def get_queryset(self):
+        return User.objects.filter(organization=self.organization)
+
+
+class GroupList(OrganizationApiView, ListAPIView):
+    serializer_class = GroupSerializer
+
+    def get_queryset(self):
+        return Group.objects.filter(organization=self.organization)
+
+
+class GroupDetail(OrganizationApiView, RetrieveAPIView):
+    serializer_class = GroupSerializer
+    lookup_url_kwarg = "group_id"
+
+    def get_queryset(self):
+        return Group.objects.filter(organization=self.organization)
+
+
+class MembershipCursorPagination(DirectoryCursorPagination):
+    ordering = ("id",)
+
+
+class GroupMemberList(OrganizationApiView, ListAPIView):
+    serializer_class = MemberSerializer
+    pagination_class = MembershipCursorPagination
+
+    def get_queryset(self):
+        group = get_object_or_404(
+            Group.objects.filter(organization=self.organization), pk=self.kwargs["group_id"]
+        )
+        return Membership.objects.filter(group=group).select_related("user")

@@ -1,0 +1,28 @@
+"""Reads of API keys, events and webhooks."""
+
+from django.db.models import QuerySet
+
+from accounts.events import keys
+from accounts.models import ApiKey, Organization
+
+
+def api_key_for_secret(secret: str) -> ApiKey | None:
+    """The key whose secret this is, live or not; None for anything else.
+
+    One indexed lookup by prefix, then a constant-time digest comparison.
+    """
+    prefix = keys.prefix_of(secret)
+    if prefix is None:
+        return None
+    key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+    if key is None or not keys.matches(secret, key.digest):
+        return None
+    return key
+
+
+def api_keys_of(organization: Organization) -> QuerySet[ApiKey]:
+    return (
+        ApiKey.objects.filter(organization=organization)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
