@@ -40,6 +40,19 @@ def env_list(environ, name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(environ, name: str, default: list[int]) -> list[int]:
+    """Comma-separated whole numbers, such as WEBHOOK_RETRY_DELAYS=5,60,300."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return [int(item) for item in raw.split(",") if item.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated whole numbers, got {raw!r}."
+        ) from None
+
+
 def env_rate(environ, name: str, default: str) -> str:
     """A rate limit such as 10/5m, checked at start rather than on the first request."""
     raw = environ.get(name)

@@ -6,7 +6,15 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_rate, public_base_url, secret_key
+from config.env import (
+    env_bool,
+    env_int,
+    env_int_list,
+    env_list,
+    env_rate,
+    public_base_url,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
@@ -253,6 +261,32 @@ METRICS_TOKEN = ENV.get("METRICS_TOKEN", "")
 EVENT_RETENTION_DAYS = max(env_int(ENV, "EVENT_RETENTION_DAYS", 90), 1)
 # Event writing can be switched off for the outbox-overhead benchmark only.
 DIRECTORY_EVENTS_ENABLED = True
+
+# Webhooks. Seconds between attempts, each with ±20 % jitter; the default spans about
+# three days (1 + 9 attempts). An endpoint whose deliveries fail for
+# WEBHOOK_DISABLE_AFTER_DAYS, or that answers 410, is disabled.
+WEBHOOK_RETRY_DELAYS = env_int_list(
+    ENV, "WEBHOOK_RETRY_DELAYS", [5, 60, 300, 1800, 7200, 21600, 43200, 86400, 86400]
+)
+WEBHOOK_DISABLE_AFTER_DAYS = env_int(ENV, "WEBHOOK_DISABLE_AFTER_DAYS", 5)
+WEBHOOK_TIMEOUT_SECONDS = env_int(ENV, "WEBHOOK_TIMEOUT_SECONDS", 10)
+# After a rotation the previous secrets keep signing this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env_int(ENV, "WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+# Local development and tests only: admits http and loopback receivers.
+WEBHOOK_ALLOW_LOOPBACK = env_bool(ENV, "WEBHOOK_ALLOW_LOOPBACK", default=False)
+
+# The job worker (python manage.py run_worker): procrastinate on the same PostgreSQL.
+# SQLite has no queue; docs/events.md says what runs there.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    INSTALLED_APPS.append("procrastinate.contrib.django")
+PROCRASTINATE_IMPORT_PATHS = ["accounts.events.tasks"]
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+WORKER_CONCURRENCY = env_int(ENV, "WORKER_CONCURRENCY", 4)
+WORKER_POLL_SECONDS = float(ENV.get("WORKER_POLL_SECONDS") or 5)
+WORKER_HEARTBEAT_SECONDS = float(ENV.get("WORKER_HEARTBEAT_SECONDS") or 10)
+WORKER_STALLED_SECONDS = float(ENV.get("WORKER_STALLED_SECONDS") or 30)
+# On SIGTERM, how long the jobs in hand may take to finish (past the webhook timeout).
+WORKER_SHUTDOWN_SECONDS = float(ENV.get("WORKER_SHUTDOWN_SECONDS") or 20)
 
 LOG_FORMAT = ENV.get("LOG_FORMAT", "text" if DEBUG else "json")
 LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO")

@@ -178,3 +178,13 @@ def other_scim(other_organization, make_scim_token):
     from django.test import Client
 
     return ScimClient(Client(), make_scim_token(other_organization)[1])
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (tests.events.receiver)."""
+    from tests.events.receiver import Receiver
+
+    receiver = Receiver()
+    yield receiver
+    receiver.close()

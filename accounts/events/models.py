@@ -151,7 +151,15 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    event = models.ForeignKey(DirectoryEvent, on_delete=models.CASCADE, related_name="deliveries")
+    """One event sent to one endpoint, attempt after attempt; no event: a test message."""
+
+    event = models.ForeignKey(
+        DirectoryEvent,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        null=True,
+        blank=True,
+    )
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )

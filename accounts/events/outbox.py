@@ -1,7 +1,8 @@
 """The transactional outbox: directory events written inside the change's transaction.
 
 Services call these next to their audit write, so a rolled-back change leaves no event
-and a no-op (which returns before the audit write) leaves none either.
+and a no-op (which returns before the audit write) leaves none either. Webhook
+deliveries for the new events are queued in the same transaction (accounts.events.fanout).
 """
 
 from collections.abc import Iterable
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.actors import Actor
+from accounts.events.fanout import queue_deliveries
 from accounts.events.snapshots import group_snapshot, user_snapshot
 from accounts.models import DirectoryEvent, EventType, Group, User
 from config.request_context import current_request_id
@@ -32,6 +34,7 @@ def _write(events: list[DirectoryEvent]) -> list[DirectoryEvent]:
         return []
     assert transaction.get_connection().in_atomic_block, "write events inside the change"
     DirectoryEvent.objects.bulk_create(events)
+    queue_deliveries(events)
     return events
 
 

@@ -4,7 +4,7 @@ A consumer rebuilds its state from the read API and then follows the event strea
 user in `/api/v1/users` and a user in an event's `data.user` must be the same object.
 """
 
-from accounts.models import Group, User
+from accounts.models import DirectoryEvent, Group, User
 
 
 def _timestamp(value) -> str | None:
@@ -37,4 +37,14 @@ def group_snapshot(group: Group) -> dict:
         "version": group.version,
         "created_at": _timestamp(group.created_at),
         "updated_at": _timestamp(group.updated_at),
+    }
+
+
+def event_body(event: DirectoryEvent) -> dict:
+    """An event as the Events API lists it and as a webhook delivers it."""
+    return {
+        "id": str(event.pk),
+        "type": event.type,
+        "occurred_at": _timestamp(event.occurred_at),
+        "data": event.data,
     }

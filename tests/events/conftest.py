@@ -53,3 +53,22 @@ def api(organization, make_api_key):
 @pytest.fixture
 def other_api(other_organization, make_api_key):
     return ApiClient(make_api_key(other_organization)[1])
+
+
+@pytest.fixture
+def loopback_webhooks(settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+
+
+@pytest.fixture
+def make_endpoint(db, system_actor, loopback_webhooks):
+    """Returns (endpoint, secret) made through the service."""
+    from accounts.events.services import webhook_endpoint_create
+
+    def make(organization, url, **fields):
+        return webhook_endpoint_create(
+            organization=organization, url=url, actor=system_actor, **fields
+        )
+
+    return make

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from accounts.events.snapshots import group_snapshot, user_snapshot
+from accounts.events.snapshots import event_body, group_snapshot, user_snapshot
 
 
 class UserSerializer(serializers.BaseSerializer):
@@ -24,12 +24,7 @@ class MemberSerializer(serializers.BaseSerializer):
 
 class EventSerializer(serializers.BaseSerializer):
     def to_representation(self, instance):
-        return {
-            "id": str(instance.pk),
-            "type": instance.type,
-            "occurred_at": _time(instance.occurred_at),
-            "data": instance.data,
-        }
+        return event_body(instance)
 
 
 def _time(value) -> str:

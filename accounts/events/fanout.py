@@ -1,0 +1,54 @@
+"""Webhook deliveries for new events, queued in the transaction that wrote the events.
+
+One `WebhookDelivery` per event and interested endpoint, and one procrastinate job per
+delivery. The job's lock names the endpoint and the resource, so procrastinate runs the
+deliveries of one resource to one endpoint one at a time, in the order they were queued,
+a retrying delivery holding back the later ones (per-resource order).
+"""
+
+from django.db import connection
+
+from accounts.models import DirectoryEvent, WebhookDelivery, WebhookEndpoint
+
+
+def queue_available() -> bool:
+    """procrastinate runs on PostgreSQL only; on SQLite no job can be queued."""
+    return connection.vendor == "postgresql"
+
+
+def delivery_lock(endpoint_id, resource_id) -> str:
+    return f"webhook:{endpoint_id}:{resource_id}"
+
+
+def queue_deliveries(events: list[DirectoryEvent]) -> list[WebhookDelivery]:
+    organization_id = events[0].organization_id
+    endpoints = list(WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True))
+    if not endpoints:
+        return []
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(event=event, endpoint=endpoint)
+            for event in events
+            for endpoint in endpoints
+            if endpoint.wants(event.type)
+        ]
+    )
+    for delivery in deliveries:
+        enqueue_delivery(delivery)
+    return deliveries
+
+
+def enqueue_delivery(delivery: WebhookDelivery) -> None:
+    """Queue the job that sends `delivery`; it commits (or rolls back) with the caller.
+
+    On SQLite there is no queue: the delivery stays pending, and the console says that
+    webhooks need PostgreSQL (docs/events.md).
+    """
+    if not queue_available():
+        return
+    from accounts.events.tasks import deliver_webhook
+
+    resource = delivery.event.resource_id if delivery.event is not None else "test"
+    deliver_webhook.configure(lock=delivery_lock(delivery.endpoint_id, resource)).defer(
+        delivery_id=delivery.pk
+    )

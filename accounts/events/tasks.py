@@ -1,0 +1,73 @@
+"""The worker's jobs (procrastinate): deliveries, the event purge, stalled-job recovery."""
+
+from django.conf import settings
+from django.db import close_old_connections
+from procrastinate import BaseRetryStrategy, RetryDecision
+from procrastinate.contrib.django import app
+
+from accounts.events.services import events_purge
+from accounts.events.webhooks.delivery import RetryLater, attempt_delivery
+
+# A job that fails unexpectedly (the database away, a bug) is retried this many times.
+UNEXPECTED_FAILURE_RETRIES = 10
+UNEXPECTED_FAILURE_DELAY_SECONDS = 60
+
+
+class DeliveryRetry(BaseRetryStrategy):
+    """The delivery decides its own schedule (WEBHOOK_RETRY_DELAYS, with jitter).
+
+    Retrying the same job, rather than queueing a new one, keeps its place in its
+    lock's queue: the later deliveries of the same resource wait behind it.
+    """
+
+    def get_retry_decision(self, *, exception, job):
+        if isinstance(exception, RetryLater):
+            return RetryDecision(retry_in={"seconds": exception.seconds})
+        if job.attempts < UNEXPECTED_FAILURE_RETRIES:
+            return RetryDecision(retry_in={"seconds": UNEXPECTED_FAILURE_DELAY_SECONDS})
+        return None
+
+
+@app.task(name="webhooks.deliver", queue="webhooks", retry=DeliveryRetry())
+def deliver_webhook(delivery_id: int) -> None:
+    # Outside a request cycle Django does not recycle connections by itself.
+    close_old_connections()
+    try:
+        attempt_delivery(delivery_id)
+    finally:
+        close_old_connections()
+
+
+@app.periodic(cron="17 3 * * *", periodic_id="events.purge")
+@app.task(name="events.purge", queue="maintenance", queueing_lock="events.purge")
+def purge_events(timestamp: int) -> int:
+    close_old_connections()
+    try:
+        return events_purge()
+    finally:
+        close_old_connections()
+
+
+async def retry_stalled(job_manager) -> int:
+    """Put back in the queue the jobs of workers that stopped sending heartbeats.
+
+    A worker killed mid-delivery (SIGKILL, a lost machine) leaves its job in `doing`;
+    the delivery was counted but not recorded, so it is simply attempted again.
+    """
+    stalled = await job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=settings.WORKER_STALLED_SECONDS
+    )
+    for job in stalled:
+        await job_manager.retry_job(job)
+    return len(stalled)
+
+
+@app.periodic(cron="* * * * *", periodic_id="jobs.retry_stalled")
+@app.task(
+    name="jobs.retry_stalled",
+    queue="maintenance",
+    queueing_lock="jobs.retry_stalled",
+    pass_context=True,
+)
+async def retry_stalled_jobs(context, timestamp: int) -> int:
+    return await retry_stalled(context.app.job_manager)

@@ -1,0 +1,1 @@
+"""Webhooks: Standard Webhooks signing, address rules, sending, and delivery attempts."""
