@@ -297,3 +297,41 @@ class ScimRequestFilterForm(forms.Form):
             "since": data.get("since"),
             "until": data.get("until"),
         }
+
+
+class ApiKeyCreateForm(forms.Form):
+    label = forms.CharField(
+        label="Label",
+        max_length=100,
+        help_text="The service that will use this key, e.g. “File service”.",
+    )
+
+
+def _event_type_choices():
+    from accounts.models import EventType
+
+    return [(value, value) for value in EventType.values]
+
+
+class WebhookEventTypesField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Events")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "None ticked: every event type.")
+        super().__init__(choices=_event_type_choices, **kwargs)
+
+
+class WebhookEndpointCreateForm(forms.Form):
+    url = forms.URLField(
+        label="Endpoint URL",
+        max_length=2000,
+        assume_scheme="https",
+        help_text="An https:// address on the public internet.",
+    )
+    event_types = WebhookEventTypesField()
+
+
+class WebhookEventTypesForm(forms.Form):
+    event_types = WebhookEventTypesField()

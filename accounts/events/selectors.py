@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from accounts.events import keys
-from accounts.models import ApiKey, Organization
+from accounts.models import ApiKey, Organization, WebhookDelivery, WebhookEndpoint
 
 
 def api_key_for_secret(secret: str) -> ApiKey | None:
@@ -26,3 +26,12 @@ def api_keys_of(organization: Organization) -> QuerySet[ApiKey]:
         .select_related("created_by")
         .order_by("-created_at", "-id")
     )
+
+
+def endpoints_of(organization: Organization) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization=organization).order_by("created_at", "id")
+
+
+def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    """The endpoint's deliveries, newest first, with their events."""
+    return WebhookDelivery.objects.filter(endpoint=endpoint).select_related("event").order_by("-id")
