@@ -50,6 +50,9 @@ $(AXE): $(BROWSER_JS)/package.json $(BROWSER_JS)/package-lock.json
 
 browser-js: $(AXE)
 
+# The webhook worker (procrastinate) needs PostgreSQL: with a postgres DATABASE_URL it
+# runs beside the server; on SQLite it is not started, and the console's Integrations
+# page says that deliveries are recorded, not sent.
 run: export DEBUG ?= 1
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
@@ -60,7 +63,17 @@ run: $(STAMP)
 	@echo "Console: $(PUBLIC_BASE_URL)/console/login/  (owner@demo.example, password above)"
 	@echo "Operations admin: $(PUBLIC_BASE_URL)/admin/  (python manage.py createsuperuser)"
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@case "$${DATABASE_URL:-}" in \
+	  postgres*) \
+	    echo "Worker: python manage.py run_worker, beside the server and stopped with it."; \
+	    $(BIN)/python manage.py run_worker & worker=$$!; \
+	    trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	    $(BIN)/python manage.py runserver $(HOST):$(PORT) ;; \
+	  *) \
+	    echo "Worker: not started. Webhooks are sent by python manage.py run_worker, which"; \
+	    echo "needs PostgreSQL: DATABASE_URL=postgres://... make run (see docs/events.md)."; \
+	    $(BIN)/python manage.py runserver $(HOST):$(PORT) ;; \
+	esac
 
 # Without npm the browser tests' accessibility checks skip (CI installs npm and runs them).
 test: $(STAMP)
