@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import database, report, server
 
-SCENARIOS = ("push", "paging", "groups", "filters", "saml")
+SCENARIOS = ("push", "paging", "groups", "filters", "saml", "outbox", "events")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     port = server.free_port()
     database.setup_django(url, secret_key, f"http://127.0.0.1:{port}")
 
-    from bench import saml, scenarios, seed
+    from bench import events, saml, scenarios, seed
 
     sizes, budget = (seed.QUICK, scenarios.QUICK) if args.quick else (seed.FULL, scenarios.FULL)
     print("seeding")
@@ -80,6 +80,7 @@ def main(argv=None) -> int:
         "filters": lambda srv: scenarios.filters(srv, data, budget),
     }
     steps["saml"] = lambda srv: saml.acs(srv, data, budget, args.workers)
+    steps["events"] = lambda srv: events.events_pages(srv, data, budget, quick=args.quick)
 
     redis_url = server.local_redis_url()
     results["cache"] = "redis" if redis_url else "database"
@@ -101,6 +102,22 @@ def main(argv=None) -> int:
             results[name] = steps[name](srv)
             results[name]["seconds"] = round(time.perf_counter() - step_started, 1)
             results["memory"][name] = srv.peak_rss_mib()
+        if "outbox" in args.only:
+            print("outbox ...", flush=True)
+            step_started = time.perf_counter()
+            with server.gunicorn(
+                database_url=url,
+                secret_key=secret_key,
+                workers=args.workers,
+                port=server.free_port(),
+                redis_url=redis_url,
+                log_path=args.out / f"gunicorn-{run_id}-without-events.log",
+                settings_module="bench.settings_without_events",
+            ) as without_events:
+                results["outbox"] = events.outbox_overhead(
+                    srv, without_events, data, budget, run_id
+                )
+            results["outbox"]["seconds"] = round(time.perf_counter() - step_started, 1)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
 
     report.write_json(results, args.out / "results.json")

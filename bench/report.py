@@ -62,6 +62,34 @@ def markdown(results: dict) -> str:
             ],
             rows,
         )
+    if outbox := results.get("outbox"):
+        lines += ["## Okta push with the directory-event outbox on vs. off", ""]
+        lines += _table(
+            ["concurrency", "ops/s on (rounds)", "ops/s off (rounds)", "on / off", "target"],
+            [
+                [
+                    outbox["concurrency"],
+                    outbox["throughput_per_s"]["on"],
+                    outbox["throughput_per_s"]["off"],
+                    outbox["on_over_off"],
+                    f">= {outbox['target']}",
+                ]
+            ],
+        )
+    if stream := results.get("events"):
+        lines += ["## Events API: a page of 100 at the start and at the end of the stream", ""]
+        lines += _table(
+            ["events", "first page ms", "page ending at the last event ms", "ratio", "target"],
+            [
+                [
+                    stream["events"],
+                    stream["median_ms"]["first"],
+                    stream["median_ms"]["deep"],
+                    stream["deep_over_first"],
+                    f"<= {stream['target']}",
+                ]
+            ],
+        )
     if paging := results.get("paging"):
         medians = paging["median_ms"]
         lines += [

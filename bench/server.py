@@ -34,7 +34,13 @@ def local_redis_url(database: int = 14) -> str:
 
 
 def server_environment(
-    *, database_url: str, secret_key: str, port: int, workers: int, redis_url: str
+    *,
+    database_url: str,
+    secret_key: str,
+    port: int,
+    workers: int,
+    redis_url: str,
+    settings_module: str = "config.settings",
 ) -> dict:
     env = {
         key: value
@@ -42,7 +48,7 @@ def server_environment(
         if not key.startswith(("GUNICORN_", "REDIS_"))
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SETTINGS_MODULE=settings_module,
         DATABASE_URL=database_url,
         SECRET_KEY=secret_key,
         DEBUG="0",
@@ -105,7 +111,14 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    *, database_url: str, secret_key: str, workers: int, port: int, redis_url: str, log_path: Path
+    *,
+    database_url: str,
+    secret_key: str,
+    workers: int,
+    port: int,
+    redis_url: str,
+    log_path: Path,
+    settings_module: str = "config.settings",
 ):
     """A gunicorn master with `workers` workers on a loopback port, always stopped."""
     env = server_environment(
@@ -114,6 +127,7 @@ def gunicorn(
         port=port,
         workers=workers,
         redis_url=redis_url,
+        settings_module=settings_module,
     )
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
