@@ -310,16 +310,3 @@ class UserSession(models.Model):
 
     def __str__(self):
         return f"session of {self.user_id}"
-
-
-# Directory events, API keys and webhooks live in accounts.events; importing them here
-# registers them with the accounts app.
-from accounts.events.models import (  # noqa: E402, F401
-    ApiKey,
-    DeliveryStatus,
-    DirectoryEvent,
-    EventType,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookSecret,
-)

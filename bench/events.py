@@ -51,7 +51,7 @@ def outbox_overhead(on: Server, off: Server, data: seed.Dataset, budget: Budget,
 def _seed_events(organization, count: int) -> None:
     from django.db import transaction
 
-    from accounts.models import DirectoryEvent, EventType
+    from accounts.events.models import DirectoryEvent, EventType
 
     if DirectoryEvent.objects.filter(organization=organization).count() >= count:
         return
@@ -76,8 +76,9 @@ def events_pages(server: Server, data: seed.Dataset, budget: Budget, *, quick: b
     from django.db import connection
 
     from accounts.events import stream
-    from accounts.events.services import api_key_create
-    from accounts.models import DirectoryEvent, Organization
+    from accounts.events.models import DirectoryEvent
+    from accounts.models import Organization
+    from accounts.services.integrations import api_key_create
 
     count = STREAM_EVENTS_QUICK if quick else STREAM_EVENTS
     organization, _ = Organization.objects.get_or_create(

@@ -11,6 +11,6 @@ urlpatterns = [
     path("console/", include("console.urls")),
     # Apps add their own include() lines below, one per app.
     path("scim/v2/", include("provisioning.urls")),
-    path("api/v1/", include("accounts.events.api.urls")),
+    path("api/v1/", include("accounts.api.urls")),
     path("", include("sso.urls")),
 ]

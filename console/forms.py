@@ -308,7 +308,7 @@ class ApiKeyCreateForm(forms.Form):
 
 
 def _event_type_choices():
-    from accounts.models import EventType
+    from accounts.events.models import EventType
 
     return [(value, value) for value in EventType.values]
 

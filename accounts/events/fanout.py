@@ -8,7 +8,10 @@ a retrying delivery holding back the later ones (per-resource order).
 
 from django.db import connection
 
-from accounts.models import DirectoryEvent, WebhookDelivery, WebhookEndpoint
+from accounts.events.models import DirectoryEvent, WebhookDelivery, WebhookEndpoint
+
+DELIVER_TASK = "webhooks.deliver"
+DELIVER_QUEUE = "webhooks"
 
 
 def queue_available() -> bool:
@@ -46,9 +49,10 @@ def enqueue_delivery(delivery: WebhookDelivery) -> None:
     """
     if not queue_available():
         return
-    from accounts.events.tasks import deliver_webhook
+    from procrastinate.contrib.django import app
 
     resource = delivery.event.resource_id if delivery.event is not None else "test"
-    deliver_webhook.configure(lock=delivery_lock(delivery.endpoint_id, resource)).defer(
-        delivery_id=delivery.pk
-    )
+    # By name: the task (accounts.tasks) calls the services, which call this module.
+    app.configure_task(
+        DELIVER_TASK, queue=DELIVER_QUEUE, lock=delivery_lock(delivery.endpoint_id, resource)
+    ).defer(delivery_id=delivery.pk)

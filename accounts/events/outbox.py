@@ -12,8 +12,9 @@ from django.db import transaction
 
 from accounts.actors import Actor
 from accounts.events.fanout import queue_deliveries
+from accounts.events.models import DirectoryEvent, EventType
 from accounts.events.snapshots import group_snapshot, user_snapshot
-from accounts.models import DirectoryEvent, EventType, Group, User
+from accounts.models import Group, User
 from config.request_context import current_request_id
 
 

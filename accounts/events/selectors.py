@@ -3,7 +3,8 @@
 from django.db.models import QuerySet
 
 from accounts.events import keys
-from accounts.models import ApiKey, Organization, WebhookDelivery, WebhookEndpoint
+from accounts.events.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from accounts.models import Organization
 
 
 def api_key_for_secret(secret: str) -> ApiKey | None:

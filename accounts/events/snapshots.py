@@ -4,7 +4,8 @@ A consumer rebuilds its state from the read API and then follows the event strea
 user in `/api/v1/users` and a user in an event's `data.user` must be the same object.
 """
 
-from accounts.models import DirectoryEvent, Group, User
+from accounts.events.models import DirectoryEvent
+from accounts.models import Group, User
 
 
 def _timestamp(value) -> str | None:

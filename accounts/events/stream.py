@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from accounts.models import DirectoryEvent
+from accounts.events.models import DirectoryEvent
 
 CURSOR_VERSION = "1"
 _HORIZON = RawSQL("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", [])

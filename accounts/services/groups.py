@@ -4,8 +4,9 @@ from django.db import IntegrityError, transaction
 
 from accounts.actors import Actor
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
+from accounts.events.models import EventType
 from accounts.events.outbox import record_group_event, record_membership_events
-from accounts.models import AuditAction, EventType, Group, Membership, Organization, User
+from accounts.models import AuditAction, Group, Membership, Organization, User
 from accounts.selectors import group_by_display_name
 from accounts.services.audit import audit_record
 from accounts.services.role_mapping import roles_apply_mapping

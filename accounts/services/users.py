@@ -3,9 +3,10 @@ from django.db import IntegrityError, transaction
 from accounts import sessions
 from accounts.actors import Actor
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
+from accounts.events.models import EventType
 from accounts.events.outbox import record_user_event
 from accounts.folding import casefold_key
-from accounts.models import AuditAction, EventType, Organization, Role, Source, User
+from accounts.models import AuditAction, Organization, Role, Source, User
 from accounts.selectors import user_by_username
 from accounts.services.audit import audit_record
 from accounts.services.privileges import (

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
 from accounts.errors import AccountsError
-from accounts.events import services
 from accounts.events.fanout import queue_available
 from accounts.events.selectors import api_keys_of, deliveries_of, endpoints_of
+from accounts.services import integrations as services
 from console import secret_handoff
 from console.forms import ApiKeyCreateForm, WebhookEndpointCreateForm, WebhookEventTypesForm
 from console.permissions import console_admin_required

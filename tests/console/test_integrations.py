@@ -5,15 +5,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from accounts.events.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from accounts.events.selectors import api_key_for_secret
-from accounts.events.services import webhook_endpoint_create
-from accounts.models import (
-    ApiKey,
-    AuditAction,
-    AuditEvent,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from accounts.models import AuditAction, AuditEvent
+from accounts.services.integrations import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +58,7 @@ def test_an_api_key_without_a_label_is_a_form_error(owner_client):
 
 
 def test_revoking_an_api_key_is_audited(owner_client, org_owner, organization, system_actor):
-    from accounts.events.services import api_key_create
+    from accounts.services.integrations import api_key_create
 
     key, _ = api_key_create(organization=organization, label="Old", actor=system_actor)
     response = owner_client.post(reverse("console:api_key_revoke", args=[key.pk]))

@@ -3,7 +3,7 @@ import time
 import pytest
 from django.test import Client
 
-from accounts.events.services import api_key_create
+from accounts.services.integrations import api_key_create
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def loopback_webhooks(settings):
 @pytest.fixture
 def make_endpoint(db, system_actor, loopback_webhooks):
     """Returns (endpoint, secret) made through the service."""
-    from accounts.events.services import webhook_endpoint_create
+    from accounts.services.integrations import webhook_endpoint_create
 
     def make(organization, url, **fields):
         return webhook_endpoint_create(

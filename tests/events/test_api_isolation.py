@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts.events.services import api_key_revoke
+from accounts.services.integrations import api_key_revoke
 from tests.events.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db(transaction=True)

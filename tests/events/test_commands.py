@@ -24,8 +24,8 @@ def test_create_api_key_for_an_unknown_organization_is_a_clear_error():
 
 
 def test_create_webhook_endpoint_prints_the_signing_secret_last(organization, settings):
-    from accounts.events.webhooks.delivery import live_secrets
-    from accounts.models import WebhookEndpoint
+    from accounts.events.models import WebhookEndpoint
+    from accounts.services.webhook_delivery import live_secrets
 
     settings.WEBHOOK_ALLOW_LOOPBACK = True
     out = io.StringIO()

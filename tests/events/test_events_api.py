@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.events import stream
-from accounts.models import EventType
+from accounts.events.models import EventType
 from accounts.services import group_members_add, user_deactivate, user_update
 
 # Committed rows: on PostgreSQL the stream serves only events of finished transactions.
@@ -110,7 +110,7 @@ def test_bad_limit_is_a_400(api, limit):
 
 
 def test_limit_is_capped_at_500(api, organization, make_user):
-    from accounts.events.api.pagination import limit_from
+    from accounts.api.pagination import limit_from
 
     class Request:
         query_params = {"limit": "10000"}

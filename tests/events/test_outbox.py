@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from accounts.models import DirectoryEvent, EventType
+from accounts.events.models import DirectoryEvent, EventType
 from accounts.services import (
     group_delete,
     group_members_add,

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import DirectoryEvent, EventType
+from accounts.events.models import DirectoryEvent, EventType
 from accounts.services import operator_create
 
 pytestmark = pytest.mark.django_db

@@ -107,7 +107,7 @@ def test_the_address_is_checked_again_at_send_time(dns, no_network):
 
 @pytest.mark.django_db
 def test_registration_refuses_a_private_target(dns, organization, system_actor):
-    from accounts.events.services import webhook_endpoint_create
+    from accounts.services.integrations import webhook_endpoint_create
 
     dns["intranet.example"] = ["192.168.0.10"]
     with pytest.raises(InvalidValue, match="a private address"):

@@ -7,16 +7,17 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from accounts.events.services import (
+from accounts.events.models import DeliveryStatus, EventType, WebhookDelivery
+from accounts.events.snapshots import event_body
+from accounts.models import AuditAction, AuditEvent
+from accounts.services import user_update
+from accounts.services.integrations import (
     webhook_delivery_resend,
     webhook_endpoint_update,
     webhook_secret_rotate,
     webhook_send_test,
 )
-from accounts.events.snapshots import event_body
-from accounts.events.webhooks.delivery import RetryLater, attempt_delivery, live_secrets
-from accounts.models import AuditAction, AuditEvent, DeliveryStatus, EventType, WebhookDelivery
-from accounts.services import user_update
+from accounts.services.webhook_delivery import RetryLater, attempt_delivery, live_secrets
 from tests.events.receiver import Answer
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from django.db import connection, transaction
 
-from accounts.events.services import api_key_create
-from accounts.models import DirectoryEvent
+from accounts.events.models import DirectoryEvent
 from accounts.services import user_create
+from accounts.services.integrations import api_key_create
 from tests.load.conftest import requires_postgresql
 from tests.load.scim_http import client, patch_body, user_body
 

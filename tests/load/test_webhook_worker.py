@@ -5,6 +5,7 @@ or killed with SIGKILL in the middle of a delivery.
 """
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -13,9 +14,9 @@ import time
 
 import pytest
 
-from accounts.events.services import webhook_endpoint_create
-from accounts.models import DeliveryStatus, WebhookDelivery
+from accounts.events.models import DeliveryStatus, WebhookDelivery
 from accounts.services import user_update
+from accounts.services.integrations import webhook_endpoint_create
 from tests.events.receiver import Answer
 from tests.load.conftest import ROOT, requires_postgresql
 
@@ -154,3 +155,17 @@ def test_sigterm_lets_the_delivery_in_hand_finish(
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
     assert "Worker stopped." in worker.log_path.read_text()
+
+
+def test_metrics_show_the_queue_depth_and_the_oldest_jobs_age(
+    client, organization, endpoint, make_user, settings
+):
+    settings.METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+    make_user(organization)
+    make_user(organization)
+    body = client.get(
+        "/metrics", headers={"Authorization": "Bearer metrics-token-for-tests-0123456789"}
+    ).content.decode()
+    depth = re.search(r'^roster_job_queue_depth\{queue="webhooks"\} (\S+)$', body, re.M)
+    assert depth is not None and float(depth.group(1)) >= 2
+    assert re.search(r'^roster_job_queue_oldest_age_seconds\{queue="webhooks"\} ', body, re.M)

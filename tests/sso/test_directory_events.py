@@ -1,6 +1,7 @@
 """A user created just in time at sign-in is a directory event like any other."""
 
-from accounts.models import DirectoryEvent, EventType, User
+from accounts.events.models import DirectoryEvent, EventType
+from accounts.models import User
 from sso.services import idp_configure
 from tests.sso.conftest import post_acs
 

@@ -2,8 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.actors import Actor
 from accounts.errors import AccountsError
-from accounts.events.services import api_key_create
 from accounts.models import Organization
+from accounts.services.integrations import api_key_create
 
 
 class Command(BaseCommand):

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             )
         from procrastinate.contrib.django import app
 
-        from accounts.events.tasks import retry_stalled
+        from accounts.tasks import retry_stalled
 
         async def run():
             async with app.open_async():

@@ -11,19 +11,17 @@ from accounts.actors import Actor
 from accounts.errors import InvalidValue
 from accounts.events import keys
 from accounts.events.fanout import enqueue_delivery
-from accounts.events.webhooks import signing
-from accounts.events.webhooks.addresses import RefusedTarget, check_target
-from accounts.models import (
+from accounts.events.models import (
     ApiKey,
-    AuditAction,
     DirectoryEvent,
     EventType,
-    Organization,
-    User,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookSecret,
 )
+from accounts.events.webhooks import signing
+from accounts.events.webhooks.addresses import RefusedTarget, check_target
+from accounts.models import AuditAction, Organization, User
 from accounts.services.audit import audit_record
 
 LABEL_MAX_LENGTH = ApiKey._meta.get_field("label").max_length

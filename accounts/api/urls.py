@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.events.api import views
+from accounts.api import views
 
 app_name = "api"
 

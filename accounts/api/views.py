@@ -4,16 +4,17 @@ from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
-from accounts.events.api.authentication import ApiKeyAuthentication, HasApiKey
-from accounts.events.api.pagination import DirectoryCursorPagination, EventStreamPagination
-from accounts.events.api.serializers import (
+from accounts.api.authentication import ApiKeyAuthentication, HasApiKey
+from accounts.api.pagination import DirectoryCursorPagination, EventStreamPagination
+from accounts.api.serializers import (
     EventSerializer,
     GroupSerializer,
     MemberSerializer,
     UserSerializer,
 )
-from accounts.events.api.throttling import ApiKeyRateThrottle
-from accounts.models import DirectoryEvent, EventType, Group, Membership, User
+from accounts.api.throttling import ApiKeyRateThrottle
+from accounts.events.models import DirectoryEvent, EventType
+from accounts.models import Group, Membership, User
 
 
 class OrganizationApiView:

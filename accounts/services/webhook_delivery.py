@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from accounts.events.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from accounts.events.snapshots import event_body
 from accounts.events.webhooks import sender, signing
-from accounts.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from accounts.services.integrations import webhook_endpoint_disable
 
 USER_AGENT = "Roster-Webhooks/1"
 SYSTEM_ACTOR = Actor.system("webhook delivery")
@@ -114,8 +115,6 @@ def _start(delivery_id: int, now: datetime) -> Request | None:
 @transaction.atomic
 def _finish(delivery_id: int, outcome: sender.Outcome, now: datetime) -> int | None:
     """Records the outcome; returns the seconds until the next attempt, if there is one."""
-    from accounts.events.services import webhook_endpoint_disable
-
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     delivery.last_status_code = outcome.status_code

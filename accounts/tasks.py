@@ -5,8 +5,9 @@ from django.db import close_old_connections
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 
-from accounts.events.services import events_purge
-from accounts.events.webhooks.delivery import RetryLater, attempt_delivery
+from accounts.events.fanout import DELIVER_QUEUE, DELIVER_TASK
+from accounts.services.integrations import events_purge
+from accounts.services.webhook_delivery import RetryLater, attempt_delivery
 
 # A job that fails unexpectedly (the database away, a bug) is retried this many times.
 UNEXPECTED_FAILURE_RETRIES = 10
@@ -28,7 +29,7 @@ class DeliveryRetry(BaseRetryStrategy):
         return None
 
 
-@app.task(name="webhooks.deliver", queue="webhooks", retry=DeliveryRetry())
+@app.task(name=DELIVER_TASK, queue=DELIVER_QUEUE, retry=DeliveryRetry())
 def deliver_webhook(delivery_id: int) -> None:
     # Outside a request cycle Django does not recycle connections by itself.
     close_old_connections()

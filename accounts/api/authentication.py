@@ -4,9 +4,9 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
+from accounts.events.models import ApiKey
 from accounts.events.selectors import api_key_for_secret
-from accounts.events.services import api_key_mark_used
-from accounts.models import ApiKey
+from accounts.services.integrations import api_key_mark_used
 from config import request_context
 
 API_401_BAD_KEY = "The API key is missing, unknown or revoked."
