@@ -5,9 +5,31 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from accounts.folding import casefold_key
+
+
+class ModifiedAtField(models.DateTimeField):
+    """`auto_now`, except that a new row takes its `created_at` to the microsecond.
+
+    SCIM's meta.lastModified equals meta.created until the resource is modified
+    (RFC 7643 §3.1); two `auto_now*` fields would each read the clock.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        # Fields are saved in declaration order, so created_at is already set.
+        created = getattr(model_instance, "created_at", None)
+        value = created if add and created is not None else timezone.now()
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class Organization(models.Model):
@@ -60,12 +82,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
     )
     username = models.CharField(max_length=255)
+    # The sign-in address: copied by the services from the SCIM emails in `profile`
+    # (the primary valid address, else the work one, else the first), with its type
+    # and primary flag, so that sign-in, the console and filters use indexed columns.
     email = models.CharField(max_length=254, blank=True)
     # Comparison keys (accounts.folding.casefold_key), written by save(): the unique
     # constraint and every case-insensitive lookup use these, never lower().
     username_key = models.CharField(max_length=1024, editable=False, default="")
     email_key = models.CharField(max_length=1024, editable=False, default="", blank=True)
-    # SCIM emails[].type and .primary of the one address kept.
     email_type = models.CharField(max_length=32, blank=True, default="work")
     email_primary = models.BooleanField(default=True)
     given_name = models.CharField(max_length=150, blank=True)
@@ -79,6 +103,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Enterprise extension: department, employeeNumber, costCenter, division,
     # organization, manager ({"value": id, "displayName": ...}).
     enterprise = models.JSONField(default=dict, blank=True)
+    # The SCIM User attributes without a column of their own (all the emails, phone
+    # numbers, addresses, ...), keyed by their SCIM names as the attribute table in
+    # provisioning.attributes spells them.
+    profile = models.JSONField(default=dict, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     # The admin role came from a group mapping (accounts.services.role_mapping), so it
     # goes when the person leaves every mapped group; a role set by hand never does.
@@ -94,7 +122,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Bumped by every change; the SCIM ETag (meta.version) is built from it.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ModifiedAtField()
 
     objects = UserManager()
 
@@ -131,6 +159,23 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.Index(fields=["email_key", "organization"], name="user_email_key_org_idx"),
             models.Index(fields=["organization", "external_id"], name="user_org_external_id_idx"),
             models.Index(fields=["organization", "created_at", "id"], name="user_org_created_idx"),
+            # One per filterable SCIM attribute (provisioning.attributes): a filter
+            # inside one organization never scans its users.
+            models.Index(fields=["organization", "updated_at"], name="user_org_updated_idx"),
+            models.Index(fields=["organization", "is_active"], name="user_org_active_idx"),
+            models.Index(Lower("display_name"), "organization", name="user_display_ci_org_idx"),
+            models.Index(Lower("given_name"), "organization", name="user_given_ci_org_idx"),
+            models.Index(Lower("family_name"), "organization", name="user_family_ci_org_idx"),
+            models.Index(Lower("email_type"), "organization", name="user_email_type_org_idx"),
+            models.Index(
+                Lower(KT("enterprise__department")), "organization", name="user_department_org_idx"
+            ),
+            models.Index(
+                KT("enterprise__employeeNumber"), "organization", name="user_employee_no_org_idx"
+            ),
+            models.Index(
+                KT("enterprise__manager__value"), "organization", name="user_manager_org_idx"
+            ),
         ]
 
     def __str__(self):
@@ -170,7 +215,7 @@ class Group(models.Model):
     grants_admin = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ModifiedAtField()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -184,6 +229,7 @@ class Group(models.Model):
         indexes = [
             models.Index(fields=["organization", "created_at", "id"], name="group_org_created_idx"),
             models.Index(fields=["organization", "external_id"], name="group_org_external_id_idx"),
+            models.Index(fields=["organization", "updated_at"], name="group_org_updated_idx"),
         ]
 
     def __str__(self):

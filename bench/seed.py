@@ -68,6 +68,7 @@ def _users(organization: Organization, count: int, password: str):
             # bulk_create skips User.save(), which writes the comparison keys.
             username_key=casefold_key(name),
             email_key=casefold_key(name),
+            profile={"emails": [{"value": name, "type": "work", "primary": True}]},
             given_name=f"Given{index}",
             family_name=f"Family{index}",
             display_name=f"Given{index} Family{index}",

@@ -5,7 +5,6 @@ queryset); writes collect what the request wants and then call the accounts
 services with the provisioning token as the actor. No adapter calls `.save()`.
 """
 
-from django.db import transaction
 from django.utils.functional import cached_property
 from django_scim.adapters import SCIMGroup, SCIMUser
 
@@ -16,7 +15,7 @@ from accounts.selectors import users_by_ids
 from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.group_operations import GroupChange
 from provisioning.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER, public_url
-from provisioning.user_attributes import UserChange, state_of
+from provisioning.user_attributes import UserChange, document_of, fields_of, rendered
 
 
 def token_actor(request) -> Actor:
@@ -67,26 +66,11 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
     @cached_property
     def change(self) -> UserChange:
         """What a write asks for; made only when a request writes, not for every read."""
-        return UserChange(state_of(self.obj))
+        return UserChange(self.obj)
 
     @property
     def display_name(self):
         return self.obj.display_name or self.obj.username
-
-    @property
-    def name_formatted(self) -> str:
-        user = self.obj
-        return user.name_formatted or " ".join(p for p in (user.given_name, user.family_name) if p)
-
-    @property
-    def emails(self):
-        if not self.obj.email:
-            return []
-        email = {"value": self.obj.email}
-        if self.obj.email_type:
-            email["type"] = self.obj.email_type
-        email["primary"] = self.obj.email_primary
-        return [email]
 
     @property
     def groups(self):
@@ -101,39 +85,16 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
             for m in self.obj.memberships.all()
         ]
 
-    def enterprise(self) -> dict:
-        # manager.value is kept as the identity provider sent it (Okta often maps an
-        # id of its own there), so no $ref is made up for it.
-        return dict(self.obj.enterprise or {})
-
     def to_dict(self):
-        user = self.obj
-        enterprise = self.enterprise()
-        d = {"schemas": [CORE_USER] + ([ENTERPRISE_USER] if enterprise else []), "id": str(user.pk)}
-        if user.external_id:
-            d["externalId"] = user.external_id
-        d["userName"] = user.username
-        name = {}
-        if user.given_name:
-            name["givenName"] = user.given_name
-        if user.family_name:
-            name["familyName"] = user.family_name
-        if name or user.name_formatted:
-            name["formatted"] = self.name_formatted
-            d["name"] = name
-        if user.display_name:
-            d["displayName"] = user.display_name
-        for key, value in (("title", user.title), ("locale", user.locale)):
-            if value:
-                d[key] = value
-        d["active"] = user.is_active
-        if user.email:
-            d["emails"] = self.emails
-        d["groups"] = self.groups
-        if enterprise:
-            d[ENTERPRISE_USER] = enterprise
-        d["meta"] = _meta(self)
-        return d
+        document = rendered(document_of(self.obj))
+        schemas = [CORE_USER] + ([ENTERPRISE_USER] if ENTERPRISE_USER in document else [])
+        return {
+            "schemas": schemas,
+            "id": str(self.obj.pk),
+            **document,
+            "groups": self.groups,
+            "meta": _meta(self),
+        }
 
     # -- writes -----------------------------------------------------------------------
 
@@ -144,9 +105,10 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
         for operation in operations:
             self.change.apply(operation)
 
-    @transaction.atomic
     def save(self):
-        wanted = self.change.wanted()
+        # The request gate runs every request in one transaction; the services each
+        # run in their own (nested) one.
+        wanted = self.change.fields()
         if self.obj is None:
             self.obj = services.user_create(
                 organization=self.organization,
@@ -155,11 +117,11 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
                 **wanted,
             )
             return
-        current = state_of(self.obj)
+        current = fields_of(self.change.original)
         profile = {
             field: value
             for field, value in wanted.items()
-            if field != "is_active" and current[field] != value
+            if field != "is_active" and current.get(field) != value
         }
         user = self.obj
         if profile:
@@ -236,7 +198,6 @@ class ScimGroupAdapter(ScimResourceMixin, SCIMGroup):
         """Users among `ids`; removing someone who is not there is a no-op, not an error."""
         return list(users_by_ids(self.organization, ids).values())
 
-    @transaction.atomic
     def save(self):
         self.obj = self.pending.apply(self)
 

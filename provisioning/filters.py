@@ -8,11 +8,22 @@ comparisons are refused with invalidFilter rather than silently ignored.
 """
 
 import uuid
-from dataclasses import dataclass
 
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
-from django.db.models.lookups import Exact
+from django.db.models.lookups import (
+    Contains,
+    EndsWith,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IEndsWith,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
 from django.utils.dateparse import parse_datetime
 from django_scim.filters import FilterQuery
 from scim2_filter_parser import ast as scim_ast
@@ -21,69 +32,33 @@ from scim2_filter_parser.parser import SCIMParser
 
 from accounts.folding import casefold_key
 from accounts.models import Group, Membership, User
+from provisioning import attributes as table
+from provisioning.attributes import (
+    BOOLEAN_FILTER,
+    COMPLEX,
+    DATETIME_FILTER,
+    GROUP,
+    ID_FILTER,
+    MEMBER_FILTER,
+    TEXT,
+    USER,
+    Attribute,
+)
 from provisioning.errors import INVALID_FILTER, BadRequest
-from provisioning.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 
-STRING = "string"
-CASE_EXACT = "caseExact"
-BOOLEAN = "boolean"
-DATETIME = "dateTime"
-ID = "id"
-MEMBER = "member"
-EMAIL_TYPE = "emailType"
-EMAIL_PRIMARY = "emailPrimary"
-
-
-@dataclass(frozen=True)
-class Attribute:
-    field: str
-    kind: str = STRING
-
-
-# Fields whose eq/ne compares the stored case-folded key (accounts.folding).
-FOLDED_KEYS = {"username": "username_key", "email": "email_key"}
-
-# (attribute, sub-attribute) in lower case -> how to filter on it.
-USER_ATTRIBUTES = {
-    ("id", None): Attribute("id", ID),
-    ("username", None): Attribute("username"),
-    ("externalid", None): Attribute("external_id", CASE_EXACT),
-    ("displayname", None): Attribute("display_name"),
-    ("title", None): Attribute("title"),
-    ("locale", None): Attribute("locale"),
-    ("active", None): Attribute("is_active", BOOLEAN),
-    ("name", "givenname"): Attribute("given_name"),
-    ("name", "familyname"): Attribute("family_name"),
-    ("name", "formatted"): Attribute("name_formatted"),
-    # One work email per user: emails, emails.value and emails[type eq "work"] all
-    # name it.
-    ("emails", None): Attribute("email"),
-    ("emails", "value"): Attribute("email"),
-    ("emails", "type"): Attribute("email_type", EMAIL_TYPE),
-    ("emails", "primary"): Attribute("email_primary", EMAIL_PRIMARY),
-    ("meta", "created"): Attribute("created_at", DATETIME),
-    ("meta", "lastmodified"): Attribute("updated_at", DATETIME),
+# The ORM escapes LIKE wildcards in these; on PostgreSQL the case-insensitive ones
+# compile to UPPER(column::text) LIKE UPPER(%s), which the trigram indexes serve.
+STRING_LOOKUPS = {
+    "co": (Contains, IContains),
+    "sw": (StartsWith, IStartsWith),
+    "ew": (EndsWith, IEndsWith),
 }
-ENTERPRISE_ATTRIBUTES = {
-    ("department", None): Attribute("enterprise__department"),
-    ("employeenumber", None): Attribute("enterprise__employeeNumber", CASE_EXACT),
-    ("costcenter", None): Attribute("enterprise__costCenter"),
-    ("division", None): Attribute("enterprise__division"),
-    ("organization", None): Attribute("enterprise__organization"),
-    ("manager", "value"): Attribute("enterprise__manager__value", CASE_EXACT),
+ORDER_LOOKUPS = {
+    "gt": GreaterThan,
+    "ge": GreaterThanOrEqual,
+    "lt": LessThan,
+    "le": LessThanOrEqual,
 }
-GROUP_ATTRIBUTES = {
-    ("id", None): Attribute("id", ID),
-    ("displayname", None): Attribute("display_name"),
-    ("externalid", None): Attribute("external_id", CASE_EXACT),
-    ("members", None): Attribute("memberships", MEMBER),
-    ("members", "value"): Attribute("memberships", MEMBER),
-    ("meta", "created"): Attribute("created_at", DATETIME),
-    ("meta", "lastmodified"): Attribute("updated_at", DATETIME),
-}
-
-STRING_LOOKUPS = {"co": "contains", "sw": "startswith", "ew": "endswith"}
-ORDER_LOOKUPS = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
 NOTHING = Q(pk__in=[])
 # Every and/or/not/grouping adds a level; real identity-provider filters use a few.
 MAX_FILTER_DEPTH = 64
@@ -152,12 +127,10 @@ def parse(text: str):
 
 
 class FilterTranslator:
-    """Translates one parsed filter for one resource type."""
+    """Translates one parsed filter for one resource type, from the attribute table."""
 
-    def __init__(self, attributes: dict, core_urn: str, extensions: dict | None = None):
-        self.attributes = attributes
-        self.core_urn = core_urn.lower()
-        self.extensions = {urn.lower(): table for urn, table in (extensions or {}).items()}
+    def __init__(self, resource: str):
+        self.resource = resource
 
     def to_q(self, text: str) -> Q:
         node = parse(text)
@@ -195,18 +168,17 @@ class FilterTranslator:
         return self.compare(path, node)
 
     def resolve(self, path) -> Attribute:
-        name = path.attr_name.lower()
-        sub = path.sub_attr.value.lower() if path.sub_attr is not None else None
-        table = self.attributes
-        if path.uri:
-            uri = path.uri.lower()
-            if uri in self.extensions:
-                table = self.extensions[uri]
-            elif uri != self.core_urn:
-                raise invalid(f"Unknown schema {path.uri!r} in filter.")
-        attribute = table.get((name, sub))
-        if attribute is None:
-            shown = path.attr_name + (f".{path.sub_attr.value}" if sub else "")
+        name = path.attr_name
+        sub = path.sub_attr.value if path.sub_attr is not None else None
+        schema = table.known_schema(self.resource, path.uri or None)
+        if schema is None:
+            raise invalid(f"Unknown schema {path.uri!r} in filter.")
+        attribute = table.lookup(self.resource, schema, name, sub)
+        if attribute is not None and attribute.type == COMPLEX and attribute.multi_valued:
+            # RFC 7644 §3.4.2.2: a multi-valued attribute compares its "value".
+            attribute = table.lookup(self.resource, schema, name, "value")
+        if attribute is None or attribute.filter is None:
+            shown = name + (f".{sub}" if sub else "")
             raise invalid(f"Filtering on {shown!r} is not supported.")
         return attribute
 
@@ -215,64 +187,73 @@ class FilterTranslator:
         op = node.value.lower()
         value = node.comp_value.value if node.comp_value is not None else None
         if op == "pr":
-            return self.present(attribute)
-        if value == "null":
+            q = self.present(attribute)
+        elif value == "null":
             # RFC 7644 §3.4.2.2: "eq null" is "not present".
-            if op == "eq":
-                return ~self.present(attribute)
-            if op == "ne":
-                return self.present(attribute)
-            raise invalid(f"{op!r} cannot compare with null.")
-        handler = {
-            STRING: self.compare_string,
-            CASE_EXACT: self.compare_string,
-            BOOLEAN: self.compare_boolean,
-            DATETIME: self.compare_datetime,
-            ID: self.compare_id,
-            MEMBER: self.compare_member,
-            EMAIL_TYPE: self.compare_email_type,
-            EMAIL_PRIMARY: self.compare_email_primary,
-        }[attribute.kind]
-        return handler(attribute, op, value)
+            if op not in ("eq", "ne"):
+                raise invalid(f"{op!r} cannot compare with null.")
+            q = ~self.present(attribute) if op == "eq" else self.present(attribute)
+        else:
+            handler = {
+                TEXT: self.compare_text,
+                BOOLEAN_FILTER: self.compare_boolean,
+                DATETIME_FILTER: self.compare_datetime,
+                ID_FILTER: self.compare_id,
+                MEMBER_FILTER: self.compare_member,
+            }[attribute.filter]
+            q = handler(attribute, op, value)
+        value_row = self.value_row(attribute)
+        if value_row is not None:
+            # The type of the sign-in address only describes an address that exists.
+            q &= self.present(value_row)
+        return q
+
+    def value_row(self, attribute: Attribute) -> Attribute | None:
+        """The `value` of a multi-valued attribute whose sub-attribute has its own column."""
+        if attribute.sub in (None, "value"):
+            return None
+        value = table.lookup(self.resource, attribute.schema, attribute.name, "value")
+        if value is None or value.query in (None, attribute.query):
+            return None
+        return value
 
     @staticmethod
     def present(attribute: Attribute) -> Q:
-        if attribute.kind in (BOOLEAN, DATETIME, ID):
+        if attribute.filter in (BOOLEAN_FILTER, DATETIME_FILTER, ID_FILTER):
             return Q()
-        if attribute.kind == MEMBER:
+        if attribute.filter == MEMBER_FILTER:
             return Q(pk__in=Membership.objects.values("group_id"))
-        if "__" in attribute.field:  # a key inside the enterprise JSON
-            return Q(**{f"{attribute.field}__isnull": False}) & ~Q(**{attribute.field: ""})
-        return ~Q(**{attribute.field: ""})
+        if "__" in attribute.query:  # a key inside a JSON column
+            return Q(**{f"{attribute.query}__isnull": False}) & ~Q(**{attribute.query: ""})
+        return ~Q(**{attribute.query: ""})
 
     @staticmethod
-    def compare_string(attribute: Attribute, op: str, value) -> Q:
+    def compare_text(attribute: Attribute, op: str, value) -> Q:
         if value in ("true", "false"):
-            raise invalid(f"{attribute.field} is compared with a string, not a boolean.")
-        insensitive = "i" if attribute.kind == STRING else ""
+            raise invalid(f"{attribute.path} is compared with a string, not a boolean.")
+        if op in ("eq", "ne") and attribute.folded_key:
+            # userName/email equality uses the stored key, as the unique constraint
+            # does (accounts.folding), so a filter finds what a create would clash with.
+            q = Q(**{attribute.folded_key: casefold_key(str(value))})
+            return ~q if op == "ne" else q
         if op in ("eq", "ne"):
-            if attribute.field in FOLDED_KEYS:
-                # userName/email equality uses the stored key, as the unique constraint
-                # does (accounts.folding), so a filter finds what a create would clash with.
-                q = Q(**{FOLDED_KEYS[attribute.field]: casefold_key(str(value))})
-            elif insensitive and "__" not in attribute.field:
-                # lower(column) = lower(value): the form the Lower(...) indexes on
-                # userName, email and group displayName serve (Okta's existence check).
-                q = Q(Exact(Lower(attribute.field), Lower(Value(value))))
-            else:
-                q = Q(**{f"{attribute.field}__{insensitive}exact": value})
+            # lower(column) = lower(value): the form the Lower(...) indexes serve.
+            expected = Lower(Value(value)) if attribute.case_ignored else Value(value)
+            q = Q(Exact(attribute.expression(), expected))
             return ~q if op == "ne" else q
         if op in STRING_LOOKUPS:
-            return Q(**{f"{attribute.field}__{insensitive}{STRING_LOOKUPS[op]}": value})
+            exact, ignored = STRING_LOOKUPS[op]
+            lookup = ignored if attribute.case_ignored else exact
+            return Q(lookup(attribute.column(), value))
         if op in ORDER_LOOKUPS:
-            return Q(**{f"{attribute.field}__{ORDER_LOOKUPS[op]}": value})
+            return Q(ORDER_LOOKUPS[op](attribute.column(), value))
         raise invalid(f"Unknown operator {op!r}.")
 
     @staticmethod
     def compare_boolean(attribute: Attribute, op: str, value) -> Q:
         if value not in ("true", "false") or op not in ("eq", "ne"):
-            raise invalid(f"{attribute.field} takes eq/ne with true or false.")
-        q = Q(**{attribute.field: value == "true"})
+            raise invalid(f"{attribute.path} takes eq/ne with true or false.")
+        q = Q(**{attribute.query: value == "true"})
         return ~q if op == "ne" else q
 
     @staticmethod
@@ -281,10 +262,10 @@ class FilterTranslator:
         if moment is None or moment.tzinfo is None:
             raise invalid("Dates in filters are RFC 3339 date-times with a time zone.")
         if op in ("eq", "ne"):
-            q = Q(**{attribute.field: moment})
+            q = Q(**{attribute.query: moment})
             return ~q if op == "ne" else q
         if op in ORDER_LOOKUPS:
-            return Q(**{f"{attribute.field}__{ORDER_LOOKUPS[op]}": moment})
+            return Q(ORDER_LOOKUPS[op](attribute.column(), moment))
         raise invalid(f"{op!r} does not apply to dates.")
 
     @staticmethod
@@ -311,19 +292,9 @@ class FilterTranslator:
             q = Q(pk__in=Membership.objects.filter(user_id=parsed).values("group_id"))
         return ~q if op == "ne" else q
 
-    # The type and primary flag describe the one address kept; without an address
-    # there is no email to match.
-    def compare_email_type(self, attribute: Attribute, op: str, value) -> Q:
-        return ~Q(email="") & self.compare_string(Attribute(attribute.field), op, value)
 
-    def compare_email_primary(self, attribute: Attribute, op: str, value) -> Q:
-        if op != "eq":
-            raise invalid("emails.primary takes eq with true or false.")
-        return ~Q(email="") & self.compare_boolean(attribute, op, value)
-
-
-USER_FILTER = FilterTranslator(USER_ATTRIBUTES, CORE_USER, {ENTERPRISE_USER: ENTERPRISE_ATTRIBUTES})
-GROUP_FILTER = FilterTranslator(GROUP_ATTRIBUTES, CORE_GROUP)
+USER_FILTER = FilterTranslator(USER)
+GROUP_FILTER = FilterTranslator(GROUP)
 
 
 class ScimFilterQuery(FilterQuery):

@@ -16,7 +16,8 @@ _PATH = re.compile(
     r"^(?:(?P<urn>urn:[^\[\]]+):)?"
     r"(?P<attr>[A-Za-z$][\w$-]*)"
     r"(?:\[(?P<filter>[^\[\]]+)\])?"
-    r"(?:\.(?P<sub>[A-Za-z$][\w$-]*))?$"
+    r"(?:\.(?P<sub>[A-Za-z$][\w$-]*))?$",
+    re.IGNORECASE,  # RFC 8141: the "urn" prefix is case-insensitive too
 )
 
 

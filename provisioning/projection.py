@@ -1,7 +1,13 @@
 """`attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5, §3.9) applied to a resource."""
 
+import re
+
+from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.schemas import CORE_GROUP, CORE_USER
 
+# RFC 7644 §3.10 attribute notation: [URN ":"] attrName ["." subAttr]. A value filter
+# (`emails[type eq "work"]`) is not part of it.
+_NAME = re.compile(r"^(?:urn:[^\[\]\s]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$", re.I)
 CORE_URNS = {CORE_USER.lower(), CORE_GROUP.lower()}
 # RFC 7643 §3.1/§7: returned "always", whatever the client asks.
 ALWAYS = {"id", "schemas"}
@@ -17,6 +23,11 @@ def parse_names(raw) -> list[tuple[str | None, str, str | None]]:
         if not isinstance(item, str) or not item.strip():
             continue
         item = item.strip()
+        if not _NAME.match(item):
+            raise BadRequest(
+                f"{item!r} is not an attribute name (RFC 7644 §3.10: [URN:]name[.subAttr]).",
+                scim_type=INVALID_VALUE,
+            )
         urn = None
         if item.lower().startswith("urn:"):
             urn, _, item = item.rpartition(":")

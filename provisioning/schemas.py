@@ -1,7 +1,8 @@
 """The discovery documents (RFC 7643 §5-§7): schemas, resource types, service provider config.
 
-The schemas start from django-scim2's copies of RFC 7643 §8.7 and keep only what this
-service stores, so a client reading /Schemas learns exactly what round-trips.
+The schemas are built from the attribute table (provisioning.attributes), with the
+descriptions of django-scim2's copies of RFC 7643 §8.7, so a client reading /Schemas
+learns exactly what round-trips.
 """
 
 import copy
@@ -10,57 +11,20 @@ from django.conf import settings
 from django_scim.constants import SchemaURI
 from django_scim.schemas import default_schemas_getter
 
-CORE_USER = SchemaURI.USER
-CORE_GROUP = SchemaURI.GROUP
-ENTERPRISE_USER = SchemaURI.ENTERPRISE_USER
+from provisioning.attributes import (
+    CORE_GROUP,
+    CORE_USER,
+    ENTERPRISE_USER,
+    GROUP,
+    USER,
+    Attribute,
+    sub_attributes,
+    top_level,
+)
+
 LIST_RESPONSE = SchemaURI.LIST_RESPONSE
 SEARCH_REQUEST = SchemaURI.SERACH_REQUEST
 PATCH_OP = SchemaURI.PATCH_OP
-
-# Schema id -> the attributes (and sub-attributes) this service keeps.
-SUPPORTED = {
-    CORE_USER: {
-        "userName": None,
-        "name": {"formatted", "familyName", "givenName"},
-        "displayName": None,
-        "title": None,
-        "locale": None,
-        "active": None,
-        "password": None,
-        "emails": {"value", "type", "primary"},
-        "groups": {"value", "$ref", "display"},
-    },
-    ENTERPRISE_USER: {
-        "employeeNumber": None,
-        "costCenter": None,
-        "organization": None,
-        "division": None,
-        "department": None,
-        "manager": {"value", "$ref", "displayName"},
-    },
-    CORE_GROUP: {"displayName": None, "members": {"value", "$ref", "type", "display"}},
-}
-# What differs from the RFC's reference schema in this service.
-OVERRIDES = {
-    (CORE_USER, "userName"): {"required": True, "uniqueness": "server", "caseExact": False},
-    (CORE_GROUP, "displayName"): {"required": True, "uniqueness": "server"},
-    # A user always is active or not: there is no "unassigned" to remove it to.
-    (CORE_USER, "active"): {"required": True},
-}
-MEMBER_DISPLAY = {
-    "name": "display",
-    "type": "string",
-    "multiValued": False,
-    "description": "A human-readable name of the member.",
-    "required": False,
-    "caseExact": False,
-    "mutability": "readOnly",
-    # Derived from the member, so only returned when asked for with
-    # attributes=members.display: a client comparing what it wrote with what it reads
-    # back does not see a value it never sent.
-    "returned": "request",
-    "uniqueness": "none",
-}
 
 
 def public_url(path: str) -> str:
@@ -68,27 +32,65 @@ def public_url(path: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/scim/v2/{path.lstrip('/')}"
 
 
-def _trimmed(schema: dict) -> dict:
-    kept = SUPPORTED[schema["id"]]
-    schema = copy.deepcopy(schema)
+def _rfc_descriptions() -> dict:
+    """(schema, attribute, sub-attribute) -> the description RFC 7643 §8.7 gives it."""
+    descriptions = {}
+    for schema in default_schemas_getter():
+        for attribute in schema.get("attributes", []):
+            key = (schema["id"], attribute["name"])
+            descriptions[(*key, None)] = attribute.get("description", "")
+            for sub in attribute.get("subAttributes", []):
+                descriptions[(*key, sub["name"])] = sub.get("description", "")
+    return descriptions
+
+
+def _described(attribute: Attribute, descriptions: dict) -> dict:
+    document = {
+        "name": attribute.sub or attribute.name,
+        "type": attribute.type,
+        "multiValued": attribute.multi_valued,
+        "description": descriptions.get(
+            (attribute.schema, attribute.name, attribute.sub), attribute.path
+        ),
+        "required": attribute.required,
+        "caseExact": attribute.case_exact,
+        "mutability": attribute.mutability,
+        "returned": attribute.returned,
+        "uniqueness": attribute.uniqueness,
+    }
+    if attribute.canonical_values:
+        document["canonicalValues"] = list(attribute.canonical_values)
+    if attribute.reference_types:
+        document["referenceTypes"] = list(attribute.reference_types)
+    return document
+
+
+def schema_document(resource: str, schema_id: str) -> dict:
+    """The /Schemas entry for one schema: exactly the attributes the table stores."""
+    descriptions = _rfc_descriptions()
+    rfc = next(s for s in default_schemas_getter() if s["id"] == schema_id)
     attributes = []
-    for attribute in schema["attributes"]:
-        name = attribute["name"]
-        if name not in kept:
+    for attribute in top_level(resource, schema_id):
+        if attribute.common:
             continue
-        attribute.update(OVERRIDES.get((schema["id"], name), {}))
-        if kept[name] is not None:
-            subs = [s for s in attribute.get("subAttributes", []) if s["name"] in kept[name]]
-            names = {s["name"] for s in subs}
-            if "display" in kept[name] and "display" not in names:
-                subs.append(dict(MEMBER_DISPLAY))
-            attribute["subAttributes"] = subs
-        attributes.append(attribute)
-    schema["attributes"] = attributes
-    return schema
+        described = _described(attribute, descriptions)
+        subs = sub_attributes(attribute)
+        if subs:
+            described["subAttributes"] = [_described(sub, descriptions) for sub in subs]
+        attributes.append(described)
+    return {
+        "id": schema_id,
+        "name": rfc["name"],
+        "description": rfc["description"],
+        "attributes": attributes,
+    }
 
 
-SCHEMAS = {s["id"]: _trimmed(s) for s in default_schemas_getter() if s["id"] in SUPPORTED}
+SCHEMAS = {
+    CORE_USER: schema_document(USER, CORE_USER),
+    ENTERPRISE_USER: schema_document(USER, ENTERPRISE_USER),
+    CORE_GROUP: schema_document(GROUP, CORE_GROUP),
+}
 
 
 def schema_documents() -> list[dict]:

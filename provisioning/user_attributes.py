@@ -1,16 +1,33 @@
-"""What a SCIM User body or PATCH asks for, as a state of User fields.
+"""What a SCIM User body or PATCH asks for, as the User fields to store.
 
-The adapter reads the user's current state, lets the request change a copy of it
-(full replacement for POST/PUT, operations for PATCH), and hands the difference to
-the accounts services. Nothing here writes to the database.
+A user is read as a document: {table row: value} for every writable attribute it has,
+with canonical names throughout. The request changes a copy of it (full replacement
+for POST/PUT, RFC 7644 §3.5.2 operations for PATCH); `fields_of` turns the result into
+model fields for the accounts services. Names, types, mutability and where a value
+lives all come from the attribute table. Nothing here writes to the database.
 """
 
 import copy
 
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
-
 from accounts.models import User
+from provisioning.attributes import (
+    BOOLEAN,
+    COLUMN,
+    COMPLEX,
+    CORE_USER,
+    DISCARDED,
+    ENTERPRISE,
+    ENTERPRISE_USER,
+    MAX_VALUES,
+    PROFILE,
+    SERVER,
+    USER,
+    Attribute,
+    known_schema,
+    lookup,
+    sub_attributes,
+    top_level,
+)
 from provisioning.errors import (
     INVALID_PATH,
     INVALID_SYNTAX,
@@ -20,81 +37,98 @@ from provisioning.errors import (
     BadRequest,
 )
 from provisioning.paths import Path, filter_type, parse_key, parse_path, value_filter_matches
-from provisioning.schemas import CORE_USER, ENTERPRISE_USER
 
-ENTERPRISE = ENTERPRISE_USER.lower()
-STRING_FIELDS = ("username", "email", "email_type", "given_name", "family_name")
-STRING_FIELDS += ("name_formatted", "display_name", "external_id", "title", "locale")
-STATE_FIELDS = (*STRING_FIELDS, "email_primary", "enterprise", "is_active")
-# Core attributes (lower case) held in a plain text field.
-CORE_TEXT = {
-    "username": "username",
-    "externalid": "external_id",
-    "displayname": "display_name",
-    "title": "title",
-    "locale": "locale",
-}
-NAME_PARTS = {
-    "givenname": "given_name",
-    "familyname": "family_name",
-    "formatted": "name_formatted",
-}
-# Enterprise extension attributes (lower case) -> key in User.enterprise.
-ENTERPRISE_TEXT = {
-    "department": "department",
-    "employeenumber": "employeeNumber",
-    "costcenter": "costCenter",
-    "division": "division",
-    "organization": "organization",
-}
-ENTERPRISE_TEXT_MAX_LENGTH = 255
-MANAGER_KEYS = {"value": "value", "$ref": "$ref", "displayname": "displayName"}
-# Read-only or server-kept attributes a client may echo back (Okta's PUT does).
-IGNORED = {"id", "meta", "groups", "schemas"}
-WORK_EMAIL = "work"
-# Every attribute of RFC 7643 §4.1 (and the common ones): a PATCH path naming one of
-# them is accepted even when it is not kept (Entra's default mappings send addresses
-# and phone numbers); a path naming none of them is invalidPath.
-CORE_USER_ATTRIBUTES = {
-    "id", "externalid", "meta", "schemas", "username", "name", "displayname", "nickname",
-    "profileurl", "title", "usertype", "preferredlanguage", "locale", "timezone", "active",
-    "password", "emails", "phonenumbers", "ims", "photos", "addresses", "groups",
-    "entitlements", "roles", "x509certificates",
-}  # fmt: skip
-ENTERPRISE_ATTRIBUTES = {*ENTERPRISE_TEXT, "manager"}
+ADD, REPLACE, REMOVE = "add", "replace", "remove"
+PUT = "put"  # RFC 7644 §3.5.1: the body is the whole new resource
+# Keys a client may echo back in a body that are not attributes (Okta's GET-then-PUT).
+NOT_ATTRIBUTES = {"schemas"}
+EMPTY = (None, "", [], {})
+ACTIVE = lookup(USER, CORE_USER, "active")
 
 
 def invalid(detail: str) -> BadRequest:
     return BadRequest(detail, scim_type=INVALID_VALUE)
 
 
-def state_of(user: User | None) -> dict:
+def invalid_path(detail: str) -> BadRequest:
+    return BadRequest(detail, scim_type=INVALID_PATH)
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def _stored(user: User, attribute: Attribute):
+    if attribute.stored == COLUMN:
+        return getattr(user, attribute.field)
+    container = user.enterprise if attribute.stored == ENTERPRISE else user.profile
+    value = copy.deepcopy((container or {}).get(attribute.name))
+    if attribute.type == COMPLEX and not attribute.multi_valued:
+        value = dict(value or {})
+        for sub in sub_attributes(attribute):
+            if sub.stored == COLUMN and getattr(user, sub.field):
+                value[sub.sub] = getattr(user, sub.field)
+    return value
+
+
+def document_of(user: User | None) -> dict:
+    """{attribute: value} of every writable attribute the user has."""
     if user is None:
-        state = {f: "" for f in STRING_FIELDS}
-        return {
-            **state,
-            "email_type": WORK_EMAIL,
-            "email_primary": True,
-            "enterprise": {},
-            "is_active": True,
-        }
-    state = {f: getattr(user, f) for f in STATE_FIELDS}
-    state["enterprise"] = copy.deepcopy(user.enterprise or {})
-    return state
+        return {ACTIVE: True}
+    document = {}
+    for attribute in top_level(USER):
+        if attribute.writable and attribute.stored not in (SERVER, DISCARDED):
+            value = _stored(user, attribute)
+            if value not in EMPTY:
+                document[attribute] = value
+    return document
 
 
-def as_text(name: str, value, *, field: str | None = None, max_length: int | None = None) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise invalid(f"{name} must be a string.")
-    if "\x00" in value:
-        raise invalid(f"{name} must not contain NUL characters.")
-    if max_length is None and field is not None:
-        max_length = User._meta.get_field(field).max_length
-    if max_length is not None and len(value) > max_length:
-        raise invalid(f"{name} is longer than {max_length} characters.")
-    return value.strip() if field == "username" else value
+def _derived(sub: Attribute, value: dict) -> str:
+    return " ".join(value[part] for part in sub.derived_from if value.get(part))
+
+
+def rendered(document: dict) -> dict:
+    """The SCIM JSON of a document: canonical names, extension attributes under their URN."""
+    result: dict = {}
+    for attribute, value in document.items():
+        if attribute.returned == "never":
+            continue
+        value = copy.deepcopy(value)
+        if attribute.type == COMPLEX and not attribute.multi_valued:
+            for sub in sub_attributes(attribute):
+                if sub.derived_from and not value.get(sub.sub) and _derived(sub, value):
+                    value[sub.sub] = _derived(sub, value)
+        target = (
+            result if attribute.schema == CORE_USER else result.setdefault(attribute.schema, {})
+        )
+        target[attribute.name] = value
+    return result
+
+
+def fields_of(document: dict) -> dict:
+    """The User fields (columns, `profile`, `enterprise`) that store a document."""
+    fields: dict = {"profile": {}, "enterprise": {}}
+    for attribute in top_level(USER):
+        if not attribute.writable or attribute.stored in (SERVER, DISCARDED):
+            continue
+        value = copy.deepcopy(document.get(attribute))
+        if attribute.stored == COLUMN:
+            default = True if attribute.type == BOOLEAN else ""
+            fields[attribute.field] = default if value is None else value
+            continue
+        if attribute.type == COMPLEX and not attribute.multi_valued:
+            value = dict(value or {})
+            for sub in sub_attributes(attribute):
+                if sub.stored == COLUMN:
+                    fields[sub.field] = value.pop(sub.sub, "")
+        if value not in EMPTY:
+            fields["profile" if attribute.stored == PROFILE else "enterprise"][attribute.name] = (
+                value
+            )
+    return fields
+
+
+# -- values -------------------------------------------------------------------------
 
 
 def as_boolean(name: str, value) -> bool:
@@ -109,76 +143,150 @@ def as_boolean(name: str, value) -> bool:
     raise invalid(f"{name} must be a boolean.")
 
 
-def as_email(value) -> str:
-    email = as_text("emails.value", value, field="email")
-    if email:
-        try:
-            EmailValidator()(email)
-        except ValidationError:
-            raise invalid(f"{email!r} is not an email address.") from None
-    return email
+def max_length_of(attribute: Attribute) -> int | None:
+    if attribute.stored == COLUMN:
+        return User._meta.get_field(attribute.field).max_length
+    return attribute.max_length
 
 
-def work_email(entries) -> dict | None:
-    """The entry to keep from an `emails` value: primary first, then work, then the first.
+def as_text(attribute: Attribute, value) -> str:
+    if not isinstance(value, str):
+        raise invalid(f"{attribute.path} must be a string.")
+    if "\x00" in value:
+        raise invalid(f"{attribute.path} must not contain NUL characters.")
+    limit = max_length_of(attribute)
+    if limit is not None and len(value) > limit:
+        raise invalid(f"{attribute.path} is longer than {limit} characters.")
+    return value
 
-    Returns None when the list names no address at all.
-    """
-    if isinstance(entries, dict):  # OneLogin sends one object instead of a list.
-        entries = [entries]
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise invalid("emails must be a list of objects.")
-    with_value = [e for e in entries if e.get("value")]
-    if not with_value:
+
+def clean(attribute: Attribute, value):
+    """The canonical form of a value sent for `attribute`; None when it holds nothing."""
+    if value is None:
         return None
-    for choose in (
-        lambda e: e.get("primary") in (True, "true", "True"),
-        lambda e: str(e.get("type", "")).lower() == WORK_EMAIL,
-        lambda e: True,
-    ):
-        for entry in with_value:
-            if choose(entry):
-                return entry
-    return None
+    if attribute.multi_valued:
+        return clean_values(attribute, value)
+    if attribute.type == COMPLEX:
+        return clean_object(attribute, value)
+    if attribute.type == BOOLEAN:
+        return as_boolean(attribute.path, value)
+    return as_text(attribute, value) or None
 
 
-def _joined(state: dict) -> str:
-    return " ".join(p for p in (state["given_name"], state["family_name"]) if p)
+def clean_object(attribute: Attribute, value) -> dict | None:
+    if attribute.references and isinstance(value, str):
+        value = {"value": value}
+    if not isinstance(value, dict):
+        raise invalid(f"{attribute.path} must be an object.")
+    result = {}
+    for key, item in value.items():
+        sub = lookup(USER, attribute.schema, attribute.name, key) if isinstance(key, str) else None
+        # Sub-attributes the schema does not have, and read-only ones, are ignored
+        # (RFC 7644 §3.3).
+        if sub is None or not sub.writable:
+            continue
+        cleaned = clean(sub, item)
+        if cleaned is not None:
+            result[sub.sub] = cleaned
+    return result or None
+
+
+def _same(attribute: Attribute, a: dict, b: dict) -> bool:
+    """Whether two values of a multi-valued attribute are the same value (and type)."""
+    value = lookup(USER, attribute.schema, attribute.name, "value")
+
+    def folded(item, sub, exact):
+        text = item.get(sub)
+        return text if exact or not isinstance(text, str) else text.lower()
+
+    exact = value.case_exact if value is not None else False
+    return folded(a, "value", exact) == folded(b, "value", exact) and folded(
+        a, "type", False
+    ) == folded(b, "type", False)
+
+
+def one_primary(items: list, winners=()) -> list:
+    """RFC 7643 §2.4: at most one `primary: true`; the last one written wins."""
+    primaries = [i for i, item in enumerate(items) if item.get("primary") is True]
+    if len(primaries) > 1:
+        preferred = [i for i in primaries if i in winners] or primaries
+        keep = preferred[-1]
+        for i in primaries:
+            if i != keep:
+                items[i]["primary"] = False
+    return items
+
+
+def clean_values(attribute: Attribute, value) -> list | None:
+    if isinstance(value, dict):  # OneLogin sends one object instead of a list.
+        value = [value]
+    if not isinstance(value, list):
+        raise invalid(f"{attribute.path} must be a list of objects.")
+    if len(value) > MAX_VALUES:
+        raise invalid(f"{attribute.path} holds at most {MAX_VALUES} values.")
+    items: list = []
+    for entry in value:
+        item = clean_object(attribute, entry)
+        if item is not None and item not in items:
+            items.append(item)
+    return one_primary(items) or None
+
+
+# -- changes ------------------------------------------------------------------------
+
+
+class Target:
+    """Where a PATCH path (or a key of a body) points."""
+
+    def __init__(self, schema: str, attribute: Attribute | None, sub, value_filter, text):
+        self.schema = schema
+        self.attribute = attribute  # None: the whole extension object
+        self.sub = sub
+        self.value_filter = value_filter
+        self.text = text
 
 
 class UserChange:
-    """Applies SCIM attribute writes to a copy of a user's state."""
+    """Applies a SCIM body or PATCH operations to a copy of a user's document."""
 
-    def __init__(self, state: dict):
-        self.original = copy.deepcopy(state)
-        self.state = copy.deepcopy(state)
+    def __init__(self, user: User | None):
+        self.original = document_of(user)
+        self.document = copy.deepcopy(self.original)
 
-    def wanted(self) -> dict:
-        """The state to store. A name.formatted that only joins the given and family names
-        is not kept, so it follows later changes of those names (Entra's and Okta's
-        documented flows expect exactly that); any other formatted name is kept as sent."""
-        state = dict(self.state)
-        derived = {_joined(state)}
-        if not self.original["name_formatted"]:
-            # Okta's GET-then-PUT echoes the formatted name we derived before the change.
-            derived.add(_joined(self.original))
-        if state["name_formatted"] in derived:
-            state["name_formatted"] = ""
-        return state
+    def fields(self) -> dict:
+        """The fields to store. A derived value (name.formatted that only joins the given
+        and family names) is not kept, so it follows later changes of those names
+        (Entra's and Okta's documented flows expect exactly that); any other is kept."""
+        document = copy.deepcopy(self.document)
+        for attribute, value in document.items():
+            if attribute.type != COMPLEX or attribute.multi_valued:
+                continue
+            original = self.original.get(attribute) or {}
+            for sub in sub_attributes(attribute):
+                if not sub.derived_from or sub.sub not in value:
+                    continue
+                derived = {_derived(sub, value)}
+                if not original.get(sub.sub):
+                    # Okta's GET-then-PUT echoes the value derived before the change.
+                    derived.add(_derived(sub, original))
+                if value[sub.sub] in derived:
+                    del value[sub.sub]
+        return fields_of({a: v for a, v in document.items() if v not in EMPTY})
 
-    # -- PUT / POST ---------------------------------------------------------------
+    # -- PUT / POST -------------------------------------------------------------------
 
     def replace_all(self, body: dict, *, keep_active: bool) -> None:
         """RFC 7644 §3.5.1: attributes left out of a PUT are cleared (read-only ones stay)."""
-        active = self.state["is_active"]
-        self.state = state_of(None)
-        if keep_active:
-            self.state["is_active"] = active
-        self.write_object(body, op="replace")
-        if not self.state["username"]:
-            raise invalid("userName is required.")
+        active = self.document.get(ACTIVE, True)
+        self.document = {}
+        self.write_object(body, op=PUT)
+        if ACTIVE not in self.document:
+            self.document[ACTIVE] = active if keep_active else True
+        for attribute in top_level(USER):
+            if attribute.required and attribute.writable and attribute not in self.document:
+                raise invalid(f"{attribute.name} is required.")
 
-    # -- PATCH ----------------------------------------------------------------------
+    # -- PATCH ------------------------------------------------------------------------
 
     def apply(self, operation: dict) -> None:
         if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
@@ -188,200 +296,232 @@ class UserChange:
         op = operation["op"].lower()
         path = operation.get("path")
         value = operation.get("value")
-        if op not in ("add", "replace", "remove"):
+        if op not in (ADD, REPLACE, REMOVE):
             raise invalid(f"Unknown PATCH op {operation.get('op')!r}.")
-        if op == "remove":
-            if not path:
+        if not path:
+            if op == REMOVE:
                 raise BadRequest("A remove operation needs a path.", scim_type=NO_TARGET)
-            self.remove(self.known(self.parse(path)), value)
-        elif path:
-            self.write(self.known(self.parse(path)), value, op=op)
-        else:
             if not isinstance(value, dict):
                 raise invalid("A PATCH operation without a path needs an object value.")
             self.write_object(value, op=op)
+            return
+        path = parse_path(path, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,))
+        target = self.target(path, strict=True)
+        if target is not None:
+            self.operate(op, target, value, explicit=True)
 
-    @staticmethod
-    def parse(text) -> Path:
-        return parse_path(text, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,))
-
-    @staticmethod
-    def known(path: Path) -> Path:
-        """An explicit PATCH path must name a User attribute (vendor extensions pass)."""
-        if path.attr and (
-            (path.urn is None and path.attr not in CORE_USER_ATTRIBUTES)
-            or (path.urn == ENTERPRISE and path.attr not in ENTERPRISE_ATTRIBUTES)
-        ):
-            raise BadRequest(f"{path.text!r} is not a User attribute.", scim_type=INVALID_PATH)
-        return path
-
-    # -- writes ---------------------------------------------------------------------
+    def target(self, path: Path, *, strict: bool) -> Target | None:
+        """The table rows a path names. An explicit PATCH path naming no User attribute
+        is invalidPath; in a body, unknown attributes are ignored (RFC 7644 §3.3).
+        Attributes of schemas other than the User's (vendor extensions) are ignored."""
+        schema = known_schema(USER, path.urn)
+        if schema is None:
+            return None
+        if path.attr == "":
+            return Target(schema, None, None, None, path.text)
+        attribute = lookup(USER, schema, path.attr)
+        sub = lookup(USER, schema, path.attr, path.sub) if path.sub else None
+        if attribute is None or (path.sub and sub is None):
+            if strict:
+                raise invalid_path(f"{path.text!r} is not a User attribute.")
+            return None
+        if path.value_filter is not None and not attribute.multi_valued:
+            raise invalid_path(f"{path.text!r}: only multi-valued attributes take a filter.")
+        return Target(schema, attribute, sub, path.value_filter, path.text)
 
     def write_object(self, body: dict, *, op: str) -> None:
         for key, value in body.items():
-            if not isinstance(key, str) or key in IGNORED:
+            if not isinstance(key, str) or key.lower() in NOT_ATTRIBUTES:
                 continue
-            self.write(
-                parse_key(key, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,)), value, op=op
+            path = parse_key(key, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,))
+            target = self.target(path, strict=False)
+            if target is not None:
+                self.operate(op, target, value, explicit=False)
+
+    def operate(self, op: str, target: Target, value, *, explicit: bool) -> None:
+        attribute = target.attribute
+        if attribute is None:
+            self.operate_on_extension(op, target, value)
+            return
+        if attribute.stored == DISCARDED:
+            # `password` is accepted and dropped: people sign in through their identity
+            # provider, so a provisioned password would only be a second, unmanaged
+            # credential.
+            return
+        if not attribute.writable or (target.sub is not None and not target.sub.writable):
+            if not explicit:
+                return  # read-only attributes echoed back in a body (Okta's PUT does)
+            raise BadRequest(f"{target.text} is read-only.", scim_type=MUTABILITY)
+        if op == REMOVE:
+            self.remove(target, value)
+        elif attribute.multi_valued:
+            self.write_values(op, target, value)
+        elif attribute.type == COMPLEX:
+            self.write_complex(op, target, value)
+        elif target.sub is not None:
+            raise invalid_path(f"{attribute.name} has no sub-attributes.")
+        else:
+            self.set(attribute, clean(attribute, value))
+
+    def operate_on_extension(self, op: str, target: Target, value) -> None:
+        """The whole extension object: {"urn:...:enterprise:2.0:User": {...}}."""
+        if op in (REMOVE, PUT, REPLACE):
+            for attribute in top_level(USER, target.schema):
+                self.document.pop(attribute, None)
+        if op == REMOVE:
+            return
+        if not isinstance(value, dict):
+            raise invalid(f"{target.text} must be an object.")
+        for key, item in value.items():
+            attribute = lookup(USER, target.schema, key) if isinstance(key, str) else None
+            if attribute is not None:
+                self.operate(op, Target(target.schema, attribute, None, None, key), item,
+                             explicit=False)  # fmt: skip
+
+    def set(self, attribute: Attribute, value) -> None:
+        if value in EMPTY:
+            if attribute.required:
+                raise invalid(f"{attribute.name} is required.")
+            self.document.pop(attribute, None)
+        else:
+            self.document[attribute] = value
+
+    # -- complex ----------------------------------------------------------------------
+
+    def write_complex(self, op: str, target: Target, value) -> None:
+        attribute = target.attribute
+        current = dict(self.document.get(attribute) or {})
+        if target.sub is not None:
+            written = {target.sub.sub: clean(target.sub, value)}
+        elif op == PUT:
+            written = clean(attribute, value) or {}
+            current = {}
+        else:
+            # RFC 7644 §3.5.2.1 and §3.5.2.3: sub-attributes not named are left as they are.
+            written = clean(attribute, value) or {}
+        if attribute.references and written.get("value", current.get("value")) != current.get(
+            "value"
+        ):
+            current = {}
+        current.update(written)
+        current = {k: v for k, v in current.items() if v not in EMPTY}
+        if attribute.references and not current.get("value"):
+            current = {}
+        self.set(attribute, current)
+
+    # -- multi-valued -----------------------------------------------------------------
+
+    def write_values(self, op: str, target: Target, value) -> None:
+        attribute = target.attribute
+        items = copy.deepcopy(self.document.get(attribute) or [])
+        if target.value_filter is not None:
+            items, written = self.write_matching(op, target, items, value)
+        elif target.sub is not None:
+            # `emails.value` without a filter names that sub-attribute of every value.
+            items = items or [{}]
+            written = range(len(items))
+            for item in items:
+                self.write_sub(item, target.sub, value)
+        elif op == ADD:
+            items, written = self.appended(attribute, items, clean(attribute, value) or [])
+        else:
+            items, written = clean(attribute, value) or [], ()
+        items = [item for item in items if item]
+        if len(items) > MAX_VALUES:
+            raise invalid(f"{attribute.path} holds at most {MAX_VALUES} values.")
+        self.set(attribute, one_primary(items, winners=set(written)))
+
+    @staticmethod
+    def write_sub(item: dict, sub: Attribute, value) -> None:
+        cleaned = clean(sub, value)
+        if cleaned is None:
+            item.pop(sub.sub, None)
+        else:
+            item[sub.sub] = cleaned
+
+    def appended(self, attribute: Attribute, items: list, new: list):
+        """RFC 7644 §3.5.2.1: add appends, and an equal value is updated, not repeated."""
+        written = []
+        for item in new:
+            index = next((i for i, old in enumerate(items) if _same(attribute, old, item)), None)
+            if index is None:
+                items.append(item)
+                written.append(len(items) - 1)
+            else:
+                items[index] = {**items[index], **item}
+                written.append(index)
+        return items, written
+
+    def write_matching(self, op: str, target: Target, items: list, value):
+        attribute = target.attribute
+        matched = [
+            i for i, item in enumerate(items) if value_filter_matches(target.value_filter, item)
+        ]
+        if not matched:
+            named_type = filter_type(target.value_filter)
+            adds = op == ADD or (
+                named_type is not None
+                and named_type.lower() in (t.lower() for t in attribute.entra_adds_types)
             )
-
-    def write(self, path: Path, value, *, op: str) -> None:
-        if path.attr == "" and path.urn is not None:
-            # The whole core or extension object: {"urn:...:enterprise:2.0:User": {...}}.
-            if not isinstance(value, dict):
-                raise invalid(f"{path.text} must be an object.")
-            if path.urn == ENTERPRISE:
-                if op == "replace" and path.value_filter is None:
-                    self.state["enterprise"] = {}
-                for key, item in value.items():
-                    self.write_enterprise(key.lower(), None, item)
+            if named_type is None or not adds:
+                # RFC 7644 §3.5.2.3: a filter that matches no value is noTarget.
+                raise BadRequest(
+                    f"{target.text!r} matches no value of {attribute.name}.", scim_type=NO_TARGET
+                )
+            type_row = lookup(USER, attribute.schema, attribute.name, "type")
+            items.append({"type": as_text(type_row, named_type)})
+            matched = [len(items) - 1]
+        for index in matched:
+            if target.sub is not None:
+                self.write_sub(items[index], target.sub, value)
             else:
-                self.write_object(value, op=op)
-            return
-        if path.urn == ENTERPRISE:
-            self.write_enterprise(path.attr, path.sub, value)
-        elif path.urn is None:
-            self.write_core(path, value, op=op)
-        # Attributes of other schemas (vendor extensions) are not kept.
+                replacement = clean_object(attribute, value) or {}
+                items[index] = {**items[index], **replacement}
+        return items, matched
 
-    def write_core(self, path: Path, value, *, op: str) -> None:
-        attr = path.attr
-        if attr in CORE_TEXT and path.sub is None:
-            field = CORE_TEXT[attr]
-            self.state[field] = as_text(path.text, value, field=field)
-        elif attr == "name":
-            self.write_name(path, value)
-        elif attr == "emails":
-            self.write_emails(path, value, op=op)
-        elif attr == "active" and path.sub is None:
-            self.state["is_active"] = as_boolean("active", value)
-        # `password` is accepted and dropped: people sign in through their identity
-        # provider, so a provisioned password would only be a second, unmanaged
-        # credential. Read-only and unknown attributes are ignored (RFC 7644 §3.3).
+    # -- remove -----------------------------------------------------------------------
 
-    def write_name(self, path: Path, value) -> None:
-        if path.sub is None:
-            if value is None:
-                value = {}
-            if not isinstance(value, dict):
-                raise invalid("name must be an object.")
-            for key, part in value.items():
-                field = NAME_PARTS.get(key.lower())
-                if field:
-                    self.state[field] = as_text(f"name.{key}", part, field=field)
-        elif path.sub in NAME_PARTS:
-            field = NAME_PARTS[path.sub]
-            self.state[field] = as_text(path.text, value, field=field)
-        # Other parts (middleName, honorificPrefix, ...) are not kept.
-
-    def _matches_kept_email(self, path: Path) -> bool:
-        if path.value_filter is None:
-            return True
-        item = {
-            "type": self.state["email_type"],
-            "primary": self.state["email_primary"],
-            "value": self.state["email"],
-        }
-        return value_filter_matches(path.value_filter, item)
-
-    def keep_email(self, entry: dict) -> None:
-        self.state["email"] = as_email(entry.get("value"))
-        self.state["email_type"] = as_text("emails.type", entry.get("type"), field="email_type")
-        primary = entry.get("primary")
-        self.state["email_primary"] = False if primary is None else as_boolean("primary", primary)
-
-    def write_emails(self, path: Path, value, *, op: str) -> None:
-        """One address is kept. A value-filtered path (Entra's emails[type eq "work"].value)
-        writes that address, taking the type the filter names."""
-        if path.value_filter is not None:
-            named_type = filter_type(path.value_filter)
-            if named_type is not None and self.state["email_type"].lower() != named_type.lower():
-                self.state["email_type"] = as_text("emails.type", named_type, field="email_type")
-            elif named_type is None and not self._matches_kept_email(path):
-                return
-        if path.sub == "value":
-            self.state["email"] = as_email(value)
-        elif path.sub in ("type", "primary"):
-            entry = {
-                "value": self.state["email"],
-                "type": self.state["email_type"],
-                "primary": self.state["email_primary"],
-                path.sub: value,
-            }
-            self.keep_email(entry)
-        elif path.sub is None:
-            if path.value_filter is not None and isinstance(value, dict):
-                value = [{"type": self.state["email_type"], "primary": True, **value}]
-            entry = work_email(value if value is not None else [])
-            if entry is not None:
-                self.keep_email(entry)
-            elif op == "replace":
-                self.state["email"] = ""
-
-    def write_enterprise(self, attr: str, sub: str | None, value) -> None:
-        enterprise = self.state["enterprise"]
-        if attr in ENTERPRISE_TEXT and sub is None:
-            key = ENTERPRISE_TEXT[attr]
-            text = as_text(key, value, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
-            if text:
-                enterprise[key] = text
-            else:
-                enterprise.pop(key, None)
-        elif attr == "manager":
-            self.write_manager(sub, value)
-
-    def write_manager(self, sub: str | None, value) -> None:
-        """RFC 7643 §4.3: manager is {value, $ref, displayName}, kept as sent.
-
-        Entra sends the manager as a bare id string. The value is not checked against
-        this organization's users: Okta often maps an id of its own into it.
-        """
-        if sub is None and isinstance(value, dict):
-            manager = {}
-            for key, item in value.items():
-                name = MANAGER_KEYS.get(key.lower()) if isinstance(key, str) else None
-                text = as_text(f"manager.{key}", item, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
-                if name and text:
-                    manager[name] = text
-        elif sub in (None, "value") and (value is None or isinstance(value, str)):
-            manager_id = as_text("manager.value", value, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
-            manager = {"value": manager_id}
-        elif sub in MANAGER_KEYS:
-            manager = dict(self.state["enterprise"].get("manager") or {})
-            text = as_text(f"manager.{sub}", value, max_length=ENTERPRISE_TEXT_MAX_LENGTH)
-            manager[MANAGER_KEYS[sub]] = text
-        elif sub is not None:
-            return  # sub-attributes the schema does not have
+    def remove(self, target: Target, value) -> None:
+        attribute = target.attribute
+        whole = target.sub is None and target.value_filter is None
+        if attribute.required and whole:
+            raise BadRequest(f"{attribute.name} is required and cannot be removed.",
+                             scim_type=MUTABILITY)  # fmt: skip
+        if attribute.multi_valued:
+            self.remove_values(target, value)
+        elif target.sub is not None:
+            current = dict(self.document.get(attribute) or {})
+            current.pop(target.sub.sub, None)
+            if attribute.references and target.sub.sub == "value":
+                current = {}
+            self.set(attribute, current)
         else:
-            raise invalid("manager must be an object or an id.")
-        manager = {key: text for key, text in manager.items() if text}
-        if manager.get("value"):
-            self.state["enterprise"]["manager"] = manager
+            self.document.pop(attribute, None)
+
+    def remove_values(self, target: Target, value) -> None:
+        """RFC 7644 §3.5.2.2: remove the matched values (or their sub-attribute)."""
+        attribute = target.attribute
+        items = copy.deepcopy(self.document.get(attribute) or [])
+        if target.value_filter is not None:
+            matched = [
+                i for i, item in enumerate(items)
+                if value_filter_matches(target.value_filter, item)
+            ]  # fmt: skip
+            if not matched:
+                raise BadRequest(
+                    f"{target.text!r} matches no value of {attribute.name}.", scim_type=NO_TARGET
+                )
+        elif value not in EMPTY and target.sub is None:
+            # A value list names the values to remove (as Entra does for members).
+            named = clean(attribute, value) or []
+            matched = [
+                i for i, item in enumerate(items) if any(_same(attribute, item, n) for n in named)
+            ]
         else:
-            self.state["enterprise"].pop("manager", None)
-
-    # -- remove ---------------------------------------------------------------------
-
-    def remove(self, path: Path, value) -> None:
-        if path.urn == ENTERPRISE:
-            if path.attr == "":
-                self.state["enterprise"] = {}
-            else:
-                self.write_enterprise(path.attr, path.sub, None)
-            return
-        if path.urn is not None:
-            return
-        attr = path.attr
-        if attr == "username":
-            raise BadRequest("userName is required and cannot be removed.", scim_type=MUTABILITY)
-        if attr == "active":
-            raise invalid("active cannot be removed; replace it with true or false.")
-        if attr in CORE_TEXT and path.sub is None:
-            self.state[CORE_TEXT[attr]] = ""
-        elif attr == "name":
-            parts = NAME_PARTS.values() if path.sub is None else [NAME_PARTS.get(path.sub)]
-            for field in parts:
-                if field:
-                    self.state[field] = ""
-        elif attr == "emails" and path.sub in (None, "value") and self._matches_kept_email(path):
-            self.state["email"] = ""
+            matched = list(range(len(items)))
+        if target.sub is not None:
+            for index in matched:
+                items[index].pop(target.sub.sub, None)
+        else:
+            items = [item for i, item in enumerate(items) if i not in matched]
+        self.set(attribute, [item for item in items if item])

@@ -1,6 +1,6 @@
 from django.db import IntegrityError, transaction
 
-from accounts import sessions
+from accounts import addresses, sessions
 from accounts.actors import Actor
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
 from accounts.events.models import EventType
@@ -17,11 +17,11 @@ from accounts.services.privileges import (
 )
 
 # Profile fields an identity provider or an admin may change with user_update.
+# email, email_type and email_primary copy the sign-in address out of
+# profile["emails"]; changing `email` alone (the admin form does) edits that entry.
 PROFILE_FIELDS = (
     "username",
     "email",
-    "email_type",
-    "email_primary",
     "given_name",
     "family_name",
     "name_formatted",
@@ -30,6 +30,7 @@ PROFILE_FIELDS = (
     "title",
     "locale",
     "enterprise",
+    "profile",
 )
 
 
@@ -82,8 +83,6 @@ def user_create(
     username: str,
     actor: Actor,
     email: str = "",
-    email_type: str = "work",
-    email_primary: bool = True,
     given_name: str = "",
     family_name: str = "",
     name_formatted: str = "",
@@ -92,12 +91,19 @@ def user_create(
     title: str = "",
     locale: str = "",
     enterprise: dict | None = None,
+    profile: dict | None = None,
     is_active: bool = True,
     role: str = Role.MEMBER,
     source: str = Source.MANUAL,
     password: str | None = None,
 ) -> User:
+    """Create a user. `profile` holds the SCIM attributes without a column, its
+    "emails" among them; without it, `email` becomes the one (work, primary) address."""
     username = _clean_username(username)
+    profile = dict(profile or {})
+    if "emails" not in profile and email:
+        profile["emails"] = addresses.with_sign_in_address([], email)
+    sign_in = addresses.sign_in_columns(profile.get("emails"))
     if role not in Role.values:
         raise InvalidValue(f"Unknown role {role!r}.")
     _check_lengths(
@@ -116,9 +122,7 @@ def user_create(
     user = User(
         organization=organization,
         username=username,
-        email=email,
-        email_type=email_type,
-        email_primary=email_primary,
+        **sign_in,
         given_name=given_name,
         family_name=family_name,
         name_formatted=name_formatted,
@@ -127,6 +131,7 @@ def user_create(
         title=title,
         locale=locale,
         enterprise=enterprise or {},
+        profile=profile,
         is_active=is_active,
         role=role,
         source=source,
@@ -142,7 +147,7 @@ def user_create(
         action=AuditAction.USER_CREATED,
         changes={
             "userName": username,
-            "email": email,
+            "email": sign_in["email"],
             "externalId": external_id,
             "active": is_active,
             "role": role,
@@ -153,6 +158,26 @@ def user_create(
     return user
 
 
+def _with_sign_in_columns(user: User, fields: dict) -> dict:
+    """Keep profile["emails"] and the columns copying its sign-in address in step."""
+    fields = dict(fields)
+    if "profile" in fields:
+        fields["profile"] = dict(fields["profile"] or {})
+        fields.pop("email", None)
+    elif "email" in fields:
+        _check_lengths({"email": fields["email"]})
+        profile = dict(user.profile or {})
+        profile["emails"] = addresses.with_sign_in_address(profile.get("emails"), fields["email"])
+        if not profile["emails"]:
+            del profile["emails"]
+        fields["profile"] = profile
+        del fields["email"]
+    else:
+        return fields
+    fields.update(addresses.sign_in_columns(fields["profile"].get("emails")))
+    return fields
+
+
 @transaction.atomic
 def user_update(*, user: User, actor: Actor, **fields) -> User:
     """Change profile fields; returns without writing when nothing changes."""
@@ -161,8 +186,9 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
         raise TypeError(f"user_update() got unexpected fields: {sorted(unknown)}")
     if "username" in fields:
         fields["username"] = _clean_username(fields["username"])
-    _check_lengths(fields)
     user = _locked(user)
+    fields = _with_sign_in_columns(user, fields)
+    _check_lengths(fields)
     changes = {
         name: {"from": getattr(user, name), "to": value}
         for name, value in fields.items()

@@ -5,13 +5,11 @@ for malformed ids; these subclasses keep the framework's structure (URL names,
 adapters, filter parsers) and replace those behaviours.
 """
 
-from django.db.models import F
-from django.db.models.functions import Lower
 from django.http import HttpResponse
 from django_scim import views as stock
 
 from accounts.selectors import parse_id
-from provisioning import schemas, selectors
+from provisioning import attributes, schemas, selectors
 from provisioning.adapters import ScimGroupAdapter, ScimUserAdapter, etag_of
 from provisioning.bounds import check_not_too_many
 from provisioning.errors import INVALID_SYNTAX, INVALID_VALUE, BadRequest, NotFound
@@ -204,20 +202,7 @@ class UserResource:
     adapter_class = ScimUserAdapter
     parser_getter = UserFilterQuery
     related_attribute = "groups"
-    sort_fields = {
-        "id": F("id"),
-        "username": Lower("username"),
-        "externalid": F("external_id"),
-        "displayname": Lower("display_name"),
-        "name.givenname": Lower("given_name"),
-        "name.familyname": Lower("family_name"),
-        "emails": Lower("email"),
-        "emails.value": Lower("email"),
-        "title": Lower("title"),
-        "active": F("is_active"),
-        "meta.created": F("created_at"),
-        "meta.lastmodified": F("updated_at"),
-    }
+    sort_fields = attributes.sort_expressions(attributes.USER)
     core_prefix = schemas.CORE_USER.lower() + ":"
 
     def queryset(self, *, with_related: bool):
@@ -231,13 +216,7 @@ class GroupResource:
     adapter_class = ScimGroupAdapter
     parser_getter = GroupFilterQuery
     related_attribute = "members"
-    sort_fields = {
-        "id": F("id"),
-        "displayname": Lower("display_name"),
-        "externalid": F("external_id"),
-        "meta.created": F("created_at"),
-        "meta.lastmodified": F("updated_at"),
-    }
+    sort_fields = attributes.sort_expressions(attributes.GROUP)
     core_prefix = schemas.CORE_GROUP.lower() + ":"
 
     def queryset(self, *, with_related: bool):
