@@ -1,7 +1,9 @@
-"""What a SCIM Group body or PATCH asks for, as a list of steps for the accounts services.
+"""What a SCIM Group body or PATCH asks for, as one description for `group_apply`.
 
-Membership steps name only the members they touch, so adding one member to a large
-group costs the same as adding one to a small group.
+The operations are read in order and folded into the request's net effect: the new
+displayName and externalId, and the members to add and remove (or the complete list
+to replace them with). Membership changes name only the members they touch, so adding
+one member to a large group costs the same as adding one to a small group.
 """
 
 from dataclasses import dataclass, field
@@ -20,11 +22,8 @@ from provisioning.errors import (
 from provisioning.paths import parse_key, parse_path, value_filter_ids
 from provisioning.schemas import CORE_GROUP
 
-RENAME = "rename"
-SET_EXTERNAL_ID = "external_id"
 ADD = "add"
 REMOVE = "remove"
-CLEAR = "clear"
 REPLACE = "replace"
 EXTERNAL_ID_MAX_LENGTH = Group._meta.get_field("external_id").max_length
 GROUP_ATTRIBUTES = {"id", "externalid", "meta", "schemas", "displayname", "members"}
@@ -70,8 +69,14 @@ def member_ids_of(value) -> list[str]:
 
 @dataclass
 class GroupChange:
-    steps: list = field(default_factory=list)
-    create: bool = False
+    display_name: str | None = None
+    external_id: str | None = None
+    # Member ids, in the order named; dicts keep that order without repeats.
+    add: dict = field(default_factory=dict)
+    remove: dict = field(default_factory=dict)
+    replace: dict | None = None
+    # Every id that must name a user of the organization (added or replaced in).
+    named: dict = field(default_factory=dict)
 
     @classmethod
     def replacing(cls, body: dict) -> "GroupChange":
@@ -80,11 +85,9 @@ class GroupChange:
             raise invalid("The body must be a Group object.")
         lowered = {k.lower(): v for k, v in body.items() if isinstance(k, str)}
         change = cls()
-        change.steps = [
-            (RENAME, display_name_of(lowered.get("displayname"))),
-            (SET_EXTERNAL_ID, external_id_of(lowered.get("externalid"))),
-            (REPLACE, member_ids_of(lowered.get("members"))),
-        ]
+        change.rename(display_name_of(lowered.get("displayname")))
+        change.set_external_id(external_id_of(lowered.get("externalid")))
+        change.replace_members(member_ids_of(lowered.get("members")))
         return change
 
     @classmethod
@@ -125,9 +128,9 @@ class GroupChange:
         if path.attr == "displayname":
             if op == REMOVE:
                 raise BadRequest("displayName is required.", scim_type=MUTABILITY)
-            self.steps.append((RENAME, display_name_of(value)))
+            self.rename(display_name_of(value))
         elif path.attr == "externalid":
-            self.steps.append((SET_EXTERNAL_ID, "" if op == REMOVE else external_id_of(value)))
+            self.set_external_id("" if op == REMOVE else external_id_of(value))
         elif path.attr == "members":
             self.read_members(op, path, value, text)
 
@@ -139,47 +142,64 @@ class GroupChange:
                     f"{text!r}: a member filter is only used to remove members.",
                     scim_type=INVALID_PATH,
                 )
-            self.steps.append((REMOVE, value_filter_ids(path.value_filter)))
+            self.remove_members(value_filter_ids(path.value_filter))
         elif op == ADD:
-            self.steps.append((ADD, member_ids_of(value)))
+            self.add_members(member_ids_of(value))
         elif op == REPLACE:
-            self.steps.append((REPLACE, member_ids_of(value)))
+            self.replace_members(member_ids_of(value))
         elif value is None or value == []:
             # RFC 7644 §3.5.2.2: remove of "members" with no value removes them all.
-            self.steps.append((CLEAR, None))
+            self.replace_members([])
         else:
             # Entra: remove path "members" with the members to remove as the value.
-            self.steps.append((REMOVE, member_ids_of(value)))
+            self.remove_members(member_ids_of(value))
+
+    # -- folding the operations into one change -------------------------------------
+
+    def rename(self, display_name: str) -> None:
+        self.display_name = display_name
+
+    def set_external_id(self, external_id: str) -> None:
+        self.external_id = external_id
+
+    def replace_members(self, ids: list[str]) -> None:
+        self.replace = dict.fromkeys(ids)
+        self.add, self.remove = {}, {}
+        self.named.update(self.replace)
+
+    def add_members(self, ids: list[str]) -> None:
+        self.named.update(dict.fromkeys(ids))
+        target = self.add if self.replace is None else self.replace
+        for user_id in ids:
+            self.remove.pop(user_id, None)
+            target[user_id] = None
+
+    def remove_members(self, ids: list[str]) -> None:
+        for user_id in ids:
+            self.add.pop(user_id, None)
+            if self.replace is None:
+                self.remove[user_id] = None
+            else:
+                self.replace.pop(user_id, None)
 
     def apply(self, adapter):
-        """Run the steps through the services; returns the changed group."""
-        group, actor = adapter.obj, adapter.actor
-        if group is None:
-            return self._create(adapter)
-        for kind, argument in self.steps:
-            if kind == RENAME:
-                group = services.group_update(group=group, actor=actor, display_name=argument)
-            elif kind == SET_EXTERNAL_ID:
-                group = services.group_update(group=group, actor=actor, external_id=argument)
-            elif kind == ADD:
-                users = adapter.resolve_members(argument)
-                services.group_members_add(group=group, users=users, actor=actor)
-            elif kind == REMOVE:
-                users = adapter.known_members(argument)
-                services.group_members_remove(group=group, users=users, actor=actor)
-            elif kind == CLEAR:
-                services.group_members_clear(group=group, actor=actor)
-            elif kind == REPLACE:
-                users = adapter.resolve_members(argument)
-                services.group_members_replace(group=group, users=users, actor=actor)
-        return group
-
-    def _create(self, adapter):
-        wanted = dict(self.steps)
-        return services.group_create(
-            organization=adapter.organization,
-            display_name=wanted[RENAME],
-            external_id=wanted[SET_EXTERNAL_ID],
-            members=adapter.resolve_members(wanted[REPLACE]),
+        """One call of `group_apply` (or `group_create`); returns the group."""
+        users = adapter.resolve_members(list(self.named))
+        by_id = {str(user.pk): user for user in users}
+        if adapter.obj is None:
+            return services.group_create(
+                organization=adapter.organization,
+                display_name=self.display_name,
+                external_id=self.external_id or "",
+                members=[by_id[i] for i in self.replace or ()],
+                actor=adapter.actor,
+            )
+        return services.group_apply(
+            group=adapter.obj,
             actor=adapter.actor,
+            display_name=self.display_name,
+            external_id=self.external_id,
+            add=[by_id[i] for i in self.add],
+            remove=adapter.known_members(list(self.remove)),
+            replace=None if self.replace is None else [by_id[i] for i in self.replace],
         )

@@ -6,6 +6,7 @@ changes, and writes its audit event in that transaction.
 
 from accounts.services.audit import audit_record, console_sign_in_failed
 from accounts.services.groups import (
+    group_apply,
     group_create,
     group_delete,
     group_members_add,
@@ -34,6 +35,7 @@ __all__ = [
     "PROFILE_FIELDS",
     "audit_record",
     "console_sign_in_failed",
+    "group_apply",
     "group_create",
     "group_delete",
     "group_members_add",

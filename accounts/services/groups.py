@@ -72,11 +72,6 @@ def _save_unique(group: Group, **save_kwargs) -> None:
         raise GroupNameTaken(group.display_name) from None
 
 
-def _bump(group: Group) -> None:
-    group.version += 1
-    group.save(update_fields=["version", "updated_at"])
-
-
 def _add(group: Group, user_ids: list) -> list:
     """Insert the memberships that do not exist yet; costs the change, not the group."""
     if not user_ids:
@@ -146,12 +141,8 @@ def group_create(
     return group
 
 
-@transaction.atomic
-def group_update(
-    *, group: Group, actor: Actor, display_name: str | None = None, external_id: str | None = None
-) -> Group:
-    """Rename the group or change its externalId; a no-op when nothing changes."""
-    group = _locked(group)
+def _attribute_changes(group: Group, *, display_name: str | None, external_id: str | None) -> dict:
+    """Set the new displayName/externalId on the locked group; returns what changed."""
     changes = {}
     if display_name is not None:
         display_name = _clean_display_name(display_name)
@@ -165,18 +156,15 @@ def group_update(
     if external_id is not None and _clean_external_id(external_id) != group.external_id:
         changes["externalId"] = {"from": group.external_id, "to": external_id}
         group.external_id = external_id
-    if not changes:
-        return group
-    group.version += 1
-    _save_unique(group)
-    _audit_group(group, actor=actor, action=AuditAction.GROUP_UPDATED, changes=changes)
-    record_group_event(
-        group=group,
-        type=EventType.GROUP_UPDATED,
-        actor=actor,
-        changes=[_GROUP_EVENT_FIELDS[name] for name in changes],
-    )
-    return group
+    return changes
+
+
+@transaction.atomic
+def group_update(
+    *, group: Group, actor: Actor, display_name: str | None = None, external_id: str | None = None
+) -> Group:
+    """Rename the group or change its externalId; a no-op when nothing changes."""
+    return group_apply(group=group, actor=actor, display_name=display_name, external_id=external_id)
 
 
 @transaction.atomic
@@ -204,16 +192,13 @@ def group_delete(*, group: Group, actor: Actor) -> None:
 def _record_member_changes(
     group: Group, actor: Actor, *, added: list = (), removed: list = (), users: dict | None = None
 ) -> None:
-    """One audit event per direction, one version bump, and one directory event per
-    member, for what really changed."""
+    """One audit event per direction for what really changed."""
     for action, user_ids in (
         (AuditAction.GROUP_MEMBERS_ADDED, added),
         (AuditAction.GROUP_MEMBERS_REMOVED, removed),
     ):
         if user_ids:
             _audit_group(group, actor=actor, action=action, changes=_member_changes(user_ids))
-    if added or removed:
-        _bump(group)
     for type, user_ids in (
         (EventType.GROUP_MEMBER_ADDED, added),
         (EventType.GROUP_MEMBER_REMOVED, removed),
@@ -230,42 +215,97 @@ def _record_member_changes(
         )
 
 
+def _apply(
+    group: Group,
+    actor: Actor,
+    *,
+    display_name: str | None = None,
+    external_id: str | None = None,
+    add: Iterable[User] = (),
+    remove: Iterable[User] = (),
+    replace: Iterable[User] | None = None,
+) -> tuple[Group, list, list]:
+    group = _locked(group)
+    changes = _attribute_changes(group, display_name=display_name, external_id=external_id)
+    to_add = _unique_users(group, add)
+    to_remove = _unique_users(group, remove)
+    if replace is not None:
+        wanted = _unique_users(group, replace)
+        wanted.update(to_add)
+        for user_id in to_remove:
+            wanted.pop(user_id, None)
+        current = set(Membership.objects.filter(group=group).values_list("user_id", flat=True))
+        removed = _remove(group, [user_id for user_id in current if user_id not in wanted])
+        added = _add(group, [user_id for user_id in wanted if user_id not in current])
+    else:
+        removed = _remove(group, [user_id for user_id in to_remove if user_id not in to_add])
+        added = _add(group, list(to_add))
+    if not changes and not added and not removed:
+        return group, [], []
+    group.version += 1
+    _save_unique(group)
+    if changes:
+        _audit_group(group, actor=actor, action=AuditAction.GROUP_UPDATED, changes=changes)
+        record_group_event(
+            group=group,
+            type=EventType.GROUP_UPDATED,
+            actor=actor,
+            changes=[_GROUP_EVENT_FIELDS[name] for name in changes],
+        )
+    users = {**to_add, **to_remove, **(wanted if replace is not None else {})}
+    _record_member_changes(group, actor, added=added, removed=removed, users=users)
+    return group, added, removed
+
+
+@transaction.atomic
+def group_apply(
+    *,
+    group: Group,
+    actor: Actor,
+    display_name: str | None = None,
+    external_id: str | None = None,
+    add: Iterable[User] = (),
+    remove: Iterable[User] = (),
+    replace: Iterable[User] | None = None,
+) -> Group:
+    """Apply everything one request asks of a group at once.
+
+    One lock, one version bump and one audit event per kind of change (updated,
+    members added, members removed); nothing is written when nothing changes. The
+    members become `replace` (or stay as they are when it is None), plus `add`, less
+    `remove`; a user in both `add` and `remove` is removed.
+    """
+    group, _added, _removed = _apply(
+        group,
+        actor,
+        display_name=display_name,
+        external_id=external_id,
+        add=add,
+        remove=remove,
+        replace=replace,
+    )
+    return group
+
+
 @transaction.atomic
 def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Add users (of the group's organization); returns the ids actually added."""
-    group = _locked(group)
-    wanted = _unique_users(group, users)
-    added = _add(group, list(wanted))
-    _record_member_changes(group, actor, added=added, users=wanted)
-    return added
+    return _apply(group, actor, add=users)[1]
 
 
 @transaction.atomic
 def group_members_remove(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Remove users from the group; returns the ids actually removed."""
-    group = _locked(group)
-    wanted = _unique_users(group, users)
-    removed = _remove(group, list(wanted))
-    _record_member_changes(group, actor, removed=removed, users=wanted)
-    return removed
+    return _apply(group, actor, remove=users)[2]
 
 
 @transaction.atomic
 def group_members_clear(*, group: Group, actor: Actor) -> list:
     """Remove every member (SCIM `remove` of path `members` with no value)."""
-    group = _locked(group)
-    current = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
-    removed = _remove(group, current)
-    _record_member_changes(group, actor, removed=removed)
-    return removed
+    return _apply(group, actor, replace=())[2]
 
 
 @transaction.atomic
 def group_members_replace(*, group: Group, users: Iterable[User], actor: Actor) -> None:
     """Make the member list exactly `users` (what a SCIM PUT or replace asks for)."""
-    group = _locked(group)
-    wanted = _unique_users(group, users)
-    current = set(Membership.objects.filter(group=group).values_list("user_id", flat=True))
-    removed = _remove(group, [user_id for user_id in current if user_id not in wanted])
-    added = _add(group, [user_id for user_id in wanted if user_id not in current])
-    _record_member_changes(group, actor, added=added, removed=removed, users=wanted)
+    _apply(group, actor, replace=users)

@@ -5,6 +5,7 @@ import pytest
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
 from accounts.models import AuditAction, AuditEvent, Group, Membership
 from accounts.services import (
+    group_apply,
     group_create,
     group_delete,
     group_members_add,
@@ -386,3 +387,73 @@ def test_group_create_refuses_an_over_long_display_name(organization, system_act
     with pytest.raises(InvalidValue):
         group_create(organization=organization, display_name="x" * 256, actor=system_actor)
     assert not Group.objects.exists()
+
+
+# -- group_apply: everything one request asks, in one change ------------------------
+
+
+def test_group_apply_makes_one_version_bump_and_one_event_per_kind_of_change(
+    organization, make_group, people, admin_actor, events_for
+):
+    group = make_group(organization, "Old", members=people[:2])
+    before = len(events_for(group))
+
+    group = group_apply(
+        group=group,
+        actor=admin_actor,
+        display_name="New",
+        external_id="ext-9",
+        add=[people[2]],
+        remove=[people[0]],
+    )
+
+    group.refresh_from_db()
+    assert (group.display_name, group.external_id, group.version) == ("New", "ext-9", 2)
+    assert _member_ids(group) == {people[1].pk, people[2].pk}
+    events = events_for(group)[before:]
+    assert [e.action for e in events] == [
+        AuditAction.GROUP_UPDATED,
+        AuditAction.GROUP_MEMBERS_ADDED,
+        AuditAction.GROUP_MEMBERS_REMOVED,
+    ]
+    assert events[1].changes == {"count": 1, "users": [str(people[2].pk)]}
+    assert events[2].changes == {"count": 1, "users": [str(people[0].pk)]}
+
+
+def test_group_apply_with_nothing_to_change_writes_nothing(
+    organization, make_group, people, admin_actor, events_for, django_assert_num_queries
+):
+    group = make_group(organization, "Same", members=people[:1])
+    before = len(events_for(group))
+
+    # The savepoint and its release, the lock, and the read of the present members
+    # among those to add: no write.
+    with django_assert_num_queries(4):
+        group_apply(group=group, actor=admin_actor, display_name="Same", add=people[:1])
+
+    group.refresh_from_db()
+    assert group.version == 1
+    assert len(events_for(group)) == before
+
+
+def test_group_apply_replace_then_add_and_remove(
+    organization, make_group, people, admin_actor, events_for
+):
+    group = make_group(organization, "Team", members=people[:1])
+
+    group_apply(
+        group=group, actor=admin_actor, replace=[people[1]], add=[people[2]], remove=[people[1]]
+    )
+
+    group.refresh_from_db()
+    assert _member_ids(group) == {people[2].pk}
+    assert group.version == 2
+
+
+def test_group_apply_refuses_a_member_of_another_organization(
+    organization, make_group, outsider, admin_actor
+):
+    group = make_group(organization, "Team")
+    with pytest.raises(CrossOrganizationMember):
+        group_apply(group=group, actor=admin_actor, add=[outsider])
+    assert _member_ids(group) == set()

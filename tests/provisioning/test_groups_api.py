@@ -355,3 +355,31 @@ def test_other_organizations_group_is_404_for_every_method(scim, other_organizat
     scim_error(scim.delete(path), 404)
     foreign.refresh_from_db()
     assert foreign.display_name == "Theirs"
+
+
+def test_a_group_patch_of_several_operations_is_one_change(scim, organization, make_user):
+    ann, bob, cy = (make_user(organization) for _ in range(3))
+    group = scim.post(
+        "/Groups", {"displayName": "Team", "members": [{"value": str(ann.pk)}]}
+    ).json()
+    events = AuditEvent.objects.count()
+
+    response = scim.patch(
+        f"/Groups/{group['id']}",
+        patch(
+            {"op": "replace", "path": "displayName", "value": "Team 2"},
+            {"op": "add", "path": "members", "value": [{"value": str(bob.pk)}]},
+            {"op": "add", "path": "members", "value": [{"value": str(cy.pk)}]},
+            {"op": "remove", "path": f'members[value eq "{ann.pk}"]'},
+        ),
+    )
+
+    assert response.status_code == 204, response.content
+    assert response["ETag"] == 'W/"2"'
+    assert Group.objects.get(pk=group["id"]).version == 2
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True)[events:])
+    assert actions == [
+        AuditAction.GROUP_UPDATED,
+        AuditAction.GROUP_MEMBERS_ADDED,
+        AuditAction.GROUP_MEMBERS_REMOVED,
+    ]
