@@ -74,7 +74,7 @@ def test_updates_on_one_instance_are_read_back_on_the_other(organization, instan
     user_url = f"/Users/{created['id']}"
 
     deactivate = patch_body({"op": "replace", "value": {"active": False}})
-    assert instances[1].patch(user_url, content=deactivate).status_code in (200, 204)
+    assert instances[1].patch(user_url, content=deactivate).status_code == 200
     assert instances[0].get(user_url).json()["active"] is False
 
     replaced = instances[0].put(user_url, content=user_body("mover@example.com", title="Lead"))
@@ -99,9 +99,9 @@ def test_group_push_alternating_between_instances(organization, instances, make_
     group_url = f"/Groups/{group.json()['id']}"
 
     add = patch_body({"op": "add", "path": "members", "value": [{"value": str(users[2].pk)}]})
-    assert instances[1].patch(group_url, content=add).status_code in (200, 204)
+    assert instances[1].patch(group_url, content=add).status_code == 204
     remove = patch_body({"op": "remove", "path": f'members[value eq "{users[0].pk}"]'})
-    assert instances[0].patch(group_url, content=remove).status_code in (200, 204)
+    assert instances[0].patch(group_url, content=remove).status_code == 204
 
     members = {member["value"] for member in instances[1].get(group_url).json()["members"]}
     assert members == {str(users[1].pk), str(users[2].pk)}

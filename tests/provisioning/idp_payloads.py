@@ -389,12 +389,19 @@ def assert_list_response(body, *, total, start_index, items):
     assert len(body.get("Resources", [])) == items, body
 
 
-def resource_after(response, client, path):
-    """A PATCH may answer 200 with the resource or 204 (RFC 7644 §3.5.2); read it either way."""
-    assert response.status_code in (200, 204), (response.status_code, response.content[:500])
-    if response.status_code == 204:
-        response = client.get(path)
-        assert response.status_code == 200, response.content
+def user_after_patch(response):
+    """A user PATCH answers 200 with the whole user (RFC 7644 §3.5.2)."""
+    assert response.status_code == 200, (response.status_code, response.content[:500])
+    assert_scim_content_type(response)
+    return response.json()
+
+
+def group_after_patch(response, client, path):
+    """A group PATCH answers 204 without a body; the group is read back with a GET."""
+    assert response.status_code == 204, (response.status_code, response.content[:500])
+    assert response.content == b""
+    response = client.get(path)
+    assert response.status_code == 200, response.content
     assert_scim_content_type(response)
     return response.json()
 

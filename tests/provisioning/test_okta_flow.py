@@ -20,6 +20,7 @@ from tests.provisioning.idp_payloads import (
     assert_list_response,
     assert_scim_content_type,
     assert_scim_error,
+    group_after_patch,
     normalised,
     okta_add_members,
     okta_create_group,
@@ -29,7 +30,7 @@ from tests.provisioning.idp_payloads import (
     okta_push_now,
     okta_rename_group,
     okta_set_active,
-    resource_after,
+    user_after_patch,
 )
 
 pytestmark = pytest.mark.django_db
@@ -117,9 +118,7 @@ def test_okta_create_user_with_password_locale_external_id_and_groups(okta, orga
     assert normalised(body, "User") == {**OKTA_USER, "id": body["id"]}
     user = User.objects.get(pk=body["id"])
     assert user.organization == organization
-    assert user.password != "1mz050nq"
-    if user.has_usable_password():
-        assert user.check_password("1mz050nq")
+    assert not user.has_usable_password()
     event = AuditEvent.objects.get(action=AuditAction.USER_CREATED, target_id=str(user.id))
     assert event.actor_type == ActorType.TOKEN
 
@@ -178,7 +177,7 @@ def test_okta_put_clears_omitted_attributes_but_not_read_only_groups(okta, creat
 def test_okta_deactivate_pathless_replace(okta, created):
     path = f"/Users/{created['id']}"
 
-    body = resource_after(okta.patch(path, okta_set_active(False)), okta, path)
+    body = user_after_patch(okta.patch(path, okta_set_active(False)))
 
     assert body["active"] is False
     assert User.objects.get(pk=created["id"]).is_active is False
@@ -205,7 +204,7 @@ def test_okta_deactivation_ends_the_users_signed_in_sessions(
     with django_capture_on_commit_callbacks(execute=True):
         response = okta.patch(f"/Users/{user.id}", okta_set_active(False))
 
-    assert response.status_code in (200, 204)
+    assert response.status_code == 200
     assert not UserSession.objects.filter(user=user).exists()
     assert not import_module(settings.SESSION_ENGINE).SessionStore().exists(session_key)
 
@@ -214,7 +213,7 @@ def test_okta_reactivate_pathless_replace(okta, created):
     path = f"/Users/{created['id']}"
     okta.patch(path, okta_set_active(False))
 
-    body = resource_after(okta.patch(path, okta_set_active(True)), okta, path)
+    body = user_after_patch(okta.patch(path, okta_set_active(True)))
 
     assert body["active"] is True
     assert User.objects.get(pk=created["id"]).is_active is True
@@ -233,20 +232,18 @@ def test_okta_deactivating_twice_is_idempotent(okta, created):
 
     response = okta.patch(path, okta_set_active(False))
 
-    assert response.status_code in (200, 204)
+    assert response.status_code == 200
     assert AuditEvent.objects.count() == events
 
 
 def test_okta_password_sync_patch(okta, created):
     path = f"/Users/{created['id']}"
 
-    body = resource_after(okta.patch(path, okta_password_sync("n3w-Passw0rd!x")), okta, path)
+    body = user_after_patch(okta.patch(path, okta_password_sync("n3w-Passw0rd!x")))
 
     assert "password" not in body
     user = User.objects.get(pk=created["id"])
-    assert "n3w-Passw0rd!x" not in user.password
-    if user.has_usable_password():
-        assert user.check_password("n3w-Passw0rd!x")
+    assert not user.has_usable_password()
     assert user.is_active is True
 
 
@@ -327,7 +324,7 @@ def test_okta_group_member_add(okta, organization, make_user, make_group):
 
     response = okta.patch(path, okta_add_members([{"value": str(bob.id), "display": bob.username}]))
 
-    assert response.status_code in (200, 204), response.content
+    assert response.status_code == 204, response.content
     assert member_ids(group.id) == {ann.id, bob.id}
 
 
@@ -341,7 +338,7 @@ def test_okta_group_member_remove_by_filtered_path_then_add(
 
     response = okta.patch(path, body)
 
-    assert response.status_code in (200, 204), response.content
+    assert response.status_code == 204, response.content
     assert member_ids(group.id) == {stays.id, joins.id}
     assert User.objects.filter(pk=leaves.id).exists()
 
@@ -353,7 +350,7 @@ def test_okta_group_rename_pathless_value_with_id(okta, organization, make_user,
 
     response = okta.patch(path, okta_rename_group(group.id, "Test SCIMv20"))
 
-    body = resource_after(response, okta, path)
+    body = group_after_patch(response, okta, path)
     assert body["id"] == str(group.id)
     assert body["displayName"] == "Test SCIMv20"
     assert Group.objects.get(pk=group.id).display_name == "Test SCIMv20"
@@ -377,7 +374,7 @@ def test_okta_push_now_replaces_the_membership(okta, organization, make_user, ma
 
     response = okta.patch(f"/Groups/{group.id}", okta_push_now(members))
 
-    assert response.status_code in (200, 204), response.content
+    assert response.status_code == 204, response.content
     assert member_ids(group.id) == {kept.id, added.id}
 
 
@@ -388,7 +385,7 @@ def test_okta_push_now_with_empty_list_removes_every_member(
 
     response = okta.patch(f"/Groups/{group.id}", okta_push_now([]))
 
-    assert response.status_code in (200, 204), response.content
+    assert response.status_code == 204, response.content
     assert member_ids(group.id) == set()
     assert User.objects.filter(organization=organization).count() == 1
 
@@ -489,6 +486,6 @@ def test_okta_retried_member_removal_is_a_no_op(okta, organization, make_user, m
 
     response = okta.patch(f"/Groups/{group.id}", body)
 
-    assert response.status_code in (200, 204), response.content
+    assert response.status_code == 204, response.content
     assert member_ids(group.id) == {member.id}
     assert AuditEvent.objects.count() == events
