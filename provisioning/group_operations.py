@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from accounts import services
 from accounts.models import Group
+from provisioning.attributes import GROUP, top_level
 from provisioning.bounds import check_not_too_many
 from provisioning.errors import (
     INVALID_PATH,
@@ -26,7 +27,10 @@ ADD = "add"
 REMOVE = "remove"
 REPLACE = "replace"
 EXTERNAL_ID_MAX_LENGTH = Group._meta.get_field("external_id").max_length
-GROUP_ATTRIBUTES = {"id", "externalid", "meta", "schemas", "displayname", "members"}
+GROUP_ATTRIBUTES = {a.name.lower() for a in top_level(GROUP)} | {"schemas"}
+# Okta sends the group's id along with a rename; it is read-only, and so are meta and
+# the schemas list.
+READ_ONLY = {a.name.lower() for a in top_level(GROUP) if not a.writable} | {"schemas"}
 
 
 def invalid(detail: str) -> BadRequest:
@@ -112,9 +116,7 @@ class GroupChange:
             if not isinstance(value, dict):
                 raise invalid("A PATCH operation without a path needs an object value.")
             for key, item in value.items():
-                # Okta sends the group's id along with a rename; it is read-only, and
-                # so are schemas and meta.
-                if isinstance(key, str) and key.lower() not in ("id", "schemas", "meta"):
+                if isinstance(key, str) and key.lower() not in READ_ONLY:
                     self.read_path(op, parse_key(key, core_urn=CORE_GROUP), item, key)
             return
         parsed = parse_path(path, core_urn=CORE_GROUP)

@@ -2,6 +2,7 @@
 
 import re
 
+from provisioning.attributes import TABLES
 from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.schemas import CORE_GROUP, CORE_USER
 
@@ -10,7 +11,9 @@ from provisioning.schemas import CORE_GROUP, CORE_USER
 _NAME = re.compile(r"^(?:urn:[^\[\]\s]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$", re.I)
 CORE_URNS = {CORE_USER.lower(), CORE_GROUP.lower()}
 # RFC 7643 §3.1/§7: returned "always", whatever the client asks.
-ALWAYS = {"id", "schemas"}
+ALWAYS = {"schemas"} | {
+    a.name for rows in TABLES.values() for a in rows if a.sub is None and a.returned == "always"
+}
 
 
 def parse_names(raw) -> list[tuple[str | None, str, str | None]]:
