@@ -104,6 +104,8 @@ class Attribute:
     # `replace <attr>[type eq "<type>"].<sub>`, expecting the value to be added when the
     # user has none of that type (RFC 7644 §3.5.2.3 would answer noTarget).
     entra_adds_types: tuple = ()
+    # What a reader of the documented mapping should know (docs/scim.md).
+    note: str = ""
 
     @property
     def path(self) -> str:
@@ -166,6 +168,13 @@ SERVER_META = [
 ]
 
 
+META_NOTES = {
+    "created": "`created_at`",
+    "lastModified": "`updated_at`; equal to `created` until the first change",
+    "version": 'W/"<version>", the `ETag`; `If-Match` -> 412 on mismatch, `If-None-Match` -> 304',
+}
+
+
 def _meta(make) -> list:
     rows = [make("meta", type=COMPLEX, mutability=READ_ONLY, stored=SERVER, common=True)]
     for sub, kind, column in SERVER_META:
@@ -181,6 +190,7 @@ def _meta(make) -> list:
                 query=column,
                 filter=DATETIME_FILTER if column else None,
                 sortable=column is not None,
+                note=META_NOTES.get(sub, ""),
             )
         )
     return rows
@@ -221,7 +231,13 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         common=True,
     ),
     _text_column(
-        "externalId", "external_id", case_exact=True, filter=TEXT, sortable=True, common=True
+        "externalId",
+        "external_id",
+        case_exact=True,
+        filter=TEXT,
+        sortable=True,
+        common=True,
+        note="case-exact",
     ),
     _text_column(
         "userName",
@@ -230,6 +246,7 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         uniqueness="server",
         filter=TEXT,
         sortable=True,
+        note="case kept as sent; unique per organization in any case (409 `uniqueness`)",
     ),
     _core("name", type=COMPLEX),
     _core(
@@ -238,6 +255,7 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         stored=COLUMN,
         field="name_formatted",
         derived_from=("givenName", "familyName"),
+        note="derived from the given and family names when not sent",
     ),
     _text_column("name", "family_name", sub="familyName", filter=TEXT, sortable=True),
     _text_column("name", "given_name", sub="givenName", filter=TEXT, sortable=True),
@@ -266,11 +284,25 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         query="is_active",
         filter=BOOLEAN_FILTER,
         sortable=True,
+        note='`false` deactivates and ends the sessions; "True"/"False" strings accepted',
     ),
-    _core("password", mutability=WRITE_ONLY, returned=NEVER, stored=DISCARDED),
+    _core(
+        "password",
+        mutability=WRITE_ONLY,
+        returned=NEVER,
+        stored=DISCARDED,
+        note="people sign in with SSO",
+    ),
     # The whole list lives in `profile`; the address used for sign-in (and its type)
     # is copied into indexed columns, which is what filters and sorts on emails see.
-    _core("emails", type=COMPLEX, multi_valued=True, entra_adds_types=("work",)),
+    _core(
+        "emails",
+        type=COMPLEX,
+        multi_valued=True,
+        entra_adds_types=("work",),
+        note="every value kept; the sign-in address is the primary valid one, else the "
+        "work one, else the first, and is copied to the `email` column",
+    ),
     _core(
         "emails",
         sub="value",
@@ -278,6 +310,7 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         query="email",
         filter=TEXT,
         sortable=True,
+        note="any string; filters and sorts compare the sign-in address",
     ),
     _core("emails", sub="display", max_length=JSON_TEXT_MAX_LENGTH),
     _core(
@@ -297,7 +330,14 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
     *_plural("ims", types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),
     *_plural("photos", value_type=REFERENCE, case_exact=True, types=("photo", "thumbnail")),
     *_address_parts(),
-    _core("groups", type=COMPLEX, multi_valued=True, mutability=READ_ONLY, stored=SERVER),
+    _core(
+        "groups",
+        type=COMPLEX,
+        multi_valued=True,
+        mutability=READ_ONLY,
+        stored=SERVER,
+        note="the user's memberships",
+    ),
     _core("groups", sub="value", mutability=READ_ONLY, stored=SERVER),
     _core(
         "groups",
@@ -336,7 +376,12 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         query="enterprise__department",
         filter=TEXT,
     ),
-    _enterprise("manager", type=COMPLEX, references=True),
+    _enterprise(
+        "manager",
+        type=COMPLEX,
+        references=True,
+        note="kept as sent; a bare id is read as its value",
+    ),
     # manager.value is kept as the identity provider sent it: Okta often maps an id of
     # its own there, so it is not checked against this organization's users.
     _enterprise(
@@ -391,8 +436,15 @@ GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
         query="display_name",
         filter=TEXT,
         sortable=True,
+        note="unique per organization in any case (409)",
     ),
-    _group("members", type=COMPLEX, multi_valued=True, stored=SERVER),
+    _group(
+        "members",
+        type=COMPLEX,
+        multi_valued=True,
+        stored=SERVER,
+        note="memberships; users of the same organization only (400 otherwise)",
+    ),
     _group("members", sub="value", stored=SERVER, query="memberships", filter=MEMBER_FILTER),
     _group(
         "members",
@@ -412,7 +464,14 @@ GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
     # Derived from the member, so only returned when asked for with
     # attributes=members.display: a client comparing what it wrote with what it reads
     # back does not see a value it never sent.
-    _group("members", sub="display", mutability=READ_ONLY, returned=REQUEST, stored=SERVER),
+    _group(
+        "members",
+        sub="display",
+        mutability=READ_ONLY,
+        returned=REQUEST,
+        stored=SERVER,
+        note="only with `attributes=members.display`",
+    ),
     *_meta(_group),
 )
 
@@ -480,30 +539,39 @@ def _stored_in(attribute: Attribute) -> str:
     return {SERVER: "computed by the server", DISCARDED: "accepted, never stored"}[attribute.stored]
 
 
+DOC_START = "<!-- attribute table: generated by `python -m provisioning.attributes` -->"
+DOC_END = "<!-- end of attribute table -->"
+
+
 def markdown() -> str:
-    """The attribute reference in docs/scim-attributes.md (a test keeps them equal)."""
+    """The attribute table of docs/scim.md, between DOC_START and DOC_END (a test
+    keeps the two equal)."""
     lines = [
-        "# SCIM attributes",
+        DOC_START,
         "",
-        "Generated from `provisioning/attributes.py` with",
-        "`python -m provisioning.attributes > docs/scim-attributes.md`; a test fails when",
-        "this file and the table differ. Names match case-insensitively, with or without",
-        "their schema URN. Filters on `emails` compare the sign-in address (the primary",
-        "valid address, else the work one, else the first), which is copied into indexed",
-        "columns; every other value of `emails` is kept and returned as sent.",
-        "",
-        "| Schema | Attribute | Type | Mutability | Returned | Stored in | Filter | Sort |",
+        "| Schema | Attribute | Type | Mutability | Stored in | Filter | Sort | Notes |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for attribute in (*USER_ATTRIBUTES, *GROUP_ATTRIBUTES):
         kind = attribute.type + ("[]" if attribute.multi_valued else "")
         lines.append(
             f"| {_SCHEMA_NAMES[attribute.schema]} | `{attribute.path}` | {kind} "
-            f"| {attribute.mutability} | {attribute.returned} | {_stored_in(attribute)} "
-            f"| {'yes' if attribute.filter else ''} | {'yes' if attribute.sortable else ''} |"
+            f"| {attribute.mutability} | {_stored_in(attribute)} "
+            f"| {'yes' if attribute.filter else ''} | {'yes' if attribute.sortable else ''} "
+            f"| {attribute.note} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", DOC_END])
+
+
+def with_table(document: str) -> str:
+    """`document` (docs/scim.md) with its attribute table regenerated."""
+    before, rest = document.split(DOC_START, 1)
+    _, after = rest.split(DOC_END, 1)
+    return before + markdown() + after
 
 
 if __name__ == "__main__":
-    print(markdown(), end="")
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "scim.md"
+    doc.write_text(with_table(doc.read_text()))

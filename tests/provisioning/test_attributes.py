@@ -124,38 +124,19 @@ def test_sort_expressions_are_those_of_the_table():
 
 # -- the documented mapping --------------------------------------------------------
 
-DOC = ROOT / "docs" / "scim-attributes.md"
+DOC = ROOT / "docs" / "scim.md"
 
 
-def test_the_attribute_reference_is_generated_from_the_table():
-    assert DOC.read_text() == table.markdown(), (
-        "docs/scim-attributes.md is out of date: regenerate it with "
-        "`python -m provisioning.attributes > docs/scim-attributes.md`"
+def test_the_documented_attribute_table_is_the_table():
+    text = DOC.read_text()
+    assert table.DOC_START in text and table.DOC_END in text
+    assert table.with_table(text) == text, (
+        "docs/scim.md's attribute table is out of date: run `python -m provisioning.attributes`"
     )
 
 
-def _readme_mapping_names() -> set[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("### Attribute mapping", 1)[1].split("\n### ", 1)[0]
-    names = set()
-    for line in section.splitlines():
-        if (
-            not line.startswith("| `")
-            and not line.startswith("| enterprise")
-            and not (line.startswith("| Group"))
-        ):
-            continue
-        first_cell = line.split("|")[1]
-        names |= set(re.findall(r"`([A-Za-z$][\w$]*)", first_cell))
-    return names
-
-
-@pytest.mark.skipif(
-    not (ROOT / "README.md").exists()
-    or "### Attribute mapping" not in (ROOT / "README.md").read_text(),
-    reason="README.md has no attribute mapping table (it lives in docs/ now)",
-)
-def test_every_attribute_the_readme_maps_is_in_the_table():
-    known = {a.name for rows in table.TABLES.values() for a in rows}
-    known |= {a.sub for rows in table.TABLES.values() for a in rows if a.sub}
-    assert _readme_mapping_names() - known == set()
+def test_the_documented_table_has_one_row_per_attribute():
+    section = DOC.read_text().split(table.DOC_START, 1)[1].split(table.DOC_END, 1)[0]
+    documented = set(re.findall(r"^\| [^|]+ \| `([^`]+)` \|", section, flags=re.M))
+    rows = {a.path for rows in table.TABLES.values() for a in rows}
+    assert documented == rows
