@@ -118,17 +118,9 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
             )
             return
         current = fields_of(self.change.original)
-        profile = {
-            field: value
-            for field, value in wanted.items()
-            if field != "is_active" and current.get(field) != value
-        }
-        user = self.obj
-        if profile:
-            user = services.user_update(user=user, actor=self.actor, **profile)
-        if wanted["is_active"] != current["is_active"]:
-            user = services.user_set_active(user=user, active=wanted["is_active"], actor=self.actor)
-        self.obj = user
+        changed = {field: value for field, value in wanted.items() if current.get(field) != value}
+        if changed:
+            self.obj = services.user_apply(user=self.obj, actor=self.actor, **changed)
 
     def delete(self):
         services.user_delete(user=self.obj, actor=self.actor)

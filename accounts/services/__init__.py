@@ -20,6 +20,7 @@ from accounts.services.organizations import organization_create
 from accounts.services.role_mapping import group_set_grants_admin, roles_apply_mapping
 from accounts.services.users import (
     PROFILE_FIELDS,
+    user_apply,
     user_create,
     user_deactivate,
     user_delete,
@@ -47,6 +48,7 @@ __all__ = [
     "operator_create",
     "organization_create",
     "roles_apply_mapping",
+    "user_apply",
     "user_create",
     "user_deactivate",
     "user_delete",

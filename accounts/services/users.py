@@ -181,9 +181,21 @@ def _with_sign_in_columns(user: User, fields: dict) -> dict:
 @transaction.atomic
 def user_update(*, user: User, actor: Actor, **fields) -> User:
     """Change profile fields; returns without writing when nothing changes."""
+    return user_apply(user=user, actor=actor, **fields)
+
+
+@transaction.atomic
+def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fields) -> User:
+    """Everything one identity-provider request asks of a user, as one change.
+
+    One lock and one version bump for the profile fields and `is_active` together;
+    audit events as user_update and user_deactivate/user_reactivate write them, and a
+    deactivation ends the user's sessions after commit. Nothing is written when nothing
+    changes.
+    """
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
-        raise TypeError(f"user_update() got unexpected fields: {sorted(unknown)}")
+        raise TypeError(f"user_apply() got unexpected fields: {sorted(unknown)}")
     if "username" in fields:
         fields["username"] = _clean_username(fields["username"])
     user = _locked(user)
@@ -194,7 +206,8 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
         for name, value in fields.items()
         if getattr(user, name) != value
     }
-    if not changes:
+    activation = is_active is not None and is_active != user.is_active
+    if not changes and not activation:
         return user
     check_token_may_change(user, actor, set(changes))
     renamed = casefold_key(changes.get("username", {}).get("from", "")) != casefold_key(
@@ -206,11 +219,28 @@ def user_update(*, user: User, actor: Actor, **fields) -> User:
             raise UsernameTaken(fields["username"])
     for name, change in changes.items():
         setattr(user, name, change["to"])
+    if activation:
+        user.is_active = is_active
     user.version += 1
     _save_unique(user)
-    _audit_user(user, actor=actor, action=AuditAction.USER_UPDATED, changes=changes)
-    record_user_event(user=user, type=EventType.USER_UPDATED, actor=actor, changes=changes)
+    if changes:
+        _audit_user(user, actor=actor, action=AuditAction.USER_UPDATED, changes=changes)
+        record_user_event(user=user, type=EventType.USER_UPDATED, actor=actor, changes=changes)
+    if activation:
+        _record_activation(user, actor=actor)
     return user
+
+
+def _record_activation(user: User, *, actor: Actor) -> None:
+    """The audit event of a (re)activation; a deactivation ends the sessions after commit."""
+    if user.is_active:
+        _audit_user(user, actor=actor, action=AuditAction.USER_REACTIVATED)
+        record_user_event(user=user, type=EventType.USER_REACTIVATED, actor=actor)
+        return
+    _audit_user(user, actor=actor, action=AuditAction.USER_DEACTIVATED)
+    record_user_event(user=user, type=EventType.USER_DEACTIVATED, actor=actor)
+    session_keys = sessions.session_keys_of(user)
+    transaction.on_commit(lambda: sessions.end_sessions(session_keys))
 
 
 @transaction.atomic
@@ -232,10 +262,7 @@ def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None
     user.is_active = False
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
-    _audit_user(user, actor=actor, action=AuditAction.USER_DEACTIVATED)
-    record_user_event(user=user, type=EventType.USER_DEACTIVATED, actor=actor)
-    session_keys = sessions.session_keys_of(user)
-    transaction.on_commit(lambda: sessions.end_sessions(session_keys))
+    _record_activation(user, actor=actor)
     return user
 
 
@@ -250,8 +277,7 @@ def user_reactivate(*, user: User, actor: Actor, acting_user: User | None = None
     user.is_active = True
     user.version += 1
     user.save(update_fields=["is_active", "version", "updated_at"])
-    _audit_user(user, actor=actor, action=AuditAction.USER_REACTIVATED)
-    record_user_event(user=user, type=EventType.USER_REACTIVATED, actor=actor)
+    _record_activation(user, actor=actor)
     return user
 
 

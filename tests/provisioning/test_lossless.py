@@ -3,7 +3,7 @@ and for the meta and version rules (RFC 7643 §3.1)."""
 
 import pytest
 
-from accounts.models import User
+from accounts.models import AuditAction, AuditEvent, User
 from tests.provisioning.idp_payloads import database_state, scim_error
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +171,23 @@ def test_version_changes_exactly_when_the_user_changes(scim):
     assert same["meta"]["version"] == user["meta"]["version"] == 'W/"1"'
     assert same["meta"]["lastModified"] == user["meta"]["lastModified"]
     assert changed["meta"]["version"] == 'W/"2"'
+
+
+def test_a_put_that_changes_the_profile_and_deactivates_is_one_version(scim):
+    user = create(scim, title="Engineer")
+    body = {"schemas": [CORE], "userName": "ann", "title": "Lead", "active": False}
+
+    response = scim.put(f"/Users/{user['id']}", body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["meta"]["version"] == 'W/"2"'
+    actions = list(
+        AuditEvent.objects.filter(target_id=user["id"])
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        AuditAction.USER_CREATED,
+        AuditAction.USER_UPDATED,
+        AuditAction.USER_DEACTIVATED,
+    ]
