@@ -210,6 +210,8 @@ def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fie
     if not changes and not activation:
         return user
     check_token_may_change(user, actor, set(changes))
+    if activation and not is_active:
+        check_not_last_owner(user, verb="deactivate")
     renamed = casefold_key(changes.get("username", {}).get("from", "")) != casefold_key(
         fields.get("username", "")
     )

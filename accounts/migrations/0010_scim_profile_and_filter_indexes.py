@@ -34,7 +34,7 @@ def emails_out_of_profile(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_group_role_mapping'),
+        ('accounts', '0009_casefold_keys'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
