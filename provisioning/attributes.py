@@ -104,6 +104,8 @@ class Attribute:
     # `replace <attr>[type eq "<type>"].<sub>`, expecting the value to be added when the
     # user has none of that type (RFC 7644 §3.5.2.3 would answer noTarget).
     entra_adds_types: tuple = ()
+    # The stored comparison key (accounts.folding) that equality filters compare.
+    folded_key: str | None = None
     # What a reader of the documented mapping should know (docs/scim.md).
     note: str = ""
 
@@ -246,6 +248,7 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         uniqueness="server",
         filter=TEXT,
         sortable=True,
+        folded_key="username_key",
         note="case kept as sent; unique per organization in any case (409 `uniqueness`)",
     ),
     _core("name", type=COMPLEX),
@@ -310,6 +313,7 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         query="email",
         filter=TEXT,
         sortable=True,
+        folded_key="email_key",
         note="any string; filters and sorts compare the sign-in address",
     ),
     _core("emails", sub="display", max_length=JSON_TEXT_MAX_LENGTH),
