@@ -34,7 +34,7 @@ def emails_out_of_profile(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_casefold_keys'),
+        ('accounts', '0010_directory_events_webhooks_api_keys'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
