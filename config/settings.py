@@ -279,7 +279,7 @@ WEBHOOK_ALLOW_LOOPBACK = env_bool(ENV, "WEBHOOK_ALLOW_LOOPBACK", default=False)
 # SQLite has no queue; docs/events.md says what runs there.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     INSTALLED_APPS.append("procrastinate.contrib.django")
-PROCRASTINATE_IMPORT_PATHS = ["accounts.tasks"]
+PROCRASTINATE_IMPORT_PATHS = ["accounts.tasks", "provisioning.tasks"]
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
 WORKER_CONCURRENCY = env_int(ENV, "WORKER_CONCURRENCY", 4)
 WORKER_POLL_SECONDS = float(ENV.get("WORKER_POLL_SECONDS") or 5)

@@ -143,3 +143,27 @@ def test_purge_command_takes_the_days_to_keep(scim, capsys):
     call_command("purge_scim_requests", "--days", "2")
     assert ScimRequest.objects.count() == 0
     assert "Purged 1 SCIM request log rows." in capsys.readouterr().out
+
+
+# The task closes stale connections as a worker must; inside a test's transaction that
+# would close the test's own connection, so this test commits for real.
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_purges_the_log_daily(scim, settings):
+    from procrastinate.contrib.django import app
+
+    from provisioning.tasks import purge_scim_requests
+
+    settings.SCIM_LOG_RETENTION_DAYS = 30
+    scim.get("/Users")
+    scim.get("/Groups")
+    old, recent = ScimRequest.objects.order_by("id")
+    ScimRequest.objects.filter(pk=old.pk).update(at=timezone.now() - dt.timedelta(days=31))
+
+    periodic = app.periodic_registry.periodic_tasks[("scim_requests.purge", "scim_requests.purge")]
+    assert (periodic.task, periodic.cron, periodic.task.queue) == (
+        purge_scim_requests,
+        "47 3 * * *",
+        "maintenance",
+    )
+    assert purge_scim_requests(timestamp=int(timezone.now().timestamp())) == 1
+    assert list(ScimRequest.objects.all()) == [recent]

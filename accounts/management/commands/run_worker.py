@@ -8,7 +8,8 @@ from accounts.events.fanout import queue_available
 
 class Command(BaseCommand):
     help = (
-        "Run the job worker: webhook deliveries and their retries, the event purge. "
+        "Run the job worker: webhook deliveries and their retries, the event and SCIM "
+        "request log purges. "
         "SIGTERM stops it cleanly: it takes no new job and finishes the ones in hand."
     )
 
