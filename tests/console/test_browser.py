@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from accounts.actors import Actor
 from provisioning.models import ProvisioningToken
@@ -342,11 +343,65 @@ def lived_in_organization(
     return {"people": people, "group": group, "tokens": [okta, long_label, retired]}
 
 
+@pytest.fixture
+def integrations_in_use(monkeypatch, organization, org_owner):
+    """An API key, a retired one, and a webhook endpoint with sent, failed and queued deliveries."""
+    from accounts.events.models import DeliveryStatus, WebhookDelivery
+    from accounts.events.webhooks import addresses
+    from accounts.services.integrations import (
+        api_key_create,
+        api_key_revoke,
+        webhook_endpoint_create,
+    )
+
+    # The endpoint's host resolves from this stub: no lookup leaves the machine.
+    monkeypatch.setattr(addresses, "resolve_addresses", lambda hostname: ["93.184.215.14"])
+    actor = Actor.for_user(org_owner)
+    api_key_create(organization=organization, label="File service", actor=actor)
+    retired, _ = api_key_create(organization=organization, label="Old file service", actor=actor)
+    api_key_revoke(key=retired, actor=actor)
+    endpoint, _ = webhook_endpoint_create(
+        organization=organization,
+        url="https://files.example.com/hooks/roster/" + "directory-events-" * 6,
+        actor=actor,
+        event_types=["user.deactivated", "group.member_added"],
+    )
+    now = timezone.now()
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        status=DeliveryStatus.SUCCEEDED,
+        attempts=1,
+        last_attempt_at=now,
+        last_status_code=200,
+        delivered_at=now,
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        status=DeliveryStatus.FAILED,
+        attempts=8,
+        last_attempt_at=now,
+        last_status_code=503,
+        last_error="The receiver answered 503 Service Unavailable after 10 seconds " * 3,
+        response_excerpt="<html><body>upstream connect error or disconnect</body></html>",
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint, status=DeliveryStatus.PENDING, next_attempt_at=now
+    )
+    return {"endpoint": endpoint}
+
+
 def test_every_console_page_is_accessible_and_fits_both_widths(
-    axe_page, base_url, settings, organization, org_owner, lived_in_organization
+    axe_page,
+    base_url,
+    settings,
+    organization,
+    org_owner,
+    lived_in_organization,
+    integrations_in_use,
 ):
     people, group = lived_in_organization["people"], lived_in_organization["group"]
     okta = lived_in_organization["tokens"][0]
+    endpoint = integrations_in_use["endpoint"]
     # The addresses an admin would see in production, for the screenshots.
     settings.PUBLIC_BASE_URL = "https://roster.example.com"
     check_every_page(axe_page, {"login": "/console/login/"})
@@ -363,6 +418,8 @@ def test_every_console_page_is_accessible_and_fits_both_widths(
         "scim-request-log": "/console/provisioning/requests/",
         "token-revoke": f"/console/provisioning/tokens/{okta.pk}/revoke/",
         "single-sign-on": "/console/sso/",
+        "integrations": "/console/integrations/",
+        "webhook-endpoint": f"/console/integrations/webhooks/{endpoint.pk}/",
     }
     check_every_page(axe_page, pages)
     check_every_page(axe_page, {"not-found": "/console/no-such-page/"}, status=404)
