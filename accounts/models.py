@@ -356,3 +356,23 @@ class UserSession(models.Model):
 
     def __str__(self):
         return f"session of {self.user_id}"
+
+
+class RateLimitCounter(models.Model):
+    """One fixed-window counter of config.ratelimit, when Redis is not configured.
+
+    One row per limited key (scope and hashed key), rewritten in place by a single
+    upsert per event; rows whose window has ended are pruned now and then.
+    """
+
+    bucket = models.CharField(max_length=100, primary_key=True)
+    window_start = models.BigIntegerField()  # Unix seconds
+    hits = models.PositiveIntegerField()
+    expires_at = models.BigIntegerField(db_index=True)  # Unix seconds
+
+    class Meta:
+        # Named in config.ratelimit's upsert, which Django's ORM cannot express.
+        db_table = "accounts_ratelimitcounter"
+
+    def __str__(self):
+        return f"{self.bucket}: {self.hits} since {self.window_start}"

@@ -1,8 +1,16 @@
-"""Fixed-window rate limits kept in the shared Django cache (Redis or the database).
+"""Fixed-window rate limits shared by every app instance, one round trip per check.
 
-Every app instance sees the same counters. On Redis the increment is atomic; on the
-database cache two racing requests may count once, which only makes a limit slightly
-generous, never wrongly strict.
+With Redis (REDIS_URL) a check is INCR and EXPIRE in one MULTI/EXEC pipeline. Without
+it, a check is one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on the counters
+table (made by the accounts app's RateLimitCounter model; config names it only in
+SQL, as it names the apps only as strings). PostgreSQL takes the row lock for the
+increment, so concurrent requests on any instance count exactly; SQLite (3.35 or
+later, for RETURNING) serialises writers. Django's database cache is not used: its
+`set` counts the whole table to decide whether to cull it, on every call.
+
+Call `hit` outside any transaction that may roll back (the SCIM gate and the console's
+login view do): a rolled-back count is a count lost, and on PostgreSQL an open
+transaction would hold the counter's row lock until it ends.
 """
 
 import hashlib
@@ -10,12 +18,16 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import connection
 
 from config import metrics
 from config.env import RATE_PATTERN
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Counter rows of ended windows are deleted at most this often per process.
+PRUNE_INTERVAL_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -39,32 +51,108 @@ class Verdict:
     retry_after: int
 
 
+def _bucket(scope: str, key: str) -> str:
+    return f"{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def _window_start(now: int, rate: Rate) -> int:
+    return now - now % rate.window
+
+
 def hit(scope: str, key: str, rate: Rate) -> Verdict:
     """Count one event for `key` in `scope`; refuse once the window's limit is passed."""
     now = int(time.time())
-    window_start = now - now % rate.window
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"ratelimit:{scope}:{digest}:{window_start}"
-    if cache.add(cache_key, 1, timeout=rate.window + 1):
-        count = 1
+    window_start = _window_start(now, rate)
+    window_end = window_start + rate.window
+    bucket = _bucket(scope, key)
+    redis = _redis_cache()
+    if redis is not None:
+        count = _redis_hit(redis, bucket, window_start, ttl=window_end - now + 1)
     else:
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=rate.window + 1)
-            count = 1
+        count = _database_hit(bucket, window_start, window_end, now)
     allowed = count <= rate.limit
     if not allowed:
         metrics.RATE_LIMIT_REFUSALS.labels(limit=scope).inc()
-    return Verdict(allowed=allowed, retry_after=window_start + rate.window - now)
+    return Verdict(allowed=allowed, retry_after=window_end - now)
 
 
 def peek(scope: str, key: str, rate: Rate) -> bool:
     """Whether `key` is over its limit now, without counting an event."""
-    now = int(time.time())
-    window_start = now - now % rate.window
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return (cache.get(f"ratelimit:{scope}:{digest}:{window_start}") or 0) > rate.limit
+    window_start = _window_start(int(time.time()), rate)
+    bucket = _bucket(scope, key)
+    redis = _redis_cache()
+    if redis is not None:
+        count = _redis_client(redis).get(redis.make_key(f"ratelimit:{bucket}:{window_start}"))
+        return int(count or 0) > rate.limit
+    with connection.cursor() as cursor:
+        cursor.execute(_PEEK, [bucket, window_start])
+        row = cursor.fetchone()
+    return (row[0] if row else 0) > rate.limit
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+def _redis_cache() -> RedisCache | None:
+    """The shared cache when it is Redis (settings.REDIS_URL), else None."""
+    backend = caches["default"]
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def _redis_client(redis: RedisCache):
+    # The cache's own connection pool: no second pool or connection per process.
+    return redis._cache.get_client(write=True)
+
+
+def _redis_hit(redis: RedisCache, bucket: str, window_start: int, *, ttl: int) -> int:
+    key = redis.make_key(f"ratelimit:{bucket}:{window_start}")
+    pipeline = _redis_client(redis).pipeline(transaction=True)
+    pipeline.incr(key)
+    pipeline.expire(key, ttl)
+    count, _ = pipeline.execute()
+    return count
+
+
+# -- Database ---------------------------------------------------------------------------
+
+_next_prune = 0.0
+
+# One statement: the row lock taken ON CONFLICT makes concurrent increments exact. A
+# counter from a later window (another instance's clock runs ahead) is counted into,
+# never reset back.
+_UPSERT = (
+    "INSERT INTO accounts_ratelimitcounter (bucket, window_start, hits, expires_at) "
+    "VALUES (%s, %s, 1, %s) "
+    "ON CONFLICT (bucket) DO UPDATE SET "
+    "hits = CASE WHEN accounts_ratelimitcounter.window_start >= excluded.window_start "
+    "THEN accounts_ratelimitcounter.hits + 1 ELSE 1 END, "
+    "window_start = CASE WHEN accounts_ratelimitcounter.window_start >= excluded.window_start "
+    "THEN accounts_ratelimitcounter.window_start ELSE excluded.window_start END, "
+    "expires_at = CASE WHEN accounts_ratelimitcounter.expires_at >= excluded.expires_at "
+    "THEN accounts_ratelimitcounter.expires_at ELSE excluded.expires_at END "
+    "RETURNING hits"
+)
+
+
+_PEEK = "SELECT hits FROM accounts_ratelimitcounter WHERE bucket = %s AND window_start = %s"
+_PRUNE = "DELETE FROM accounts_ratelimitcounter WHERE expires_at < %s"
+
+
+def _database_hit(bucket: str, window_start: int, window_end: int, now: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [bucket, window_start, window_end])
+        count = cursor.fetchone()[0]
+    _prune(now)
+    return count
+
+
+def _prune(now: int) -> None:
+    global _next_prune
+    if now < _next_prune:
+        return
+    _next_prune = now + PRUNE_INTERVAL_SECONDS
+    with connection.cursor() as cursor:
+        cursor.execute(_PRUNE, [now])
 
 
 def client_address(request) -> str:

@@ -173,8 +173,10 @@ SCIM_MAX_PAGE_SIZE = max(env_int(ENV, "SCIM_MAX_PAGE_SIZE", 200), 100)
 # Failed authentications allowed per client address, and requests allowed per token.
 # Bounded work per request: operations per PATCH, members per Group body (tooMany above).
 SCIM_MAX_OPERATIONS = max(env_int(ENV, "SCIM_MAX_OPERATIONS", 1000), 1)
+# Microsoft Entra expects a SCIM endpoint to sustain 25 requests/s per tenant; 3000/1m
+# averages 50/s, and a fixed window lets a burst spend the whole minute's allowance.
 SCIM_AUTH_FAILURE_RATE = env_rate(ENV, "SCIM_AUTH_FAILURE_RATE", "20/5m")
-SCIM_TOKEN_RATE = env_rate(ENV, "SCIM_TOKEN_RATE", "1200/1m")
+SCIM_TOKEN_RATE = env_rate(ENV, "SCIM_TOKEN_RATE", "3000/1m")
 # Key for the provisioning-token digests; derived from SECRET_KEY when unset. Changing
 # either invalidates every provisioning token.
 SCIM_TOKEN_HASH_KEY = ENV.get("SCIM_TOKEN_HASH_KEY", "")

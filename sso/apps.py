@@ -5,3 +5,8 @@ class SsoConfig(AppConfig):
     name = "sso"
     verbose_name = "Single sign-on"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from sso import compiled_xml
+
+        compiled_xml.install()

@@ -5,6 +5,7 @@ the request's Host header, so a response addressed to one organization's ACS can
 be accepted at another's.
 """
 
+import hashlib
 import logging
 from urllib.parse import urlsplit
 
@@ -17,10 +18,28 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from accounts.models import Organization
 from sso.certificates import usable_certificates
 from sso.keystore import decrypt_private_key
-from sso.models import NAMEID_UNSPECIFIED, SamlIdentityProvider, SpKeyState
+from sso.models import NAMEID_UNSPECIFIED, SamlIdentityProvider, SpKeyPair, SpKeyState
 from sso.selectors import sp_keys_of
 
 logger = logging.getLogger(__name__)
+
+
+# Decrypted SP private keys, per process, by key id and the stored ciphertext (which
+# changes whenever the key is re-encrypted or replaced): decrypting costs a key
+# derivation and a Fernet check on every SAML request otherwise.
+_DECRYPTED_KEYS: dict[tuple[int, str], str] = {}
+_DECRYPTED_KEYS_MAX = 256
+
+
+def sp_private_key_pem(key: SpKeyPair) -> str:
+    version = hashlib.sha256(key.private_key_encrypted.encode()).hexdigest()
+    cached = _DECRYPTED_KEYS.get((key.pk, version))
+    if cached is None:
+        cached = decrypt_private_key(key.private_key_encrypted).decode()
+        if len(_DECRYPTED_KEYS) >= _DECRYPTED_KEYS_MAX:
+            _DECRYPTED_KEYS.clear()
+        _DECRYPTED_KEYS[(key.pk, version)] = cached
+    return cached
 
 
 def sp_urls(organization: Organization) -> dict[str, str]:
@@ -93,7 +112,7 @@ def build_saml_settings(
         "singleLogoutService": {"url": urls["slo_url"], "binding": C.BINDING_HTTP_REDIRECT},
         "NameIDFormat": idp.name_id_format if idp else NAMEID_UNSPECIFIED,
         "x509cert": active.certificate_pem if active else "",
-        "privateKey": decrypt_private_key(active.private_key_encrypted).decode() if active else "",
+        "privateKey": sp_private_key_pem(active) if active else "",
     }
     if upcoming is not None:
         # Published in metadata before it signs anything: the rollover path.

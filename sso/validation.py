@@ -12,6 +12,8 @@ confirmation's NotOnOrAfter itself, with no allowance.
 
 import binascii
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -164,6 +166,26 @@ def _conditions_expiry(response) -> int:
     return max((_time(v) for v in values if v), default=0)
 
 
+# python3-saml's settings objects, per process, by the exact settings they were built
+# from: building one re-checks and re-formats every certificate and key (about as
+# long as a signature check), and a Response only reads it.
+_LIBRARY_SETTINGS: dict[str, OneLogin_Saml2_Settings] = {}
+_LIBRARY_SETTINGS_MAX = 128
+
+
+def _library_settings(saml_settings: dict) -> OneLogin_Saml2_Settings:
+    fingerprint = hashlib.sha256(
+        json.dumps(saml_settings, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    cached = _LIBRARY_SETTINGS.get(fingerprint)
+    if cached is None:
+        cached = OneLogin_Saml2_Settings(saml_settings, sp_validation_only=True)
+        if len(_LIBRARY_SETTINGS) >= _LIBRARY_SETTINGS_MAX:
+            _LIBRARY_SETTINGS.clear()
+        _LIBRARY_SETTINGS[fingerprint] = cached
+    return cached
+
+
 def validate_response(
     *,
     saml_settings: dict,
@@ -176,7 +198,7 @@ def validate_response(
 ) -> TrustedAssertion:
     if not saml_settings.get("idp", {}).get("x509certMulti", {}).get("signing"):
         raise LoginRefused("no_usable_idp_certificate")
-    settings = OneLogin_Saml2_Settings(saml_settings, sp_validation_only=True)
+    settings = _library_settings(saml_settings)
     response = _parse(settings, encoded_response, skew_seconds)
     try:
         # The library compares InResponseTo itself only when both sides have one;

@@ -14,7 +14,7 @@ _sequence = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Rate-limit counters live in the cache; each test starts with none."""
+    """Each test starts with an empty cache (rate-limit counters are rows, rolled back)."""
     from django.core.cache import cache
 
     cache.clear()

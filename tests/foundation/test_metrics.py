@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError, connections
 from prometheus_client.parser import text_string_to_metric_families
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config import metrics, ratelimit
 
@@ -193,11 +192,14 @@ def test_an_unreachable_database_is_counted_at_readyz(client, monkeypatch):
     assert value("roster_store_unavailable_errors_total", store="database") - before == 1
 
 
-def test_an_unreachable_redis_is_counted_as_redis(client, monkeypatch, db):
-    def unreachable(*args, **kwargs):
-        raise RedisConnectionError("connection refused")
-
-    monkeypatch.setattr(ratelimit.cache, "add", unreachable)
+def test_an_unreachable_redis_is_counted_as_redis(client, settings, db):
+    # Port 1 on the loopback: nothing listens there, the connection is refused at once.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
     before = value("roster_store_unavailable_errors_total", store="redis")
     assert client.get("/scim/v2/Users").status_code == 503
     assert value("roster_store_unavailable_errors_total", store="redis") - before == 1

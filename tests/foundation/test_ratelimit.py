@@ -1,8 +1,15 @@
-"""Fixed-window rate limits in the shared cache, keyed on the client's real address."""
+"""Fixed-window rate limits shared by every instance, keyed on the client's real address."""
+
+import os
 
 import pytest
+from django.core.cache import caches
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
+from accounts.models import RateLimitCounter
+from config import ratelimit
 from config.ratelimit import Rate, client_address, hit, peek
 
 
@@ -20,7 +27,33 @@ def test_rate_parse_refuses_malformed_rates(text):
         Rate.parse(text)
 
 
-def test_hit_allows_the_limit_then_refuses_until_the_window_ends(monkeypatch):
+@pytest.fixture
+def redis_counters(db, settings):
+    """Redis (REDIS_TEST_URL) as the shared cache, so the counters live there."""
+    url = os.environ.get("REDIS_TEST_URL")
+    if not url:
+        pytest.skip("set REDIS_TEST_URL to test the Redis counters")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "roster-test",
+        }
+    }
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.fixture(params=["database", "redis"])
+def store(request, db):
+    """The counters' store: the counters table, or Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_counters")
+    return request.param
+
+
+def test_hit_allows_the_limit_then_refuses_until_the_window_ends(store, monkeypatch):
     monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
     rate = Rate(limit=2, window=60)
     verdicts = [hit("scope", "key", rate) for _ in range(3)]
@@ -32,6 +65,76 @@ def test_hit_allows_the_limit_then_refuses_until_the_window_ends(monkeypatch):
     monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020 + 60)
     assert hit("scope", "key", rate).allowed
     assert not peek("scope", "key", rate)
+
+
+def test_a_database_check_is_one_upsert_and_never_touches_the_cache_table(db, monkeypatch):
+    monkeypatch.setattr(ratelimit, "_next_prune", float("inf"))
+    rate = Rate(limit=5, window=60)
+    with CaptureQueriesContext(connection) as queries:
+        counts = [hit("scope", "key", rate) for _ in range(3)]
+    assert [v.allowed for v in counts] == [True, True, True]
+    assert len(queries) == 3
+    assert all(q["sql"].startswith("INSERT INTO") for q in queries.captured_queries)
+    assert all("ON CONFLICT" in q["sql"] for q in queries.captured_queries)
+    assert RateLimitCounter.objects.get().hits == 3
+
+
+def test_a_redis_check_is_one_pipeline_of_incr_and_expire(redis_counters, monkeypatch):
+    sent = []
+    real = caches["default"]._cache.get_client
+
+    def recording_client(*args, **kwargs):
+        client = real(*args, **kwargs)
+        pipeline = client.pipeline
+
+        def recording_pipeline(**options):
+            made = pipeline(**options)
+            sent.append(made)
+            return made
+
+        client.pipeline = recording_pipeline
+        return client
+
+    monkeypatch.setattr(caches["default"]._cache, "get_client", recording_client)
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    hit("scope", "key", Rate(limit=5, window=60))
+    assert len(sent) == 1 and sent[0].transaction
+    key = caches["default"].make_key(f"ratelimit:{ratelimit._bucket('scope', 'key')}:1000020")
+    assert 0 < caches["default"]._cache.get_client().ttl(key) <= 61
+
+
+def test_ended_windows_are_pruned_from_the_counters_table(db, monkeypatch):
+    rate = Rate(limit=5, window=60)
+    monkeypatch.setattr(ratelimit, "_next_prune", float("inf"))
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    hit("scope", "old-key", rate)
+    later = 1_000_020 + 3600
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: later)
+    monkeypatch.setattr(ratelimit, "_next_prune", 0.0)
+    hit("scope", "new-key", rate)
+    assert list(RateLimitCounter.objects.values_list("bucket", flat=True)) == [
+        ratelimit._bucket("scope", "new-key")
+    ]
+    assert ratelimit._next_prune == later + ratelimit.PRUNE_INTERVAL_SECONDS
+
+
+def test_a_counter_ahead_of_this_clock_is_counted_into_not_reset(db, monkeypatch):
+    # Another instance whose clock runs a window ahead already started the next window.
+    rate = Rate(limit=5, window=60)
+    monkeypatch.setattr(ratelimit, "_next_prune", float("inf"))
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_080)
+    hit("scope", "key", rate)
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_050)
+    hit("scope", "key", rate)
+    counter = RateLimitCounter.objects.get()
+    assert (counter.hits, counter.window_start) == (2, 1_000_080 - 1_000_080 % 60)
+
+
+def test_default_token_rate_admits_entra_25_requests_a_second_with_headroom():
+    from django.conf import settings as django_settings
+
+    rate = Rate.parse(django_settings.SCIM_TOKEN_RATE)
+    assert rate.limit / rate.window >= 2 * 25
 
 
 def _request(remote="10.0.0.1", forwarded=None):

@@ -1,22 +1,28 @@
 """Two app instances on one PostgreSQL, requests alternating between them.
 
 Nothing an instance needs lives in its own memory: users, groups and SAML replay
-records are rows, and rate-limit counters are in the shared cache (Redis when
-REDIS_URL is set, the database cache otherwise).
+records are rows, and rate-limit counters are shared (in Redis when REDIS_URL is set,
+rows of the counters table otherwise).
 """
 
 import httpx
 import pytest
-from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
 
-from accounts.models import AuditAction, AuditEvent, Membership, User
+from accounts.models import AuditAction, AuditEvent, Membership, RateLimitCounter, User
 from config.ratelimit import Rate
 from sso.models import SamlAssertionUse
 from sso.services import idp_configure
 from sso.sp import sp_urls
-from tests.load.conftest import DATABASE_CACHE_TABLE, PUBLIC_BASE_URL, requires_postgresql
-from tests.load.scim_http import assert_scim_error, client, headers, patch_body, user_body
+from tests.load.conftest import PUBLIC_BASE_URL, requires_postgresql
+from tests.load.scim_http import (
+    all_at_once,
+    assert_scim_error,
+    client,
+    headers,
+    patch_body,
+    user_body,
+)
 from tests.sso.idp import Assertion, TestIdentityProvider
 
 pytestmark = [requires_postgresql, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -111,11 +117,20 @@ def test_group_push_alternating_between_instances(organization, instances, make_
     assert set(stored) == {users[1].pk, users[2].pk}
 
 
-def shared_cache(redis_url: str):
-    """The cache the servers use, opened from the test process to reset its counters."""
+def reset_counters(redis_url: str) -> None:
+    """Empties the servers' rate-limit counters: Redis, or the counters table."""
     if redis_url:
-        return RedisCache(redis_url, {"KEY_PREFIX": "roster"})
-    return DatabaseCache(DATABASE_CACHE_TABLE, {})
+        RedisCache(redis_url, {"KEY_PREFIX": "roster"}).clear()
+    RateLimitCounter.objects.all().delete()
+
+
+def servers_for(backend, live_env, start_server, **env):
+    """Two instances sharing their counters in Redis or (without REDIS_URL) the database."""
+    if backend == "redis":
+        if not live_env["REDIS_URL"]:
+            pytest.skip("Redis does not answer on 127.0.0.1:6379")
+        return [start_server(**env), start_server(**env)]
+    return [start_server(REDIS_URL="", **env), start_server(REDIS_URL="", **env)]
 
 
 @pytest.mark.parametrize("backend", ["redis", "database"])
@@ -127,9 +142,9 @@ def test_failed_authentication_is_throttled_across_both_instances(
             pytest.skip("Redis does not answer on 127.0.0.1:6379")
         servers = [live_server_a, live_server_b]
     else:
-        # Without REDIS_URL the settings keep the counters in the database cache table.
+        # Without REDIS_URL the counters are rows of the counters table.
         servers = [start_server(REDIS_URL=""), start_server(REDIS_URL="")]
-    shared_cache(live_env["REDIS_URL"] if backend == "redis" else "").clear()
+    reset_counters(live_env["REDIS_URL"] if backend == "redis" else "")
     limit = Rate.parse(live_env["SCIM_AUTH_FAILURE_RATE"]).limit
     bad = headers("not-a-real-token")
 
@@ -141,6 +156,31 @@ def test_failed_authentication_is_throttled_across_both_instances(
     # One counter for both instances: the limit is reached after `limit` failures in
     # total, not `limit` on each.
     assert statuses == [401] * limit + [429, 429]
+
+
+@pytest.mark.parametrize("backend", ["redis", "database"])
+def test_token_rate_is_exact_under_concurrent_requests_to_both_instances(
+    backend, live_env, start_server, scim_secret
+):
+    # An hourly window, so that no window ends in the middle of the burst.
+    servers = servers_for(backend, live_env, start_server, SCIM_TOKEN_RATE="24/h")
+    reset_counters(live_env["REDIS_URL"] if backend == "redis" else "")
+    calls = [
+        lambda server=servers[i % 2]: httpx.get(
+            f"{server.base_url}/scim/v2/ServiceProviderConfig",
+            headers=headers(scim_secret),
+            timeout=20,
+        )
+        for i in range(36)
+    ]
+
+    responses = all_at_once(calls)
+
+    statuses = sorted(response.status_code for response in responses)
+    # Every request counted exactly once across both instances, none lost in a race.
+    assert statuses == [200] * 24 + [429] * 12
+    refused = [response for response in responses if response.status_code == 429]
+    assert all(0 < int(response.headers["Retry-After"]) <= 3600 for response in refused)
 
 
 def test_saml_assertion_accepted_by_one_instance_is_a_replay_on_the_other(

@@ -5,19 +5,22 @@ the token was checked, in the middle of the view.
 """
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
 from django.db import OperationalError, connection
 
-from config import ratelimit
 from tests.load.scim_http import assert_scim_error
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def unreachable_redis(monkeypatch):
+def unreachable_redis(settings):
     # Port 1 on the loopback: nothing listens there, the connection is refused at once.
-    monkeypatch.setattr(ratelimit, "cache", RedisCache("redis://127.0.0.1:1/0", {}))
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
 
 
 def test_scim_request_while_redis_is_down_is_a_scim_503(scim, unreachable_redis):

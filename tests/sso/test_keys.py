@@ -124,3 +124,28 @@ def test_operators_see_sp_keys_in_the_admin_without_the_private_key(
     assert page.status_code == 200
     assert key.private_key_encrypted.encode() not in page.content
     assert client.get("/admin/sso/samlidentityprovider/").status_code == 200
+
+
+def test_a_decrypted_sp_key_is_reused_until_the_stored_key_changes(
+    organization, system_actor, monkeypatch
+):
+    from sso import sp
+
+    calls = []
+
+    def counting(token):
+        calls.append(token)
+        return decrypt_private_key(token)
+
+    monkeypatch.setattr(sp, "decrypt_private_key", counting)
+    monkeypatch.setattr(sp, "_DECRYPTED_KEYS", {})
+    key = sp_keys_ensure(organization=organization, actor=system_actor)[SpKeyState.ACTIVE]
+    first = sp.sp_private_key_pem(key)
+    assert sp.sp_private_key_pem(key) == first
+    assert len(calls) == 1
+    # Re-encrypted (a new ciphertext for the same id): decrypted again.
+    from sso.keystore import encrypt_private_key
+
+    key.private_key_encrypted = encrypt_private_key(first.encode())
+    assert sp.sp_private_key_pem(key) == first
+    assert len(calls) == 2
