@@ -79,21 +79,36 @@ def other_active_owner_ids(user: User) -> list:
     return list(owners.exclude(pk=user.pk).values_list("pk", flat=True))
 
 
+def _check_owner_power(acting_user: User | None, actor: Actor, organization, *, what: str) -> None:
+    """Owners of the organization, or the platform (commands, operators), and no token."""
+    if is_token(actor):
+        raise PrivilegeRefused(f"A provisioning token cannot change {what}.")
+    if acting_user is None:
+        if actor.type == ActorType.USER:
+            raise TypeError(f"A user changing {what} must be passed as acting_user.")
+        return
+    if acting_user.organization_id is None and acting_user.is_staff:
+        return
+    if acting_user.organization_id != organization.pk or not acting_user.is_active:
+        raise PrivilegeRefused(f"You may change {what} only in your own organization.")
+    if acting_user.role != Role.OWNER:
+        raise PrivilegeRefused(f"Only owners can change {what}.")
+
+
 def check_may_configure_sso(acting_user: User | None, actor: Actor, organization) -> None:
     """Only an organization's owners (or the platform: commands, operators) change SSO.
 
     An identity provider's settings decide who signs in as whom, so changing them is
     owner-level power (GitHub organizations rule the same way).
     """
-    if is_token(actor):
-        raise PrivilegeRefused("A provisioning token cannot change single sign-on settings.")
-    if acting_user is None:
-        if actor.type == ActorType.USER:
-            raise TypeError("A user changing SSO settings must be passed as acting_user.")
-        return
-    if acting_user.organization_id is None and acting_user.is_staff:
-        return
-    if acting_user.organization_id != organization.pk or not acting_user.is_active:
-        raise PrivilegeRefused("You may change single sign-on only in your own organization.")
-    if acting_user.role != Role.OWNER:
-        raise PrivilegeRefused("Only owners can change single sign-on settings.")
+    _check_owner_power(acting_user, actor, organization, what="single sign-on settings")
+
+
+def check_may_map_roles(acting_user: User | None, actor: Actor, organization) -> None:
+    """Only owners (or the platform) map a group to the admin role.
+
+    A mapped group lets the identity provider, and so whoever holds a provisioning
+    token, make console admins by adding people to it: handing that power out is an
+    owner's decision, like the SSO settings.
+    """
+    _check_owner_power(acting_user, actor, organization, what="which groups grant the admin role")

@@ -18,6 +18,7 @@ from django.db import transaction
 from accounts.actors import Actor
 from accounts.models import AuditAction, Group, Membership, Organization, Role, User
 from accounts.services.audit import audit_record
+from accounts.services.privileges import check_may_map_roles
 
 MAPPED_ROLE = Role.ADMIN
 
@@ -86,8 +87,14 @@ def roles_apply_mapping(
 
 
 @transaction.atomic
-def group_set_grants_admin(*, group: Group, grants_admin: bool, actor: Actor) -> Group:
-    """Map the group to the console admin role, or stop; its members follow at once."""
+def group_set_grants_admin(
+    *, group: Group, grants_admin: bool, actor: Actor, acting_user: User | None = None
+) -> Group:
+    """Map the group to the console admin role, or stop; its members follow at once.
+
+    Owners only (`acting_user`); commands, operators and the system pass none.
+    """
+    check_may_map_roles(acting_user, actor, group.organization)
     # Only the group row: locking its organization too would block every audit insert
     # of the organization (their deferred foreign-key check) until this commits.
     group = (

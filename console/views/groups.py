@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
-from accounts.models import Group
+from accounts.errors import PrivilegeRefused
+from accounts.models import Group, Role
 from accounts.services import group_set_grants_admin
 from console import selectors
 from console.pagination import keyset_page, page_size_from
@@ -50,6 +51,7 @@ def group_detail(request, group_id):
         {
             "nav": "groups",
             "group": group,
+            "can_map_roles": request.user.role == Role.OWNER,
             "page": page,
             "events": selectors.audit_for_target(request.user.organization, "group", group.pk),
         },
@@ -59,12 +61,21 @@ def group_detail(request, group_id):
 @console_admin_required
 @require_POST
 def group_role_mapping(request, group_id):
-    """Map the group's members to the console admin role, or stop (owners and admins)."""
+    """Map the group's members to the console admin role, or stop (owners only)."""
     group = get_object_or_404(Group, organization=request.user.organization, pk=group_id)
     grants_admin = request.POST.get("grants_admin") == "on"
-    group_set_grants_admin(
-        group=group, grants_admin=grants_admin, actor=Actor.for_user(request.user)
-    )
+    try:
+        group_set_grants_admin(
+            group=group,
+            grants_admin=grants_admin,
+            actor=Actor.for_user(request.user),
+            acting_user=request.user,
+        )
+    except PrivilegeRefused as error:
+        messages.error(request, str(error))
+        response = group_detail(request, group_id)
+        response.status_code = 403
+        return response
     messages.success(
         request,
         f"Members of {group.display_name} are console admins."

@@ -306,7 +306,9 @@ def test_membership_changed_in_the_admin_follows_the_group_role_mapping(
     ada = make_user(organization, "ada@example.com")
     grace = make_user(organization, "grace@example.com")
     group = make_group(organization, "Roster admins", members=[ada])
-    group_set_grants_admin(group=group, grants_admin=True, actor=Actor.for_user(operator))
+    group_set_grants_admin(
+        group=group, grants_admin=True, actor=Actor.for_user(operator), acting_user=operator
+    )
     membership = group.memberships.get()
     response = operator_client.post(
         f"/admin/accounts/group/{group.pk}/change/",

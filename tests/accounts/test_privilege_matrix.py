@@ -10,6 +10,7 @@ from accounts.actors import Actor
 from accounts.errors import PrivilegeRefused
 from accounts.models import Role, Source, User
 from accounts.services import (
+    group_set_grants_admin,
     operator_create,
     user_deactivate,
     user_delete,
@@ -224,6 +225,45 @@ def test_only_owners_and_the_platform_change_sso_settings(
     with pytest.raises(PrivilegeRefused):
         idp_configure(organization=organization, actor=actor, acting_user=acting_user, **idp_fields)
     assert idp_of(organization) is None
+
+
+@pytest.mark.parametrize(
+    ("actor_kind", "allowed"),
+    [
+        ("owner", ALLOW),
+        ("admin", REFUSE),
+        ("token", REFUSE),
+        ("operator", ALLOW),
+        ("command", ALLOW),
+    ],
+)
+def test_only_owners_and_the_platform_map_a_group_to_the_admin_role(
+    actor_kind, allowed, people, organization, make_scim_token, make_user, make_group
+):
+    group = make_group(organization, "Roster admins", members=[people["member"]])
+    actor, acting_user = _actor(actor_kind, people, make_scim_token, organization, make_user)
+    if actor_kind == "operator":
+        acting_user = User.objects.get(username="ops")
+
+    def mapped():
+        group.refresh_from_db()
+        people["member"].refresh_from_db()
+        return group.grants_admin, people["member"].role
+
+    if allowed:
+        group_set_grants_admin(group=group, grants_admin=True, actor=actor, acting_user=acting_user)
+        assert mapped() == (True, Role.ADMIN)
+        return
+    with pytest.raises(PrivilegeRefused):
+        group_set_grants_admin(group=group, grants_admin=True, actor=actor, acting_user=acting_user)
+    assert mapped() == (False, Role.MEMBER)
+
+
+def test_a_user_actor_without_acting_user_cannot_map_a_group(organization, org_admin, make_group):
+    with pytest.raises(TypeError):
+        group_set_grants_admin(
+            group=make_group(organization, "IT"), grants_admin=True, actor=Actor.for_user(org_admin)
+        )
 
 
 def test_a_user_actor_without_acting_user_cannot_change_sso(organization, org_admin, idp_fields):

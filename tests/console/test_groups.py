@@ -61,8 +61,8 @@ def test_empty_group_says_so(owner_client, organization, make_group):
     assert b"This group has no members." in response.content
 
 
-def test_an_admin_maps_a_group_to_the_admin_role_and_back(
-    admin_client, organization, org_admin, make_user, make_group
+def test_an_owner_maps_a_group_to_the_admin_role_and_back(
+    owner_client, organization, org_owner, make_user, make_group
 ):
     from accounts.models import AuditAction, AuditEvent, Role
 
@@ -70,20 +70,44 @@ def test_an_admin_maps_a_group_to_the_admin_role_and_back(
     group = make_group(organization, "Roster admins", members=[kim])
     url = reverse("console:group_role_mapping", args=[group.pk])
 
-    page = admin_client.post(url, {"grants_admin": "on"}, follow=True).content.decode()
+    page = owner_client.post(url, {"grants_admin": "on"}, follow=True).content.decode()
     kim.refresh_from_db()
     assert (kim.role, kim.role_from_mapping) == (Role.ADMIN, True)
     assert "Members of Roster admins are console admins." in page
     assert "from a mapped group" in page
     event = AuditEvent.objects.get(action=AuditAction.GROUP_UPDATED, target_id=str(group.pk))
     assert (event.actor_id, event.changes) == (
-        str(org_admin.pk),
+        str(org_owner.pk),
         {"grantsAdmin": {"from": False, "to": True}},
     )
 
-    admin_client.post(url)
+    owner_client.post(url)
     kim.refresh_from_db()
     assert (kim.role, kim.role_from_mapping) == (Role.MEMBER, False)
+
+
+def test_an_admin_sees_the_mapping_but_cannot_change_it(
+    admin_client, organization, make_user, make_group
+):
+    from accounts.models import AuditAction, AuditEvent, Role
+
+    kim = make_user(organization, "kim@acme.example")
+    group = make_group(organization, "Roster admins", members=[kim])
+    detail = admin_client.get(reverse("console:group_detail", args=[group.pk])).content.decode()
+    assert "Only owners map groups to the admin role" in detail
+    assert "Make members console admins" not in detail
+
+    url = reverse("console:group_role_mapping", args=[group.pk])
+    response = admin_client.post(url, {"grants_admin": "on"})
+
+    assert response.status_code == 403
+    assert "Only owners can change which groups grant the admin role." in response.content.decode()
+    group.refresh_from_db()
+    kim.refresh_from_db()
+    assert (group.grants_admin, kim.role) == (False, Role.MEMBER)
+    assert not AuditEvent.objects.filter(
+        action=AuditAction.GROUP_UPDATED, target_id=str(group.pk)
+    ).exists()
 
 
 def test_mapping_is_refused_to_members_and_other_organizations(
