@@ -10,8 +10,32 @@ def _key(value):
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value or "").casefold())
 
 
+def _refuse_clashes(User):
+    """Stop, before anything is written, if two records become the same userName.
+
+    Which one is the person is a human decision; without this the unique constraint
+    below would fail with an opaque error.
+    """
+    seen, clashes = {}, []
+    rows = User.objects.values_list("organization_id", "username").order_by("pk")
+    for organization_id, username in rows.iterator(chunk_size=2000):
+        first = seen.setdefault((organization_id, _key(username)), username)
+        if first != username:
+            clashes.append((organization_id, *sorted((first, username))))
+    if clashes:
+        listed = "; ".join(
+            f"organization {org or '(operators)'}: {a!r} and {b!r}" for org, a, b in clashes[:20]
+        )
+        raise RuntimeError(
+            f"{len(clashes)} username(s) are the same in any case under Unicode case folding "
+            f"and cannot both stay: {listed}. Rename or delete one of each pair (the console, "
+            "the operations admin or the identity provider), then run migrate again."
+        )
+
+
 def fill_keys(apps, schema_editor):
     User = apps.get_model("accounts", "User")
+    _refuse_clashes(User)
     batch = []
     for user in User.objects.only("pk", "username", "email").iterator(chunk_size=2000):
         user.username_key, user.email_key = _key(user.username), _key(user.email)

@@ -5,6 +5,7 @@ import pytest
 
 from accounts.errors import UsernameTaken
 from accounts.folding import casefold_key
+from accounts.models import User
 from accounts.selectors import user_by_username, users_by_email
 from accounts.services import user_create, user_update
 
@@ -73,3 +74,40 @@ def test_emails_are_matched_by_their_folded_key(organization, make_user):
     user = make_user(organization, "nikos", email="ΝΙΚΟΣ@Acme.Example")
 
     assert list(users_by_email(organization, "νικος@acme.example")) == [user]
+
+
+def test_the_case_folding_migration_names_usernames_that_fold_alike(organization, make_user):
+    # Records made before the migration: a lookup-time `lower()` let both in. The
+    # migration stops with both names, before writing anything, instead of failing on
+    # the unique constraint.
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0009_casefold_keys")
+    make_user(organization, "ΝΙΚΟΣ@acme.example")
+    other = make_user(organization, "placeholder@acme.example")
+    User.objects.filter(pk=other.pk).update(username="νικος@acme.example")
+    keys_before = sorted(User.objects.values_list("username_key", flat=True))
+
+    with pytest.raises(RuntimeError) as refused:
+        migration.fill_keys(apps, None)
+
+    assert "'ΝΙΚΟΣ@acme.example' and 'νικος@acme.example'" in str(refused.value)
+    assert f"organization {organization.pk}" in str(refused.value)
+    assert sorted(User.objects.values_list("username_key", flat=True)) == keys_before
+
+
+def test_the_case_folding_migration_fills_keys_when_nothing_clashes(organization, make_user):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0009_casefold_keys")
+    user = make_user(organization, "Straße@acme.example")
+    User.objects.filter(pk=user.pk).update(username_key="", email_key="")
+
+    migration.fill_keys(apps, None)
+
+    user.refresh_from_db()
+    assert user.username_key == casefold_key("Straße@acme.example")
