@@ -91,3 +91,51 @@ def public_base_url(environ, *, default: str) -> str:
             f"got {url!r}."
         )
     return url
+
+
+# TOKEN_HASH_KEYS entry standing for SECRET_KEY and SECRET_KEY_FALLBACKS (no secret of its own).
+SECRET_KEY_HASH_KEY_ID = "secret-key"
+HASH_KEY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# As NetBox asks of its API token peppers.
+HASH_KEY_MIN_LENGTH = 50
+
+
+def token_hash_keys(environ) -> list[tuple[str, str | None]]:
+    """TOKEN_HASH_KEYS=`id:secret,id:secret,...`, the current key first.
+
+    A bare `secret-key` entry stands for SECRET_KEY (and its fallbacks); unset, it is the
+    only key. Every error names the id, never a secret.
+    """
+    raw = environ.get("TOKEN_HASH_KEYS", "")
+    if not raw.strip():
+        return [(SECRET_KEY_HASH_KEY_ID, None)]
+    keys: list[tuple[str, str | None]] = []
+    for entry in (item.strip() for item in raw.split(",")):
+        if not entry:
+            continue
+        key_id, separator, secret = entry.partition(":")
+        key_id = key_id.strip()
+        if not HASH_KEY_ID_PATTERN.match(key_id):
+            raise ImproperlyConfigured(
+                "TOKEN_HASH_KEYS entries are id:secret, the id of lower-case letters, digits "
+                "and hyphens (at most 32)."
+            )
+        if any(key_id == known for known, _ in keys):
+            raise ImproperlyConfigured(f"TOKEN_HASH_KEYS names the key id {key_id!r} twice.")
+        if key_id == SECRET_KEY_HASH_KEY_ID:
+            if separator:
+                raise ImproperlyConfigured(
+                    f"TOKEN_HASH_KEYS: {key_id!r} stands for SECRET_KEY and takes no secret."
+                )
+            keys.append((key_id, None))
+            continue
+        if len(secret) < HASH_KEY_MIN_LENGTH:
+            raise ImproperlyConfigured(
+                f"TOKEN_HASH_KEYS: the secret of key {key_id!r} must be at least "
+                f"{HASH_KEY_MIN_LENGTH} characters (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(50))')."
+            )
+        keys.append((key_id, secret))
+    if not keys:
+        return [(SECRET_KEY_HASH_KEY_ID, None)]
+    return keys

@@ -14,6 +14,7 @@ from config.env import (
     env_rate,
     public_base_url,
     secret_key,
+    token_hash_keys,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,8 +23,11 @@ ENV = os.environ
 DEBUG = env_bool(ENV, "DEBUG", default=False)
 SECRET_KEY = secret_key(ENV, debug=DEBUG)
 # Earlier keys, still accepted while rotating SECRET_KEY (sessions, signed cookies, and
-# SP private keys encrypted under a key derived from them: sso/keystore.py).
+# every key accounts/derived_keys.py derives from them).
 SECRET_KEY_FALLBACKS = env_list(ENV, "SECRET_KEY_FALLBACKS", [])
+# Keys of the provisioning-token and API-key digests, (id, secret), the current one
+# first; the id `secret-key` (the default) stands for SECRET_KEY and its fallbacks.
+TOKEN_HASH_KEYS = token_hash_keys(ENV)
 
 # The one place the app learns its public address: SCIM meta.location, SAML entity
 # IDs and ACS URLs are built from it, never from the request's Host header.
@@ -177,8 +181,8 @@ SCIM_MAX_OPERATIONS = max(env_int(ENV, "SCIM_MAX_OPERATIONS", 1000), 1)
 # averages 50/s, and a fixed window lets a burst spend the whole minute's allowance.
 SCIM_AUTH_FAILURE_RATE = env_rate(ENV, "SCIM_AUTH_FAILURE_RATE", "20/5m")
 SCIM_TOKEN_RATE = env_rate(ENV, "SCIM_TOKEN_RATE", "3000/1m")
-# Key for the provisioning-token digests; derived from SECRET_KEY when unset. Changing
-# either invalidates every provisioning token.
+# Verifies only the provisioning tokens issued before TOKEN_HASH_KEYS existed, when it
+# was set then (provisioning/tokens.py); new tokens use TOKEN_HASH_KEYS.
 SCIM_TOKEN_HASH_KEY = ENV.get("SCIM_TOKEN_HASH_KEY", "")
 SCIM_DOCUMENTATION_URI = ENV.get("SCIM_DOCUMENTATION_URI", "")
 # The console's SCIM request log keeps this many days (manage.py purge_scim_requests).

@@ -1,32 +1,25 @@
 """Carrying a new token's secret from the create POST to the page that shows it once.
 
 The secret rides in the session between the two requests, but encrypted (Fernet, with a
-key derived from SECRET_KEY for this purpose only) and readable for a few minutes only,
-so the session table never holds a usable provisioning token, even if the page is
-never opened.
+key derived from SECRET_KEY for this purpose only, accounts.derived_keys) and readable
+for a few minutes only, so the session table never holds a usable provisioning token,
+even if the page is never opened. A SECRET_KEY rotated in between still decrypts
+through SECRET_KEY_FALLBACKS.
 """
 
-import base64
+from cryptography.fernet import InvalidToken
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
+from accounts.derived_keys import fernet_for
 
 SESSION_KEY = "console.new_token_secret"
 READABLE_SECONDS = 300
-_HKDF_INFO = b"roster.console.new-token-secret.v1"
-
-
-def _fernet() -> Fernet:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO)
-    return Fernet(base64.urlsafe_b64encode(hkdf.derive(settings.SECRET_KEY.encode())))
+PURPOSE = "roster.console.new-token-secret.v1"
 
 
 def hand_off(session, *, token_id: int, secret: str) -> None:
     session[SESSION_KEY] = {
         "token_id": token_id,
-        "sealed": _fernet().encrypt(secret.encode()).decode(),
+        "sealed": fernet_for(PURPOSE).encrypt(secret.encode()).decode(),
     }
 
 
@@ -37,6 +30,6 @@ def take(session, *, token_id: int) -> str | None:
         return None
     del session[SESSION_KEY]
     try:
-        return _fernet().decrypt(stored["sealed"].encode(), ttl=READABLE_SECONDS).decode()
+        return fernet_for(PURPOSE).decrypt(stored["sealed"].encode(), ttl=READABLE_SECONDS).decode()
     except (InvalidToken, KeyError, AttributeError):
         return None

@@ -22,8 +22,10 @@ class ProvisioningTokenAdmin(admin.ModelAdmin):
         "expires_at",
         "last_used_at",
         "revoked_at",
+        "key_id",
     ]
-    list_filter = ["organization"]
+    # Which tokens still use a hash key about to be retired (docs/operations.md).
+    list_filter = ["organization", "key_id"]
     list_select_related = ["organization", "created_by"]
     search_fields = ["prefix", "label", "organization__slug"]
     fields = [*list_display, "created_by"]

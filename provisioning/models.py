@@ -15,8 +15,9 @@ class ProvisioningToken(models.Model):
     """A bearer credential that lets one identity provider provision one organization.
 
     Only a keyed HMAC-SHA256 digest of the secret is kept (see provisioning.tokens),
-    so a database dump cannot be replayed against the API. `prefix` is the secret's
-    non-secret head: it finds the row and tells tokens apart in logs and the console.
+    so a database dump cannot be replayed against the API, with the id of the hash key
+    that made it (TOKEN_HASH_KEYS). `prefix` is the secret's non-secret head: it finds
+    the row and tells tokens apart in logs and the console.
     """
 
     organization = models.ForeignKey(
@@ -25,6 +26,7 @@ class ProvisioningToken(models.Model):
     label = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -37,7 +37,7 @@ def token_for_secret(secret: str) -> ProvisioningToken | None:
     if prefix is None:
         return None
     token = ProvisioningToken.objects.select_related("organization").filter(prefix=prefix).first()
-    if token is None or not tokens.matches(secret, token.digest):
+    if token is None or not tokens.matches(secret, token.digest, key_id=token.key_id):
         return None
     return token
 

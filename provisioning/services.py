@@ -52,11 +52,13 @@ def token_create(
     while ProvisioningToken.objects.filter(prefix=prefix).exists():
         # 48 random bits make a clash rare; the unique prefix finds the row.
         prefix, secret = tokens.new_secret()
+    key_id, digest = tokens.digest_of(secret)
     token = ProvisioningToken.objects.create(
         organization=organization,
         label=label,
         prefix=prefix,
-        digest=tokens.digest_of(secret),
+        key_id=key_id,
+        digest=digest,
         created_by=created_by,
         expires_at=expires_at,
     )

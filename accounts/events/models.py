@@ -75,7 +75,8 @@ class ApiKey(models.Model):
     """A credential of one of the platform's services for one organization's API.
 
     Stored like a provisioning token: a non-secret prefix finds the row, a keyed
-    HMAC-SHA256 digest checks the secret (accounts.events.keys).
+    HMAC-SHA256 digest checks the secret (accounts.events.keys), stored with the id of
+    the hash key that made it (TOKEN_HASH_KEYS).
     """
 
     organization = models.ForeignKey(
@@ -84,6 +85,7 @@ class ApiKey(models.Model):
     label = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -16,7 +16,7 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
     if prefix is None:
         return None
     key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
-    if key is None or not keys.matches(secret, key.digest):
+    if key is None or not keys.matches(secret, key.digest, key_id=key.key_id):
         return None
     return key
 

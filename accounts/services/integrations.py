@@ -56,11 +56,13 @@ def api_key_create(
     prefix, secret = keys.new_secret()
     while ApiKey.objects.filter(prefix=prefix).exists():
         prefix, secret = keys.new_secret()
+    key_id, digest = keys.digest_of(secret)
     key = ApiKey.objects.create(
         organization=organization,
         label=label,
         prefix=prefix,
-        digest=keys.digest_of(secret),
+        key_id=key_id,
+        digest=digest,
         created_by=created_by,
     )
     _audit_key(

@@ -3,7 +3,15 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_rate, public_base_url, secret_key
+from config.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_rate,
+    public_base_url,
+    secret_key,
+    token_hash_keys,
+)
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", " yes ", "on"])
@@ -99,3 +107,36 @@ def test_env_rate_accepts_a_rate_and_defaults_when_unset():
 def test_env_rate_refuses_a_malformed_rate_at_start(raw):
     with pytest.raises(ImproperlyConfigured, match="R must be COUNT/"):
         env_rate({"R": raw}, "R", "10/5m")
+
+
+def test_token_hash_keys_default_to_the_secret_key():
+    assert token_hash_keys({}) == [("secret-key", None)]
+    assert token_hash_keys({"TOKEN_HASH_KEYS": " "}) == [("secret-key", None)]
+
+
+def test_token_hash_keys_are_id_secret_pairs_current_first():
+    raw = f"k2:{'b' * 50}, secret-key ,k1:{'a' * 50}"
+    assert token_hash_keys({"TOKEN_HASH_KEYS": raw}) == [
+        ("k2", "b" * 50),
+        ("secret-key", None),
+        ("k1", "a" * 50),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (f"K1:{'a' * 50}", "lower-case letters"),
+        (f"_legacy:{'a' * 50}", "lower-case letters"),
+        (f":{'a' * 50}", "lower-case letters"),
+        ("k1:short-secret", "at least 50 characters"),
+        ("k1", "at least 50 characters"),
+        (f"k1:{'a' * 50},k1:{'b' * 50}", "twice"),
+        (f"secret-key:{'a' * 50}", "takes no secret"),
+    ],
+)
+def test_malformed_token_hash_keys_are_refused_without_echoing_a_secret(raw, message):
+    with pytest.raises(ImproperlyConfigured, match=message) as refused:
+        token_hash_keys({"TOKEN_HASH_KEYS": raw})
+    assert "a" * 50 not in str(refused.value)
+    assert "short-secret" not in str(refused.value)

@@ -44,14 +44,17 @@ def test_secret_is_not_stored_in_any_column(organization, make_scim_token):
     columns = [str(value) for value in row]
     assert not any(secret in value for value in columns)
     assert secret.split(".", 1)[1] not in "".join(columns)
-    assert token.digest == tokens.digest_of(secret) != tokens.digest_of(secret + "x")
+    assert (token.key_id, token.digest) == tokens.digest_of(secret)
+    assert tokens.digest_of(secret)[1] != tokens.digest_of(secret + "x")[1]
 
 
-def test_digest_is_keyed_by_the_dedicated_setting(settings):
+def test_digest_is_keyed_by_the_current_hash_key(settings):
     secret = "abc.def"
-    derived = tokens.digest_of(secret)
-    settings.SCIM_TOKEN_HASH_KEY = "a-dedicated-key"
-    assert tokens.digest_of(secret) != derived
+    key_id, derived = tokens.digest_of(secret)
+    settings.TOKEN_HASH_KEYS = [("k1", "k" * 50)]
+    assert key_id == "secret-key"
+    assert tokens.digest_of(secret)[0] == "k1"
+    assert tokens.digest_of(secret)[1] != derived
 
 
 def test_audit_trail_never_holds_the_secret(organization, make_scim_token):

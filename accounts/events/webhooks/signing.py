@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from accounts.derived_keys import fernet_for
 
 SECRET_BYTES = 24
-_PURPOSE = "roster.webhook-signing-secret.v1"
+PURPOSE = "roster.webhook-signing-secret.v1"
 
 
 def new_secret() -> str:
@@ -24,12 +24,12 @@ def new_secret() -> str:
 
 
 def encrypt_secret(secret: str) -> str:
-    return fernet_for(_PURPOSE).encrypt(secret.encode()).decode()
+    return fernet_for(PURPOSE).encrypt(secret.encode()).decode()
 
 
 def decrypt_secret(encrypted: str) -> str:
     try:
-        return fernet_for(_PURPOSE).decrypt(encrypted.encode()).decode()
+        return fernet_for(PURPOSE).decrypt(encrypted.encode()).decode()
     except InvalidToken:
         raise ImproperlyConfigured(
             "A webhook signing secret cannot be decrypted: SECRET_KEY changed without "
