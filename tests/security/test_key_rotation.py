@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import importlib
 from io import StringIO
 
 import pytest
@@ -11,7 +10,7 @@ from django.test import Client
 
 from accounts.derived_keys import derive_key
 from accounts.events import keys
-from accounts.events.models import ApiKey, WebhookSecret
+from accounts.events.models import WebhookSecret
 from accounts.events.webhooks import signing
 from accounts.services.integrations import api_key_create, webhook_endpoint_create
 from console import secret_handoff
@@ -195,18 +194,12 @@ def test_a_digest_is_checked_only_under_the_key_it_names(settings, organization,
     assert scim_status(secret) == 401
 
 
-def _migration_default(app: str, name: str) -> str:
-    migration = importlib.import_module(f"{app}.migrations.{name}").Migration
-    (operation,) = migration.operations
-    return operation.field.default
-
-
 @pytest.mark.parametrize("dedicated_key", ["", "a-scim-token-hash-key-of-before"])
-def test_provisioning_tokens_from_before_key_ids_keep_working(
+def test_digests_from_before_key_ids_verify_the_old_way_and_through_fallbacks(
     settings, organization, make_scim_token, dedicated_key
 ):
-    # What the digest was before this migration: SCIM_TOKEN_HASH_KEY as is when set,
-    # otherwise a SHA-256 of SECRET_KEY.
+    # What the digest was before key ids: SCIM_TOKEN_HASH_KEY as is when set, otherwise
+    # a SHA-256 of SECRET_KEY (test_key_id_migrations.py runs the migration itself).
     settings.SCIM_TOKEN_HASH_KEY = dedicated_key
     token, secret = make_scim_token(organization)
     old_key = (
@@ -217,25 +210,13 @@ def test_provisioning_tokens_from_before_key_ids_keep_working(
     )
     ProvisioningToken.objects.filter(pk=token.pk).update(
         digest=hmac.new(old_key, secret.encode(), hashlib.sha256).hexdigest(),
-        key_id=_migration_default("provisioning", "0003_token_hash_key_id"),
+        key_id=tokens.LEGACY_KEY_ID,
     )
 
     assert scim_status(secret) == 200
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = NEW_SECRET_KEY
     assert scim_status(secret) == 200
-
-
-def test_api_keys_from_before_key_ids_keep_working(settings, organization, make_api_key):
-    key, secret = make_api_key(organization)
-    # What the digest was before this migration: HKDF of SECRET_KEY for this purpose.
-    old_key = derive_key("roster.api-key-digest.v1")
-    ApiKey.objects.filter(pk=key.pk).update(
-        digest=hmac.new(old_key, secret.encode(), hashlib.sha256).hexdigest(),
-        key_id=_migration_default("accounts", "0013_api_key_hash_key_id"),
-    )
-
-    assert api_status(secret) == 200
 
 
 def test_a_secret_handed_off_before_a_rotation_is_still_shown(old_secret_key, settings):
