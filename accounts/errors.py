@@ -25,6 +25,12 @@ class OrganizationSlugTaken(AccountsError):
         self.slug = slug
 
 
+class DomainTaken(AccountsError):
+    def __init__(self, domain: str):
+        super().__init__(f"{domain} is already one of this organization's domains.")
+        self.domain = domain
+
+
 class CrossOrganizationMember(AccountsError):
     def __init__(self):
         super().__init__("Group members must be users of the group's own organization.")

@@ -1,3 +1,4 @@
+import secrets
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -44,6 +45,85 @@ class Organization(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class DomainState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    VERIFIED = "verified", "Verified"
+
+
+class DomainCheckResult(models.TextChoices):
+    FOUND = "found", "Record found"
+    NOT_FOUND = "not_found", "Record not found yet"
+    TIMEOUT = "timeout", "DNS did not answer in time"
+    DNS_ERROR = "dns_error", "DNS error"
+    CLAIMED_ELSEWHERE = "claimed_elsewhere", "Verified by another organization"
+
+
+def new_verification_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class OrganizationDomain(models.Model):
+    """An email domain an organization claims, proven by a DNS TXT record.
+
+    Only a verified domain counts (home-realm discovery, just-in-time creation, email
+    matching at the ACS), and one organization only may hold a domain verified; several
+    may have it pending, each with its own token. `domain` is stored folded
+    (accounts.domain_verification.domain_key), as users' email keys are.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253)
+    # Published in DNS, so not a secret; random so that nobody else's record proves it.
+    verification_token = models.CharField(max_length=64, default=new_verification_token)
+    state = models.CharField(
+        max_length=16, choices=DomainState.choices, default=DomainState.PENDING
+    )
+    added_by = models.ForeignKey(
+        "User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_by_label = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_result = models.CharField(
+        max_length=32, choices=DomainCheckResult.choices, blank=True
+    )
+    last_check_detail = models.CharField(max_length=300, blank=True)
+    # When the record was last seen: a verified domain whose record stays away past
+    # DOMAIN_RECHECK_GRACE_DAYS goes back to pending (accounts.services.domains).
+    last_found_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain"], name="domain_unique_per_org"
+            ),
+            # The one index discovery needs: a verified domain names one organization.
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(state="verified"),
+                name="domain_verified_by_one_org",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "verified"]), name="domain_state_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.state == DomainState.VERIFIED
+
+    @property
+    def last_check_failed_while_verified(self) -> bool:
+        """Flagged: still verified, but the record was not found at the last check."""
+        failed = self.last_check_result not in ("", DomainCheckResult.FOUND)
+        return self.is_verified and failed
 
 
 class UserManager(BaseUserManager):
@@ -288,6 +368,11 @@ class AuditAction(models.TextChoices):
     WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
     WEBHOOK_TEST_SENT = "webhook.test_sent", "Webhook test event sent"
     WEBHOOK_RESENT = "webhook.resent", "Webhook event resent"
+    DOMAIN_ADDED = "domain.added", "Domain added"
+    DOMAIN_CHECKED = "domain.checked", "Domain checked"
+    DOMAIN_VERIFIED = "domain.verified", "Domain verified"
+    DOMAIN_UNVERIFIED = "domain.unverified", "Domain verification lost"
+    DOMAIN_REMOVED = "domain.removed", "Domain removed"
 
 
 class AuditEventQuerySet(models.QuerySet):

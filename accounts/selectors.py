@@ -5,8 +5,9 @@ import uuid
 from django.db.models import Count, Prefetch, QuerySet
 from django.db.models.functions import Lower
 
+from accounts.domain_verification import domain_key_or_blank, email_domain_key
 from accounts.folding import casefold_key
-from accounts.models import Group, Membership, Organization, User
+from accounts.models import DomainState, Group, Membership, Organization, OrganizationDomain, User
 
 
 def user_by_username(organization: Organization, username: str) -> User | None:
@@ -68,3 +69,50 @@ def group_by_display_name(organization: Organization, display_name: str) -> Grou
 
 def group_members(group: Group) -> QuerySet[User]:
     return User.objects.filter(memberships__group=group).order_by("username", "id")
+
+
+def domains_of(organization: Organization) -> QuerySet[OrganizationDomain]:
+    return OrganizationDomain.objects.filter(organization=organization).order_by("domain")
+
+
+def verified_domain_names(organization: Organization) -> list[str]:
+    verified = domains_of(organization).filter(state=DomainState.VERIFIED)
+    return list(verified.values_list("domain", flat=True))
+
+
+def domain_of(organization: Organization, domain_id) -> OrganizationDomain | None:
+    return (
+        OrganizationDomain.objects.select_related("organization")
+        .filter(organization=organization, pk=domain_id)
+        .first()
+    )
+
+
+def domain_by_name(organization: Organization, domain: str) -> OrganizationDomain | None:
+    """The organization's domain spelled `domain` in any case or IDNA form."""
+    key = domain_key_or_blank(domain)
+    return OrganizationDomain.objects.filter(organization=organization, domain=key).first()
+
+
+def organization_for_verified_domain(domain: str) -> Organization | None:
+    """The one organization holding `domain` verified (the partial unique index)."""
+    key = domain_key_or_blank(domain)
+    if not key:
+        return None
+    verified = (
+        OrganizationDomain.objects.select_related("organization")
+        .filter(domain=key, state=DomainState.VERIFIED)
+        .first()
+    )
+    return verified.organization if verified is not None else None
+
+
+def email_in_verified_domain(organization: Organization, email: str) -> bool:
+    """Whether `email`'s domain is one the organization has verified."""
+    key = email_domain_key(email)
+    return (
+        bool(key)
+        and OrganizationDomain.objects.filter(
+            organization=organization, domain=key, state=DomainState.VERIFIED
+        ).exists()
+    )

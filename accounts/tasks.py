@@ -1,4 +1,5 @@
-"""The worker's jobs (procrastinate): deliveries, the event purge, stalled-job recovery."""
+"""The worker's jobs (procrastinate): deliveries, the event purge, domain re-checks,
+stalled-job recovery."""
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -6,6 +7,7 @@ from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.contrib.django import app
 
 from accounts.events.fanout import DELIVER_QUEUE, DELIVER_TASK
+from accounts.services.domains import domains_recheck_verified
 from accounts.services.integrations import events_purge
 from accounts.services.webhook_delivery import RetryLater, attempt_delivery
 
@@ -45,6 +47,17 @@ def purge_events(timestamp: int) -> int:
     close_old_connections()
     try:
         return events_purge()
+    finally:
+        close_old_connections()
+
+
+@app.periodic(cron="29 4 * * *", periodic_id="domains.recheck")
+@app.task(name="domains.recheck", queue="maintenance", queueing_lock="domains.recheck")
+def recheck_domains(timestamp: int) -> int:
+    """Verified domains whose record is gone are flagged, then unverified after the grace."""
+    close_old_connections()
+    try:
+        return domains_recheck_verified()
     finally:
         close_old_connections()
 

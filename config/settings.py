@@ -251,6 +251,12 @@ SAML_PENDING_COOKIE_NAME = "roster_saml_pending"
 SAML_PENDING_MAX_AGE_SECONDS = env_int(ENV, "SAML_PENDING_MAX_AGE_SECONDS", 600)
 # Fernet key encrypting SP private keys at rest; empty derives one from SECRET_KEY.
 SSO_KEY_ENCRYPTION_KEY = ENV.get("SSO_KEY_ENCRYPTION_KEY", "")
+# Verified email domains (accounts.domain_verification): how long one TXT lookup may
+# take, and how long a verified domain whose record is gone stays verified.
+DOMAIN_VERIFICATION_DNS_TIMEOUT_SECONDS = max(
+    env_int(ENV, "DOMAIN_VERIFICATION_DNS_TIMEOUT_SECONDS", 5), 1
+)
+DOMAIN_RECHECK_GRACE_DAYS = max(env_int(ENV, "DOMAIN_RECHECK_GRACE_DAYS", 7), 1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

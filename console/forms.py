@@ -192,7 +192,8 @@ class IdpOptionsForm(forms.Form):
     jit_provisioning = forms.BooleanField(
         label="Create users on first sign-in (just-in-time)",
         required=False,
-        help_text="Off: only people provisioned over SCIM can sign in.",
+        help_text="Only for addresses in your verified domains. Off: only people provisioned "
+        "over SCIM can sign in.",
     )
 
     def options(self) -> dict:
@@ -335,3 +336,13 @@ class WebhookEndpointCreateForm(forms.Form):
 
 class WebhookEventTypesForm(forms.Form):
     event_types = WebhookEventTypesField()
+
+
+class DomainAddForm(forms.Form):
+    domain = forms.CharField(
+        label="Email domain",
+        max_length=253,
+        help_text="The part after @ in your people's addresses, e.g. acme.com. Subdomains are "
+        "domains of their own.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )

@@ -3,6 +3,7 @@ from django.urls import path
 from console.views import (
     activity,
     auth,
+    domains,
     groups,
     guides,
     home,
@@ -120,5 +121,9 @@ urlpatterns = [
     path("sso/sp-key/", sso.sp_key_create, name="sp_key_create"),
     path("sso/sp-certificate.pem", sso.sp_certificate_download, name="sp_certificate"),
     path("sso/sp-metadata.xml", sso.sp_metadata_download, name="sp_metadata"),
+    path("sso/domains/", domains.domain_list, name="domains"),
+    path("sso/domains/add/", domains.domain_add_view, name="domain_add"),
+    path("sso/domains/<int:domain_id>/check/", domains.domain_check_view, name="domain_check"),
+    path("sso/domains/<int:domain_id>/remove/", domains.domain_remove_view, name="domain_remove"),
     path("guides/<slug:name>/", guides.guide, name="guide"),
 ]

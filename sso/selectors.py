@@ -2,8 +2,10 @@
 
 from django.db.models import Q
 
+from accounts.domain_verification import domain_key_or_blank
 from accounts.folding import casefold_key
-from accounts.models import Organization, Source, User
+from accounts.models import DomainState, Organization, Source, User
+from accounts.selectors import email_in_verified_domain
 from sso.models import SamlIdentityProvider, SpKeyPair, SpKeyState
 
 
@@ -33,24 +35,22 @@ def sp_keys_of(organization: Organization) -> dict[str, SpKeyPair]:
     return {key.state: key for key in keys}
 
 
-def organizations_for_email_domain(domain: str) -> list[Organization]:
-    """Organizations with single sign-on enabled whose users have emails at `domain`.
+def organization_for_email_domain(domain: str) -> Organization | None:
+    """The organization with single sign-on on that holds `domain` verified.
 
-    Answers "which organization is this work email in" without telling whether the
-    person exists: only the domain is matched.
+    One indexed lookup (the partial unique index on verified domains): users' emails
+    are never scanned, so a user provisioned with an address at someone else's domain
+    does not capture it. Only the domain is matched, never a person, so the answer
+    does not tell whether anyone exists.
     """
-    domain = domain.strip().lower().lstrip("@")
-    if not domain:
-        return []
-    org_ids = (
-        User.objects.filter(
-            organization__saml_identity_providers__enabled=True,
-            email_key__endswith="@" + casefold_key(domain),
-        )
-        .values("organization_id")
-        .distinct()[:10]
-    )
-    return list(Organization.objects.filter(pk__in=org_ids).order_by("slug"))
+    key = domain_key_or_blank(domain)
+    if not key:
+        return None
+    return Organization.objects.filter(
+        domains__domain=key,
+        domains__state=DomainState.VERIFIED,
+        saml_identity_providers__enabled=True,
+    ).first()
 
 
 def user_for_saml_subject(
@@ -61,14 +61,16 @@ def user_for_saml_subject(
     The username comes first: it is unique per organization, and a console-only user
     found by it is returned so the caller can refuse it by name. An email is matched
     only when `match_email` (the IdP sends the address as an attribute it vouches for),
-    and only among users the identity provider owns.
+    only when the address is in one of the organization's verified domains (an IdP may
+    vouch only for addresses the organization proved it owns), and only among users
+    the identity provider owns.
     """
     key = casefold_key(identifier.strip())
     by_username = User.objects.filter(organization=organization, username_key=key).select_related(
         "organization"
     )
     found = list(by_username)
-    if found or not match_email:
+    if found or not match_email or not email_in_verified_domain(organization, identifier):
         return found
     by_email = User.objects.filter(
         idp_managed_q(), organization=organization, email_key=key

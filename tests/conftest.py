@@ -180,6 +180,75 @@ def other_scim(other_organization, make_scim_token):
     return ScimClient(Client(), make_scim_token(other_organization)[1])
 
 
+class FakeTxt:
+    """A TXT rdata as dnspython gives it: one or more character-strings."""
+
+    def __init__(self, *strings: str):
+        self.strings = tuple(part.encode() for part in strings)
+
+
+class FakeDns:
+    """Stands in for dns.resolver.Resolver: the tests never send a DNS query."""
+
+    def __init__(self):
+        self.records: dict[str, list[FakeTxt]] = {}
+        self.errors: dict[str, Exception] = {}
+        self.queries: list[tuple[str, str]] = []
+
+    def publish(self, name: str, *records):
+        """Each record a string, or a tuple of the strings one record is split into."""
+        self.records[name] = [FakeTxt(*(r if isinstance(r, tuple) else (r,))) for r in records]
+
+    def fail(self, name: str, error: Exception):
+        self.errors[name] = error
+
+    def resolve(self, name, rdtype, search=False):
+        import dns.resolver
+
+        self.queries.append((name, rdtype))
+        if name in self.errors:
+            raise self.errors[name]
+        if name not in self.records:
+            raise dns.resolver.NXDOMAIN()
+        if not self.records[name]:
+            raise dns.resolver.NoAnswer()
+        return self.records[name]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """DNS answers for domain verification, set by the test (no real traffic)."""
+    fake = FakeDns()
+    monkeypatch.setattr("accounts.domain_verification.make_resolver", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def make_verified_domain(db, system_actor):
+    """A domain verified for an organization as a check that found its record leaves it.
+
+    Made through the services, with the lookup's answer given: no DNS traffic.
+    """
+    from accounts.domain_verification import Lookup
+    from accounts.models import DomainCheckResult
+    from accounts.services import domain_add, domain_check_record
+
+    def make(organization, domain):
+        added = domain_add(
+            organization=organization, domain=domain, actor=system_actor, acting_user=None
+        )
+        found = Lookup(DomainCheckResult.FOUND, "the verification record (test)")
+        return domain_check_record(domain_id=added.pk, lookup=found, actor=system_actor)
+
+    return make
+
+
+@pytest.fixture
+def acme_domain(organization, make_verified_domain):
+    """acme.example, verified by `organization`."""
+    return make_verified_domain(organization, "acme.example")
+
+
 @pytest.fixture
 def receiver():
     """A webhook receiver on 127.0.0.1 (tests.events.receiver)."""

@@ -5,6 +5,13 @@ changes, and writes its audit event in that transaction.
 """
 
 from accounts.services.audit import audit_record, console_sign_in_failed
+from accounts.services.domains import (
+    domain_add,
+    domain_check,
+    domain_check_record,
+    domain_remove,
+    domains_recheck_verified,
+)
 from accounts.services.groups import (
     group_apply,
     group_create,
@@ -36,6 +43,11 @@ __all__ = [
     "PROFILE_FIELDS",
     "audit_record",
     "console_sign_in_failed",
+    "domain_add",
+    "domain_check",
+    "domain_check_record",
+    "domain_remove",
+    "domains_recheck_verified",
     "group_apply",
     "group_create",
     "group_delete",

@@ -112,3 +112,9 @@ def check_may_map_roles(acting_user: User | None, actor: Actor, organization) ->
     owner's decision, like the SSO settings.
     """
     _check_owner_power(acting_user, actor, organization, what="which groups grant the admin role")
+
+
+def check_may_manage_domains(acting_user: User | None, actor: Actor, organization) -> None:
+    """Verified domains feed single sign-on (discovery, just-in-time creation, email
+    matching), so they follow its rule: owners only; admins see them read-only."""
+    _check_owner_power(acting_user, actor, organization, what="verified domains")

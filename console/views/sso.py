@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.actors import Actor
 from accounts.errors import AccountsError, PrivilegeRefused
 from accounts.models import Role
+from accounts.selectors import verified_domain_names
 from console.forms import IdpManualForm, IdpMetadataForm, IdpOptionsForm
 from console.permissions import console_admin_required
 from console.views.sso_status import sso_summary
@@ -76,6 +77,7 @@ def _page(request, *, refused=None, form=None):
             "anchors": FORM_ANCHORS,
             "public_is_https": settings.PUBLIC_IS_HTTPS,
             "can_edit_sso": request.user.role == Role.OWNER,
+            "verified_domains": verified_domain_names(organization),
         },
         status=400 if refused else 200,
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from accounts.errors import AccountsError
 from accounts.models import AuditAction, Organization, Source, User
+from accounts.selectors import email_in_verified_domain
 from accounts.services import audit_record, user_create
 from config import ratelimit
 from sso.errors import LoginRefused
@@ -24,6 +25,7 @@ from sso.validation import TrustedAssertion
 logger = logging.getLogger(__name__)
 
 NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+JIT_OUTSIDE_VERIFIED_DOMAINS = "email_not_in_verified_domain"
 
 
 @transaction.atomic
@@ -102,6 +104,10 @@ def sso_sign_in(
     if not matches:
         if not idp.jit_provisioning:
             raise LoginRefused("unknown_user", subject=subject)
+        if not email_in_verified_domain(idp.organization, subject):
+            # An IdP creates accounts only for addresses the organization proved it
+            # owns: otherwise any tenant's IdP could mint users at anyone's domain.
+            raise LoginRefused(JIT_OUTSIDE_VERIFIED_DOMAINS, subject=subject)
         try:
             user, created = _jit_create(idp, assertion, subject), True
         except AccountsError as exc:

@@ -7,12 +7,13 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.models import Organization
 from sso.redirects import safe_local_path
 from sso.selectors import (
     enabled_idp_of,
     groups_of_user,
     organization_by_slug,
-    organizations_for_email_domain,
+    organization_for_email_domain,
 )
 
 
@@ -50,33 +51,26 @@ def _login_url(organization, next_path: str) -> str:
     return f"{url}?{urlencode({'next': next_path})}" if next_path else url
 
 
-def _organizations_for(data) -> list:
+def _organization_for(data) -> Organization | None:
     if data.get("organization"):
         organization = organization_by_slug(data["organization"])
-        found = [organization] if organization is not None else []
-    else:
-        found = organizations_for_email_domain(data["email"].rpartition("@")[2])
-    return [org for org in found if enabled_idp_of(org) is not None]
+        return organization if organization and enabled_idp_of(organization) else None
+    return organization_for_email_domain(data["email"].rpartition("@")[2])
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signin(request):
     next_path = safe_local_path(request.POST.get("next") or request.GET.get("next"))
-    choices, not_found = [], False
+    not_found = False
     if request.method == "POST":
         form = SigninForm(request.POST)
         if form.is_valid():
-            choices = _organizations_for(form.cleaned_data)
-            if len(choices) == 1:
-                return redirect(_login_url(choices[0], next_path))
-            not_found = not choices
+            organization = _organization_for(form.cleaned_data)
+            if organization is not None:
+                return redirect(_login_url(organization, next_path))
+            not_found = True
     else:
         form = SigninForm()
-    context = {
-        "form": form,
-        "next": next_path,
-        "not_found": not_found,
-        "choices": [(org, _login_url(org, next_path)) for org in choices],
-    }
-    return render(request, "portal/signin.html", context, status=200 if not not_found else 404)
+    context = {"form": form, "next": next_path, "not_found": not_found}
+    return render(request, "portal/signin.html", context, status=404 if not_found else 200)

@@ -112,7 +112,7 @@ def _refuse(request, organization, exc: LoginRefused, *, trusted: bool):
         "sso login refused",
         extra={"event": "sso.login_failed", "reason": exc.reason, "detail": exc.detail[:300]},
     )
-    response = render(request, REFUSED_TEMPLATE, status=403)
+    response = render(request, REFUSED_TEMPLATE, {"reason": exc.reason}, status=403)
     pending.forget(response, organization_slug=organization.slug)
     return response
 

@@ -7,9 +7,13 @@ the actor the console, SCIM, the operations admin or a command would pass.
 import pytest
 
 from accounts.actors import Actor
+from accounts.domain_verification import record_name, record_value
 from accounts.errors import PrivilegeRefused
-from accounts.models import Role, Source, User
+from accounts.models import AuditEvent, OrganizationDomain, Role, Source, User
 from accounts.services import (
+    domain_add,
+    domain_check,
+    domain_remove,
     group_set_grants_admin,
     operator_create,
     user_deactivate,
@@ -280,3 +284,76 @@ def idp_fields():
         "sso_url": "https://acme.okta.example/sso/saml",
         "certificates": [make_certificate()],
     }
+
+
+def _add_domain(organization, actor, acting_user, fake_dns):
+    domain_add(
+        organization=organization, domain="acme.example", actor=actor, acting_user=acting_user
+    )
+    return OrganizationDomain.objects.filter(organization=organization).exists()
+
+
+def _check_domain(organization, actor, acting_user, fake_dns):
+    domain = domain_add(
+        organization=organization, domain="acme.example", actor=Actor.system(), acting_user=None
+    )
+    fake_dns.publish(record_name(domain.domain), record_value(domain.verification_token))
+    domain_check(domain=domain, actor=actor, acting_user=acting_user)
+    return OrganizationDomain.objects.get(pk=domain.pk).is_verified
+
+
+def _remove_domain(organization, actor, acting_user, fake_dns):
+    domain = domain_add(
+        organization=organization, domain="acme.example", actor=Actor.system(), acting_user=None
+    )
+    domain_remove(domain=domain, actor=actor, acting_user=acting_user)
+    return not OrganizationDomain.objects.filter(pk=domain.pk).exists()
+
+
+DOMAIN_ACTIONS = {"add": _add_domain, "check": _check_domain, "remove": _remove_domain}
+# Domains feed single sign-on (discovery, just-in-time creation, email matching), so
+# they follow the SSO settings' rule: owners and the platform only.
+DOMAIN_MATRIX = [
+    (actor_kind, action, allowed)
+    for action in DOMAIN_ACTIONS
+    for actor_kind, allowed in [
+        ("owner", ALLOW),
+        ("admin", REFUSE),
+        ("token", REFUSE),
+        ("other_owner", REFUSE),
+        ("operator", ALLOW),
+        ("command", ALLOW),
+    ]
+]
+
+
+@pytest.mark.parametrize(("actor_kind", "action", "allowed"), DOMAIN_MATRIX)
+def test_only_owners_and_the_platform_manage_domains(
+    actor_kind,
+    action,
+    allowed,
+    people,
+    organization,
+    other_organization,
+    make_scim_token,
+    make_user,
+    fake_dns,
+):
+    if actor_kind == "other_owner":
+        acting_user = make_user(
+            other_organization, "boss@globex.example", role=Role.OWNER, source="manual"
+        )
+        actor = Actor.for_user(acting_user)
+    else:
+        actor, acting_user = _actor(actor_kind, people, make_scim_token, organization, make_user)
+    if actor_kind == "operator":
+        acting_user = User.objects.get(username="ops")
+    events = AuditEvent.objects.count()
+    if allowed:
+        assert DOMAIN_ACTIONS[action](organization, actor, acting_user, fake_dns) is True
+        return
+    with pytest.raises(PrivilegeRefused):
+        DOMAIN_ACTIONS[action](organization, actor, acting_user, fake_dns)
+    setup_events = 0 if action == "add" else 1  # the system's domain_add before the refusal
+    assert AuditEvent.objects.count() == events + setup_events
+    assert fake_dns.queries == []

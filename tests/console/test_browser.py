@@ -390,6 +390,26 @@ def integrations_in_use(monkeypatch, organization, org_owner):
     return {"endpoint": endpoint}
 
 
+@pytest.fixture
+def domains_in_use(organization, make_verified_domain, system_actor):
+    """A verified domain, one flagged by the daily re-check, one pending that failed a check."""
+    from accounts.domain_verification import Lookup
+    from accounts.models import DomainCheckResult
+    from accounts.services import domain_add, domain_check_record
+
+    make_verified_domain(organization, "acme.example")
+    flagged = make_verified_domain(organization, "acme-corp.example")
+    pending = domain_add(
+        organization=organization, domain="acme.co.example", actor=system_actor, acting_user=None
+    )
+    for domain in (flagged, pending):
+        missing = Lookup(
+            DomainCheckResult.NOT_FOUND,
+            f"_roster-verification.{domain.domain} does not exist in DNS yet.",
+        )
+        domain_check_record(domain_id=domain.pk, lookup=missing, actor=system_actor)
+
+
 def test_every_console_page_is_accessible_and_fits_both_widths(
     axe_page,
     base_url,
@@ -398,6 +418,7 @@ def test_every_console_page_is_accessible_and_fits_both_widths(
     org_owner,
     lived_in_organization,
     integrations_in_use,
+    domains_in_use,
 ):
     people, group = lived_in_organization["people"], lived_in_organization["group"]
     okta = lived_in_organization["tokens"][0]
@@ -418,6 +439,7 @@ def test_every_console_page_is_accessible_and_fits_both_widths(
         "scim-request-log": "/console/provisioning/requests/",
         "token-revoke": f"/console/provisioning/tokens/{okta.pk}/revoke/",
         "single-sign-on": "/console/sso/",
+        "verified-domains": "/console/sso/domains/",
         "integrations": "/console/integrations/",
         "webhook-endpoint": f"/console/integrations/webhooks/{endpoint.pk}/",
     }
@@ -437,6 +459,7 @@ def test_a_new_organizations_pages_are_accessible_and_fit_both_widths(
         "user-provisioning-empty": "/console/provisioning/",
         "scim-request-log-empty": "/console/provisioning/requests/",
         "single-sign-on-empty": "/console/sso/",
+        "verified-domains-empty": "/console/sso/domains/",
         "activity-new": "/console/activity/",
     }
     check_every_page(axe_page, pages)

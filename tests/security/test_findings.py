@@ -403,6 +403,64 @@ def test_finding_5_with_admin_hosts_the_admin_is_not_on_the_public_origin(settin
     assert client.get("/console/login/", HTTP_HOST="roster.example.com").status_code == 200
 
 
+# -- 6. Any tenant claims any email domain at /signin/ ----------------------------------
+
+
+@pytest.fixture
+def victimcorp(make_organization, idp, system_actor):
+    """The organization that owns victimcorp.example, with SSO on but no domain verified."""
+    from sso.services import idp_configure
+
+    victim = make_organization("victimcorp", "VictimCorp")
+    idp_configure(
+        organization=victim,
+        actor=system_actor,
+        entity_id="http://www.okta.com/exkvictim",
+        sso_url=idp.sso_url,
+        certificates=[idp.certificate_pem],
+        enabled=True,
+    )
+    return victim
+
+
+def test_finding_6_a_scim_user_at_someone_elses_domain_does_not_capture_it(
+    client, organization, saml_idp, victimcorp, token_scim
+):
+    # Organization "acme" (B) provisions one user with an address at victimcorp.example.
+    created = token_scim.post(
+        "/Users", {"schemas": [CORE_USER], "userName": "x@victimcorp.example"}
+    )
+    assert created.status_code == 201
+
+    response = client.post("/signin/", {"email": "ceo@victimcorp.example"})
+
+    assert response.status_code == 404
+    assert "Location" not in response
+
+
+def test_finding_6_only_the_organization_that_verified_the_domain_is_offered(
+    client, organization, saml_idp, victimcorp, token_scim, make_verified_domain
+):
+    token_scim.post("/Users", {"schemas": [CORE_USER], "userName": "x@victimcorp.example"})
+    make_verified_domain(victimcorp, "victimcorp.example")
+
+    response = client.post("/signin/", {"email": "ceo@victimcorp.example"})
+
+    assert response["Location"] == "/sso/victimcorp/login/"
+
+
+def test_finding_6_discovery_is_one_lookup_whatever_the_number_of_users(
+    client, organization, saml_idp, make_user, acme_domain, django_assert_num_queries
+):
+    for index in range(30):
+        make_user(organization, f"person{index}@acme.example")
+
+    with django_assert_num_queries(1):
+        response = client.post("/signin/", {"email": "someone@acme.example"})
+
+    assert response["Location"] == "/sso/acme/login/"
+
+
 # -- 9 (continued). Anonymous ACS posts flood the audit table ---------------------------
 
 

@@ -7,7 +7,7 @@ from tests.sso.conftest import post_acs
 
 
 def test_jit_sign_in_writes_user_created(
-    client, organization, saml_idp, idp, assertion_for, system_actor
+    client, organization, saml_idp, idp, assertion_for, system_actor, acme_domain
 ):
     idp_configure(organization=organization, actor=system_actor, jit_provisioning=True)
 

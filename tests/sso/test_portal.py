@@ -2,6 +2,7 @@
 
 import pytest
 
+from accounts.services import domain_add
 from sso.services import idp_configure
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +64,7 @@ def test_me_query_count_does_not_grow_with_groups(
 
 
 def test_work_email_sends_the_user_to_their_organizations_idp(
-    client, organization, saml_idp, member
+    client, organization, saml_idp, acme_domain
 ):
     response = client.post("/signin/", {"email": "someone.new@ACME.example", "next": "/api/v1/me"})
 
@@ -91,10 +92,9 @@ def test_organization_without_sso_is_not_offered(
     assert client.post("/signin/", {"organization": "acme"}).status_code == 404
 
 
-def test_shared_domain_lets_the_user_pick(
-    client, organization, other_organization, make_user, saml_idp, idp, system_actor
-):
-    idp_configure(
+@pytest.fixture
+def globex_idp(other_organization, idp, system_actor):
+    return idp_configure(
         organization=other_organization,
         actor=system_actor,
         entity_id="http://www.okta.com/exkglobex",
@@ -102,13 +102,62 @@ def test_shared_domain_lets_the_user_pick(
         certificates=[idp.certificate_pem],
         enabled=True,
     )
-    make_user(organization, "a@shared.example")
-    make_user(other_organization, "b@shared.example")
 
-    page = client.post("/signin/", {"email": "c@shared.example"}).content.decode()
 
-    assert 'href="/sso/acme/login/"' in page
-    assert 'href="/sso/globex/login/"' in page
+def test_a_domain_pending_in_several_organizations_sends_nobody_anywhere(
+    client, organization, other_organization, saml_idp, globex_idp, system_actor
+):
+    for org in (organization, other_organization):
+        domain_add(organization=org, domain="shared.example", actor=system_actor, acting_user=None)
+
+    response = client.post("/signin/", {"email": "c@shared.example"})
+
+    assert response.status_code == 404
+
+
+def test_only_the_organization_holding_the_domain_verified_is_offered(
+    client,
+    organization,
+    other_organization,
+    saml_idp,
+    globex_idp,
+    system_actor,
+    make_verified_domain,
+):
+    domain_add(
+        organization=organization, domain="shared.example", actor=system_actor, acting_user=None
+    )
+    make_verified_domain(other_organization, "Shared.Example")
+
+    response = client.post("/signin/", {"email": "c@SHARED.example"})
+
+    assert response["Location"] == "/sso/globex/login/"
+
+
+def test_a_verified_domain_without_sso_on_is_not_offered(
+    client, organization, saml_idp, acme_domain, system_actor
+):
+    idp_configure(organization=organization, actor=system_actor, enabled=False)
+
+    assert client.post("/signin/", {"email": "jane@acme.example"}).status_code == 404
+
+
+def test_an_unknown_and_a_known_person_at_a_verified_domain_get_the_same_answer(
+    client, organization, saml_idp, acme_domain, member
+):
+    known = client.post("/signin/", {"email": member.email})
+    unknown = client.post("/signin/", {"email": "nobody.here@acme.example"})
+
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+
+
+def test_discovery_by_email_is_one_query(
+    client, organization, saml_idp, acme_domain, django_assert_num_queries
+):
+    # The verified-domain lookup; the session is untouched (no save) on the redirect.
+    with django_assert_num_queries(1):
+        response = client.post("/signin/", {"email": "someone@acme.example"})
+    assert response.status_code == 302
 
 
 def test_external_next_is_dropped(client, organization, saml_idp):

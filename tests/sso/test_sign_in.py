@@ -158,7 +158,7 @@ def test_groups_in_the_assertion_never_grant_console_roles(
 
 
 def test_jit_creates_an_unknown_user_through_the_services(
-    client, organization, saml_idp, idp, assertion_for, system_actor
+    client, organization, saml_idp, idp, assertion_for, system_actor, acme_domain
 ):
     idp_configure(
         organization=organization,
