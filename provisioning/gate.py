@@ -11,7 +11,6 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from config import ratelimit
 from config.request_context import bind, current_request_id
@@ -149,15 +148,3 @@ class ScimRequestGate:
             duration_ms=duration_ms,
             request_id=current_request_id(),
         )
-        if token is not None:
-            selectors.remember_scim_request(
-                token=token,
-                record={
-                    "at": timezone.now(),
-                    "token_prefix": token.prefix,
-                    "token_label": token.label,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                },
-            )

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
@@ -12,11 +11,6 @@ from django.utils import timezone
 from accounts.models import Group, Membership, Organization, User
 from provisioning import tokens
 from provisioning.models import ProvisioningToken, ScimRequest
-
-# The latest SCIM request per organization lives in the shared cache: written on
-# every request, so never in the database.
-LAST_REQUEST_CACHE_KEY = "scim:last-request:{organization_id}"
-LAST_REQUEST_TTL = 60 * 60 * 24 * 30
 
 
 def tokens_of(organization: Organization) -> QuerySet[ProvisioningToken]:
@@ -43,16 +37,27 @@ def token_for_secret(secret: str) -> ProvisioningToken | None:
 
 
 def last_scim_request(organization: Organization) -> dict | None:
-    """{at, token_prefix, token_label, method, path, status} of the latest request, or None."""
-    return cache.get(LAST_REQUEST_CACHE_KEY.format(organization_id=organization.pk))
+    """{at, token_prefix, token_label, method, path, status} of the latest request, or None.
 
-
-def remember_scim_request(*, token: ProvisioningToken, record: dict) -> None:
-    cache.set(
-        LAST_REQUEST_CACHE_KEY.format(organization_id=token.organization_id),
-        record,
-        timeout=LAST_REQUEST_TTL,
+    Read from the request log the gate writes anyway (the newest row by the
+    (organization, at) index), so a request costs no extra write to remember it.
+    """
+    row = (
+        ScimRequest.objects.filter(organization=organization)
+        .select_related("token")
+        .order_by("-at", "-id")
+        .first()
     )
+    if row is None:
+        return None
+    return {
+        "at": row.at,
+        "token_prefix": row.token.prefix if row.token else "",
+        "token_label": row.token.label if row.token else "",
+        "method": row.method,
+        "path": row.path,
+        "status": row.status,
+    }
 
 
 def with_user_groups(users: QuerySet[User]) -> QuerySet[User]:

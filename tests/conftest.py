@@ -2,6 +2,8 @@
 
 import itertools
 import json
+import os
+import uuid
 
 import pytest
 
@@ -20,6 +22,44 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+DATABASE_CACHE_TABLE = "roster_cache"
+
+
+@pytest.fixture(params=["database", "redis"])
+def shared_cache(request, db, settings):
+    """The production cache, either kind: the database cache, or Redis (REDIS_TEST_URL).
+
+    The suite's own settings use an in-process cache; tests that count what a request
+    costs in production take this instead. Redis is skipped when REDIS_TEST_URL is unset.
+    """
+    if request.param == "redis":
+        url = os.environ.get("REDIS_TEST_URL")
+        if not url:
+            pytest.skip("set REDIS_TEST_URL to test with Redis")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                # Its own prefix: nothing to clear, nothing shared with a parallel test.
+                "KEY_PREFIX": f"roster-test-{uuid.uuid4().hex}",
+            }
+        }
+    else:
+        from django.core.management.commands.createcachetable import Command
+
+        # Created inside the test's transaction, so it goes with the rollback.
+        command = Command()
+        command.verbosity = 0
+        command.create_table("default", DATABASE_CACHE_TABLE, dry_run=False)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": DATABASE_CACHE_TABLE,
+            }
+        }
+    return request.param
 
 
 @pytest.fixture

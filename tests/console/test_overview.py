@@ -6,8 +6,22 @@ from django.utils import timezone
 from accounts.services import group_members_add, user_deactivate, user_update
 from console import charts
 from console.selectors import daily_changes
-from provisioning.selectors import remember_scim_request
+from provisioning.models import ScimRequest
 from provisioning.services import token_revoke
+
+
+def logged_request(token, *, method, path, status, at=None):
+    """A row of the SCIM request log, as the request gate writes it."""
+    return ScimRequest.objects.create(
+        organization=token.organization,
+        token=token,
+        at=at or timezone.now(),
+        method=method,
+        path=path,
+        resource=path.split("/")[3],
+        status=status,
+        duration_ms=1.0,
+    )
 
 
 def test_counts(owner_client, organization, make_user, make_group, make_scim_token, system_actor):
@@ -24,20 +38,37 @@ def test_counts(owner_client, organization, make_user, make_group, make_scim_tok
 
 def test_last_scim_request_and_sso_status(owner_client, organization, make_scim_token):
     token, _ = make_scim_token(organization, label="Okta")
-    remember_scim_request(
-        token=token,
-        record={
-            "at": timezone.now(),
-            "token_prefix": token.prefix,
-            "token_label": token.label,
-            "method": "PATCH",
-            "path": "/scim/v2/Users/42",
-            "status": 204,
-        },
-    )
+    logged_request(token, method="PATCH", path="/scim/v2/Users/42", status=204)
     body = owner_client.get(reverse("console:home")).content.decode()
     assert "PATCH /scim/v2/Users/42" in body and token.prefix in body and ">204<" in body
     assert "No identity provider is configured yet." in body
+
+
+def test_the_newest_request_in_the_log_is_the_last_one(
+    owner_client, organization, other_organization, make_scim_token
+):
+    okta, _ = make_scim_token(organization, label="Okta")
+    entra, _ = make_scim_token(organization, label="Entra")
+    now = timezone.now()
+    logged_request(okta, method="GET", path="/scim/v2/Groups", status=200, at=now)
+    logged_request(
+        entra,
+        method="DELETE",
+        path="/scim/v2/Users/7",
+        status=404,
+        at=now - dt.timedelta(minutes=5),
+    )
+    elsewhere, _ = make_scim_token(other_organization)
+    logged_request(
+        elsewhere,
+        method="POST",
+        path="/scim/v2/Users",
+        status=201,
+        at=now + dt.timedelta(seconds=1),
+    )
+    body = owner_client.get(reverse("console:home")).content.decode()
+    assert "GET /scim/v2/Groups" in body and okta.prefix in body
+    assert "/scim/v2/Users" not in body
 
 
 def test_no_scim_request_yet(owner_client):
@@ -97,17 +128,7 @@ def test_counts_read_in_the_singular_for_one(
 
 def test_a_request_under_a_minute_old_is_just_now(owner_client, organization, make_scim_token):
     token, _ = make_scim_token(organization, label="Okta")
-    remember_scim_request(
-        token=token,
-        record={
-            "at": timezone.now(),
-            "token_prefix": token.prefix,
-            "token_label": token.label,
-            "method": "GET",
-            "path": "/scim/v2/Users",
-            "status": 200,
-        },
-    )
+    logged_request(token, method="GET", path="/scim/v2/Users", status=200)
     for page in ("console:home", "console:provisioning"):
         body = owner_client.get(reverse(page)).content.decode()
         assert "just now" in body

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Group, Membership, User
+from tests.conftest import DATABASE_CACHE_TABLE
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +157,27 @@ def test_okta_existence_check_uses_the_folded_username_unique_index(organization
     )
     assert "user_username_key_unique_per_org" in matching.explain()
     assert matching.count() == 1
+
+
+# -- Statements per request, on the production caches -------------------------------
+
+
+def statements_of(send):
+    """(response, SQL statements) of one request; transaction commands are among them."""
+    with CaptureQueriesContext(connection) as context:
+        response = send()
+    return response, [q["sql"] for q in context.captured_queries]
+
+
+def test_a_scim_request_writes_nothing_to_the_cache(scim, shared_cache, settings):
+    scim.get("/Users", count=1)  # the token's last-used write
+    response, statements = statements_of(lambda: scim.get("/Users"))
+    assert response.status_code == 200
+    assert not [sql for sql in statements if DATABASE_CACHE_TABLE in sql]
+    if shared_cache == "redis":
+        from django.core.cache import cache
+
+        prefix = settings.CACHES["default"]["KEY_PREFIX"]
+        keys = cache._cache.get_client().keys(f"{prefix}:*")
+        # The per-token request counter, nothing else.
+        assert [key.decode().split(":")[2] for key in keys] == ["ratelimit"]

@@ -188,8 +188,9 @@ def test_requests_update_last_used_without_a_write_per_request(
     assert token.last_used_at == first_use
 
 
-def test_last_scim_request_is_remembered(scim, organization):
+def test_last_scim_request_is_the_newest_row_of_the_request_log(scim, organization):
     assert last_scim_request(organization) is None
+    scim.get("/Groups")
     scim.get("/Users")
     record = last_scim_request(organization)
     assert record["method"] == "GET"
