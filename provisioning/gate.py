@@ -1,7 +1,7 @@
 """Everything every SCIM request passes through before and after its view.
 
 Token authentication (the token decides the organization), failure and per-token
-throttling, the body size limit and content type, one transaction per request, one
+throttling, the body size limit and content type, one transaction per write, one
 log line per request naming the token by its prefix only, and one row in the
 organization's SCIM request log (provisioning.request_log).
 """
@@ -33,6 +33,7 @@ SCIM_415_CONTENT_TYPE = "Send request bodies as application/scim+json or applica
 
 ACCEPTED_CONTENT_TYPES = {"application/scim+json", "application/json"}
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+WRITE_METHODS = BODY_METHODS | {"DELETE"}
 
 
 def failure_rate() -> ratelimit.Rate:
@@ -114,8 +115,12 @@ class ScimRequestGate:
         refusal = _body_refusal(request)
         if refusal is not None:
             return refusal
-        # One transaction per request; a refused or failed request changes nothing,
-        # even when part of it (an earlier PATCH operation) already ran.
+        if request.method not in WRITE_METHODS:
+            # A read is its own statements: under READ COMMITTED a transaction would
+            # not make them one snapshot, only add BEGIN and COMMIT.
+            return self.get_response(request, *args, **kwargs)
+        # One transaction per write; a refused or failed request changes nothing, even
+        # when part of it (an earlier PATCH operation) already ran.
         with transaction.atomic():
             response = self.get_response(request, *args, **kwargs)
             if response.status_code >= 400:

@@ -84,17 +84,22 @@ class ResourceMethods(ScimView):
         return [direction, "id"]
 
     def list_resources(self, params: ListParams) -> HttpResponse:
-        """The count and the page are two bounded queries (plus one prefetch per page)."""
+        """The page's ids, its rows and their prefetch, and the count when it is needed.
+
+        Each is a bounded query. A page that ends the list (fewer ids than asked
+        for, past none) says the total itself, so a lookup that finds nothing, as
+        Okta's and Entra's `userName eq` checks usually do, is one query.
+        """
         with_related = self.wants_related(params.attributes, params.excluded_attributes)
         ordering = self.ordering(params)
         if params.filter:
             matching = self.parser_getter().search(params.filter, self.request)
         else:
             matching = self.queryset(with_related=False)
-        total = matching.count()
         resources = []
+        ids = []
         offset = params.start_index - 1
-        if params.count and offset < total:
+        if params.count:
             # Deferred join: skip through the ordering index alone (an index-only
             # scan), then load just this page's rows by primary key.
             ids = list(
@@ -102,6 +107,9 @@ class ResourceMethods(ScimView):
                     offset : offset + params.count
                 ]
             )
+        ends_the_list = 0 < len(ids) < params.count or (not ids and offset == 0 < params.count)
+        total = offset + len(ids) if ends_the_list else matching.count()
+        if ids:
             page = self.load_related(matching) if with_related else matching
             page = page.filter(pk__in=ids).order_by(*ordering)
             options = self.render_options(params.attributes, params.excluded_attributes)

@@ -10,9 +10,9 @@ from tests.conftest import DATABASE_CACHE_TABLE
 pytestmark = pytest.mark.django_db
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-# Token lookup, last-used write, savepoint pair, count, page, prefetch, with headroom
-# for the session/auth middleware; the point is that it does not grow with the page.
-LIST_BUDGET = 10
+# Token lookup, rate-limit counter, page ids, page, prefetch, count, request log row; a
+# read opens no transaction. The point is that it does not grow with the page.
+LIST_BUDGET = 7
 
 
 def bulk_users(organization, count, prefix="u"):
@@ -96,10 +96,20 @@ def test_group_pages_of_different_sizes_cost_the_same(scim, hundred_groups_with_
 
 
 def test_filtered_list_costs_the_same(scim, hundred_users_in_groups):
-    unfiltered, _ = queries_for(scim, "/Users", count=50)
-    filtered, body = queries_for(scim, "/Users", count=50, filter='userName sw "u1"')
+    unfiltered, _ = queries_for(scim, "/Users", count=10)
+    filtered, body = queries_for(scim, "/Users", count=10, filter='userName sw "u1"')
     assert body["totalResults"] == 11
     assert filtered == unfiltered
+
+
+def test_a_page_that_ends_the_list_is_not_counted(scim, hundred_users_in_groups):
+    full, _ = queries_for(scim, "/Users", count=10, filter='userName sw "u1"')
+    last, body = queries_for(scim, "/Users", count=10, startIndex=6, filter='userName sw "u1"')
+    assert (body["totalResults"], body["itemsPerPage"]) == (11, 6)
+    past_the_end, body = queries_for(scim, "/Users", count=10, startIndex=101)
+    assert (body["totalResults"], body["itemsPerPage"]) == (100, 0)
+    assert last == full - 1
+    assert past_the_end == full - 2  # the count, but no page to load
 
 
 def add_one(scim, group, user, params=""):
@@ -181,3 +191,29 @@ def test_a_scim_request_writes_nothing_to_the_cache(scim, shared_cache, settings
         keys = cache._cache.get_client().keys(f"{prefix}:*")
         # The per-token request counter, nothing else.
         assert [key.decode().split(":")[2] for key in keys] == ["ratelimit"]
+
+
+def transaction_commands(statements) -> list[str]:
+    return [
+        sql.split()[0]
+        for sql in statements
+        if sql in ("BEGIN", "COMMIT", "ROLLBACK") or sql.startswith(("SAVEPOINT", "RELEASE"))
+    ]
+
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+# What a request costs on each production cache. With Redis the rate-limit counter is
+# not a statement; on the database it is one upsert.
+LOOKUP_BUDGET = {"database": 4, "redis": 3}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_okta_lookup_that_finds_nothing(scim, shared_cache):
+    scim.get("/Users", count=1)  # the token's last-used write, once a minute
+    response, statements = statements_of(
+        lambda: scim.get("/Users", filter='userName eq "nobody@example.com"')
+    )
+    assert response.json()["totalResults"] == 0
+    # Token, (counter,) the lookup, the request log row: no count, no transaction.
+    assert len(statements) <= LOOKUP_BUDGET[shared_cache]
+    assert transaction_commands(statements) == []
