@@ -12,6 +12,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
+from accounts.transactions import request_transaction
 from config import ratelimit
 from config.request_context import bind, current_request_id
 from provisioning import selectors, tokens
@@ -30,6 +31,7 @@ SCIM_429_FAILURES = "Too many failed authentication attempts; retry later."
 SCIM_429_TOKEN_RATE = "Too many requests for this provisioning token; retry later."
 SCIM_413_TOO_LARGE = "The request body is larger than {limit} bytes."
 SCIM_415_CONTENT_TYPE = "Send request bodies as application/scim+json or application/json."
+SCIM_500_ROLLED_BACK = "The request could not be completed; nothing was changed."
 
 ACCEPTED_CONTENT_TYPES = {"application/scim+json", "application/json"}
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -120,11 +122,17 @@ class ScimRequestGate:
             # not make them one snapshot, only add BEGIN and COMMIT.
             return self.get_response(request, *args, **kwargs)
         # One transaction per write; a refused or failed request changes nothing, even
-        # when part of it (an earlier PATCH operation) already ran.
-        with transaction.atomic():
+        # when part of it (an earlier PATCH operation) already ran. The services join
+        # it without savepoints of their own (accounts.transactions).
+        with request_transaction():
             response = self.get_response(request, *args, **kwargs)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
+            elif transaction.get_rollback():
+                # A failure was caught and answered as a success: say so, never
+                # acknowledge a change that is being rolled back.
+                logger.error("scim write marked for rollback answered %s", response.status_code)
+                response = error_response(500, SCIM_500_ROLLED_BACK)
         return response
 
     @staticmethod

@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from accounts.actors import Actor
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
@@ -10,6 +10,7 @@ from accounts.models import AuditAction, Group, Membership, Organization, User
 from accounts.selectors import group_by_display_name
 from accounts.services.audit import audit_record
 from accounts.services.role_mapping import roles_apply_mapping
+from accounts.transactions import atomic, holds_lock
 
 # Audit events list at most this many member ids; the count is always exact.
 AUDIT_MEMBER_IDS_LIMIT = 100
@@ -33,6 +34,8 @@ def _clean_external_id(external_id: str) -> str:
 
 
 def _locked(group: Group) -> Group:
+    if holds_lock(group):
+        return group
     return Group.objects.select_for_update().get(pk=group.pk)
 
 
@@ -66,7 +69,7 @@ def _unique_users(group: Group, users: Iterable[User]) -> dict:
 
 def _save_unique(group: Group, **save_kwargs) -> None:
     try:
-        with transaction.atomic():
+        with atomic():
             group.save(**save_kwargs)
     except IntegrityError:
         raise GroupNameTaken(group.display_name) from None
@@ -99,7 +102,7 @@ def _remove(group: Group, user_ids: list) -> list:
     return removed
 
 
-@transaction.atomic
+@atomic()
 def group_create(
     *,
     organization: Organization,
@@ -159,7 +162,7 @@ def _attribute_changes(group: Group, *, display_name: str | None, external_id: s
     return changes
 
 
-@transaction.atomic
+@atomic()
 def group_update(
     *, group: Group, actor: Actor, display_name: str | None = None, external_id: str | None = None
 ) -> Group:
@@ -167,7 +170,7 @@ def group_update(
     return group_apply(group=group, actor=actor, display_name=display_name, external_id=external_id)
 
 
-@transaction.atomic
+@atomic()
 def group_delete(*, group: Group, actor: Actor) -> None:
     """Delete the group; its members stay."""
     group = _locked(group)
@@ -257,7 +260,7 @@ def _apply(
     return group, added, removed
 
 
-@transaction.atomic
+@atomic()
 def group_apply(
     *,
     group: Group,
@@ -287,25 +290,25 @@ def group_apply(
     return group
 
 
-@transaction.atomic
+@atomic()
 def group_members_add(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Add users (of the group's organization); returns the ids actually added."""
     return _apply(group, actor, add=users)[1]
 
 
-@transaction.atomic
+@atomic()
 def group_members_remove(*, group: Group, users: Iterable[User], actor: Actor) -> list:
     """Remove users from the group; returns the ids actually removed."""
     return _apply(group, actor, remove=users)[2]
 
 
-@transaction.atomic
+@atomic()
 def group_members_clear(*, group: Group, actor: Actor) -> list:
     """Remove every member (SCIM `remove` of path `members` with no value)."""
     return _apply(group, actor, replace=())[2]
 
 
-@transaction.atomic
+@atomic()
 def group_members_replace(*, group: Group, users: Iterable[User], actor: Actor) -> None:
     """Make the member list exactly `users` (what a SCIM PUT or replace asks for)."""
     _apply(group, actor, replace=users)

@@ -15,6 +15,7 @@ from accounts.services.privileges import (
     check_token_may_act_on,
     check_token_may_change,
 )
+from accounts.transactions import atomic, holds_lock
 
 # Profile fields an identity provider or an admin may change with user_update.
 # email, email_type and email_primary copy the sign-in address out of
@@ -52,6 +53,8 @@ def _check_lengths(values: dict) -> None:
 
 
 def _locked(user: User) -> User:
+    if holds_lock(user):
+        return user
     return User.objects.select_for_update().get(pk=user.pk)
 
 
@@ -70,13 +73,13 @@ def _audit_user(user: User, *, actor: Actor, action: str, changes: dict | None =
 def _save_unique(user: User, **save_kwargs) -> None:
     # The constraint is the final word when two requests race for one userName.
     try:
-        with transaction.atomic():
+        with atomic():
             user.save(**save_kwargs)
     except IntegrityError:
         raise UsernameTaken(user.username) from None
 
 
-@transaction.atomic
+@atomic()
 def user_create(
     *,
     organization: Organization,
@@ -178,13 +181,13 @@ def _with_sign_in_columns(user: User, fields: dict) -> dict:
     return fields
 
 
-@transaction.atomic
+@atomic()
 def user_update(*, user: User, actor: Actor, **fields) -> User:
     """Change profile fields; returns without writing when nothing changes."""
     return user_apply(user=user, actor=actor, **fields)
 
 
-@transaction.atomic
+@atomic()
 def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fields) -> User:
     """Everything one identity-provider request asks of a user, as one change.
 
@@ -245,7 +248,7 @@ def _record_activation(user: User, *, actor: Actor) -> None:
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
 
 
-@transaction.atomic
+@atomic()
 def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None) -> User:
     """Deactivate and end every session of the user; a no-op if already inactive.
 
@@ -268,7 +271,7 @@ def user_deactivate(*, user: User, actor: Actor, acting_user: User | None = None
     return user
 
 
-@transaction.atomic
+@atomic()
 def user_reactivate(*, user: User, actor: Actor, acting_user: User | None = None) -> User:
     """Reactivate; only owners reactivate an owner whom an owner deactivated."""
     user = _locked(user)
@@ -283,7 +286,7 @@ def user_reactivate(*, user: User, actor: Actor, acting_user: User | None = None
     return user
 
 
-@transaction.atomic
+@atomic()
 def user_set_active(
     *, user: User, active: bool, actor: Actor, acting_user: User | None = None
 ) -> User:
@@ -292,7 +295,7 @@ def user_set_active(
     return user_deactivate(user=user, actor=actor, acting_user=acting_user)
 
 
-@transaction.atomic
+@atomic()
 def user_delete(*, user: User, actor: Actor) -> None:
     """Delete the user and their memberships; the userName may be provisioned again.
 
@@ -316,7 +319,7 @@ def user_delete(*, user: User, actor: Actor) -> None:
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
 
 
-@transaction.atomic
+@atomic()
 def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | None = None) -> User:
     """Change a user's console role.
 
@@ -353,7 +356,7 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
     return user
 
 
-@transaction.atomic
+@atomic()
 def user_set_password(*, user: User, password: str, actor: Actor) -> User:
     user = _locked(user)
     user.set_password(password)
@@ -362,7 +365,7 @@ def user_set_password(*, user: User, password: str, actor: Actor) -> User:
     return user
 
 
-@transaction.atomic
+@atomic()
 def user_link_to_idp(*, user: User, linked: bool, actor: Actor, acting_user: User | None) -> User:
     """Let (or stop letting) the identity provider manage a console-made user.
 

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django_scim import views as stock
 
 from accounts.selectors import parse_id
+from accounts.transactions import remember_locked
 from provisioning import attributes, schemas, selectors
 from provisioning.adapters import ScimGroupAdapter, ScimUserAdapter, etag_of
 from provisioning.bounds import check_not_too_many
@@ -52,6 +53,9 @@ class ResourceMethods(ScimView):
         obj = queryset.filter(pk=pk).first() if pk else None
         if obj is None:
             raise NotFound("Resource not found.")
+        if for_update:
+            # The service the write calls works on this row as locked, not read again.
+            remember_locked(obj)
         return obj
 
     def render(self, obj, *, status: int = 200):

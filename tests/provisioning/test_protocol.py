@@ -145,6 +145,30 @@ def test_unexpected_errors_are_500_with_a_scim_body_and_roll_back(scim, organiza
     assert not User.objects.filter(organization=organization).exists()
 
 
+def test_a_refused_write_answered_as_a_success_is_a_500(scim, organization, make_user, monkeypatch):
+    """Services join the request's transaction without savepoints, so a refusal that an
+    adapter caught leaves the transaction to roll back: never acknowledge that."""
+    from accounts.errors import UsernameTaken
+    from provisioning.adapters import ScimUserAdapter
+    from provisioning.selectors import with_user_groups
+
+    ada = make_user(organization, "ada@example.com")
+    # Loaded whole beforehand, so that answering with it needs no query.
+    existing = with_user_groups(User.objects.filter(pk=ada.pk)).get()
+    save = ScimUserAdapter.save
+
+    def save_and_swallow_the_refusal(self):
+        try:
+            save(self)
+        except UsernameTaken:
+            self.obj = existing
+
+    monkeypatch.setattr(ScimUserAdapter, "save", save_and_swallow_the_refusal)
+    response = scim.post("/Users", {"userName": "ADA@example.com"})
+    assert_error(response, 500)
+    assert list(User.objects.filter(organization=organization)) == [ada]
+
+
 def test_every_request_is_logged_with_the_token_prefix_only(scim, caplog):
     with caplog.at_level(logging.INFO, logger="provisioning.requests"):
         scim.get("/Users")
