@@ -7,7 +7,6 @@ from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValu
 from accounts.events.models import EventType
 from accounts.events.outbox import record_group_event, record_membership_events
 from accounts.models import AuditAction, Group, Membership, Organization, User
-from accounts.selectors import group_by_display_name
 from accounts.services.audit import audit_record
 from accounts.services.role_mapping import roles_apply_mapping
 from accounts.transactions import atomic, holds_lock
@@ -68,6 +67,7 @@ def _unique_users(group: Group, users: Iterable[User]) -> dict:
 
 
 def _save_unique(group: Group, **save_kwargs) -> None:
+    # The case-insensitive constraint is the final word on displayName, races included.
     try:
         with atomic():
             group.save(**save_kwargs)
@@ -113,8 +113,6 @@ def group_create(
 ) -> Group:
     display_name = _clean_display_name(display_name)
     external_id = _clean_external_id(external_id)
-    if group_by_display_name(organization, display_name) is not None:
-        raise GroupNameTaken(display_name)
     group = Group(organization=organization, display_name=display_name, external_id=external_id)
     members_by_id = _unique_users(group, members)
     member_ids = list(members_by_id)
@@ -150,10 +148,6 @@ def _attribute_changes(group: Group, *, display_name: str | None, external_id: s
     if display_name is not None:
         display_name = _clean_display_name(display_name)
         if display_name != group.display_name:
-            if display_name.lower() != group.display_name.lower():
-                existing = group_by_display_name(group.organization, display_name)
-                if existing is not None and existing.pk != group.pk:
-                    raise GroupNameTaken(display_name)
             changes["displayName"] = {"from": group.display_name, "to": display_name}
             group.display_name = display_name
     if external_id is not None and _clean_external_id(external_id) != group.external_id:

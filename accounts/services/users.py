@@ -5,9 +5,7 @@ from accounts.actors import Actor
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
 from accounts.events.models import EventType
 from accounts.events.outbox import record_user_event
-from accounts.folding import casefold_key
 from accounts.models import AuditAction, Organization, Role, Source, User
-from accounts.selectors import user_by_username
 from accounts.services.audit import audit_record
 from accounts.services.privileges import (
     check_console_actor,
@@ -71,7 +69,7 @@ def _audit_user(user: User, *, actor: Actor, action: str, changes: dict | None =
 
 
 def _save_unique(user: User, **save_kwargs) -> None:
-    # The constraint is the final word when two requests race for one userName.
+    # The constraint is the final word, also when two requests race for one userName.
     try:
         with atomic():
             user.save(**save_kwargs)
@@ -120,8 +118,6 @@ def user_create(
             "locale": locale,
         }
     )
-    if user_by_username(organization, username) is not None:
-        raise UsernameTaken(username)
     user = User(
         organization=organization,
         username=username,
@@ -215,13 +211,6 @@ def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fie
     check_token_may_change(user, actor, set(changes))
     if activation and not is_active:
         check_not_last_owner(user, verb="deactivate")
-    renamed = casefold_key(changes.get("username", {}).get("from", "")) != casefold_key(
-        fields.get("username", "")
-    )
-    if "username" in changes and renamed:
-        existing = user_by_username(user.organization, fields["username"])
-        if existing is not None and existing.pk != user.pk:
-            raise UsernameTaken(fields["username"])
     for name, change in changes.items():
         setattr(user, name, change["to"])
     if activation:

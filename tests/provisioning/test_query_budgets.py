@@ -217,3 +217,15 @@ def test_an_okta_lookup_that_finds_nothing(scim, shared_cache):
     # Token, (counter,) the lookup, the request log row: no count, no transaction.
     assert len(statements) <= LOOKUP_BUDGET[shared_cache]
     assert transaction_commands(statements) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_taken_username_is_a_409_from_the_constraint(scim, shared_cache, make_user, organization):
+    make_user(organization, "ada@example.com")
+    response, statements = statements_of(
+        lambda: scim.post("/Users", {"schemas": [USER], "userName": "ADA@example.com"})
+    )
+    assert response.status_code == 409
+    assert response.json()["scimType"] == "uniqueness"
+    assert transaction_commands(statements) == ["BEGIN", "ROLLBACK"]
+    assert User.objects.filter(organization=organization).count() == 1
