@@ -60,37 +60,44 @@ def last_scim_request(organization: Organization) -> dict | None:
     }
 
 
+def user_groups_prefetch() -> Prefetch:
+    """A user's groups as the SCIM User shows them."""
+    return Prefetch(
+        "memberships",
+        queryset=Membership.objects.select_related("group")
+        .only("user_id", "group_id", "group__display_name")
+        .order_by("group__display_name", "group_id"),
+    )
+
+
+def group_members_prefetch() -> Prefetch:
+    """A group's members as the SCIM Group shows them."""
+    return Prefetch(
+        "memberships",
+        queryset=Membership.objects.select_related("user")
+        .only("group_id", "user_id", "user__username", "user__display_name")
+        .order_by("user__username", "user_id"),
+    )
+
+
 def with_user_groups(users: QuerySet[User]) -> QuerySet[User]:
     """Users with their groups, loaded in one extra query per page."""
-    return users.prefetch_related(
-        Prefetch(
-            "memberships",
-            queryset=Membership.objects.select_related("group")
-            .only("user_id", "group_id", "group__display_name")
-            .order_by("group__display_name", "group_id"),
-        )
-    )
+    return users.prefetch_related(user_groups_prefetch())
 
 
 def with_group_members(groups: QuerySet[Group]) -> QuerySet[Group]:
     """Groups with their members, loaded in one extra query per page."""
-    return groups.prefetch_related(
-        Prefetch(
-            "memberships",
-            queryset=Membership.objects.select_related("user")
-            .only("group_id", "user_id", "user__username", "user__display_name")
-            .order_by("user__username", "user_id"),
-        )
-    )
+    return groups.prefetch_related(group_members_prefetch())
 
 
 def scim_users(organization: Organization, *, with_groups: bool = True) -> QuerySet[User]:
-    users = User.objects.filter(organization=organization)
+    # Through the related manager, so each user knows its organization without a query.
+    users = organization.users.all()
     return with_user_groups(users) if with_groups else users
 
 
 def scim_groups(organization: Organization, *, with_members: bool = True) -> QuerySet[Group]:
-    groups = Group.objects.filter(organization=organization)
+    groups = organization.groups.all()
     return with_group_members(groups) if with_members else groups
 
 

@@ -5,9 +5,11 @@ for malformed ids; these subclasses keep the framework's structure (URL names,
 adapters, filter parsers) and replace those behaviours.
 """
 
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpResponse
 from django_scim import views as stock
 
+from accounts.models import Membership
 from accounts.selectors import parse_id
 from accounts.transactions import remember_locked
 from provisioning import attributes, schemas, selectors
@@ -72,11 +74,20 @@ class ResourceMethods(ScimView):
     def render_options(self, attributes, excluded) -> dict:
         return {}
 
-    def reload(self, obj):
+    def written(self, obj, *, created: bool = False):
+        """The object a write returned, ready to render: only its related rows are loaded.
+
+        The service wrote it inside this transaction under its lock, so it is what the
+        database holds; reading it again would cost a query and show nothing new.
+        """
         attributes = self.request.GET.get("attributes")
         excluded = self.request.GET.get("excludedAttributes")
-        with_related = self.wants_related(attributes, excluded)
-        return self.queryset(with_related=with_related).get(pk=obj.pk)
+        if self.wants_related(attributes, excluded):
+            prefetch_related_objects([obj], self.related_prefetch(created=created))
+        return obj
+
+    def related_prefetch(self, *, created: bool) -> Prefetch:
+        raise NotImplementedError
 
     def ordering(self, params: ListParams) -> list:
         if params.sort_by is None:
@@ -146,7 +157,7 @@ class ResourceMethods(ScimView):
         adapter = self.adapter_class(None, request=request)
         adapter.from_dict(self.load_body())
         adapter.save()
-        return self.render(self.reload(adapter.obj), status=201)
+        return self.render(self.written(adapter.obj, created=True), status=201)
 
     def put(self, request, uuid=None, **kwargs):
         if uuid is None:
@@ -157,11 +168,11 @@ class ResourceMethods(ScimView):
         check_if_match(request, adapter.etag)
         adapter.from_dict(self.load_body())
         adapter.save()
-        return self.render(self.reload(adapter.obj))
+        return self.render(self.written(adapter.obj))
 
     def patch_response(self, obj):
         """RFC 7644 §3.5.2: 200 with the whole resource (honouring `attributes`)."""
-        return self.render(self.reload(obj))
+        return self.render(self.written(obj))
 
     def patch(self, request, uuid=None, **kwargs):
         if uuid is None:
@@ -223,6 +234,12 @@ class UserResource:
     def load_related(self, queryset):
         return selectors.with_user_groups(queryset)
 
+    def related_prefetch(self, *, created: bool) -> Prefetch:
+        if created:
+            # A user created a moment ago is in no group yet.
+            return Prefetch("memberships", queryset=Membership.objects.none())
+        return selectors.user_groups_prefetch()
+
 
 class GroupResource:
     adapter_class = ScimGroupAdapter
@@ -236,6 +253,9 @@ class GroupResource:
 
     def load_related(self, queryset):
         return selectors.with_group_members(queryset)
+
+    def related_prefetch(self, *, created: bool) -> Prefetch:
+        return selectors.group_members_prefetch()
 
     def patch_response(self, obj):
         """204 No Content, unless the client names `attributes` or `excludedAttributes`.

@@ -229,3 +229,27 @@ def test_a_taken_username_is_a_409_from_the_constraint(scim, shared_cache, make_
     assert response.json()["scimType"] == "uniqueness"
     assert transaction_commands(statements) == ["BEGIN", "ROLLBACK"]
     assert User.objects.filter(organization=organization).count() == 1
+
+
+def test_a_user_write_is_answered_from_the_user_in_hand(scim, organization, make_user):
+    user = make_user(organization)
+    scim.get("/Users", count=1)
+    response, statements = statements_of(
+        lambda: scim.patch(
+            f"/Users/{user.pk}",
+            {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}],
+            },
+        )
+    )
+    assert response.status_code == 200
+    assert response.json()["title"] == "Engineer"
+    assert response["ETag"] == 'W/"2"'
+    user_reads = [
+        sql for sql in statements if sql.startswith("SELECT") and '"accounts_user"' in sql
+    ]
+    # The view's lock; the service writes that row and the answer renders it, with
+    # only its groups loaded. The organization came with the token.
+    assert len(user_reads) == 1 and "FOR UPDATE" in user_reads[0]
+    assert not [sql for sql in statements if 'FROM "accounts_organization"' in sql]
