@@ -8,6 +8,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
+from accounts.events.fanout import enabled_endpoints_exist, note_enabled_endpoints
 from accounts.models import Group, Membership, Organization, User
 from provisioning import tokens
 from provisioning.models import ProvisioningToken, ScimRequest
@@ -25,14 +26,22 @@ def tokens_of(organization: Organization) -> QuerySet[ProvisioningToken]:
 def token_for_secret(secret: str) -> ProvisioningToken | None:
     """The token whose secret this is, live or not; None for anything else.
 
-    One indexed lookup by prefix, then a constant-time digest comparison.
+    One indexed lookup by prefix, joined to the organization, then a constant-time
+    digest comparison.
     """
     prefix = tokens.prefix_of(secret)
     if prefix is None:
         return None
-    token = ProvisioningToken.objects.select_related("organization").filter(prefix=prefix).first()
+    token = (
+        ProvisioningToken.objects.select_related("organization")
+        .annotate(webhooks=enabled_endpoints_exist())
+        .filter(prefix=prefix)
+        .first()
+    )
     if token is None or not tokens.matches(secret, token.digest, key_id=token.key_id):
         return None
+    # Known with the token, so the request's writes skip the endpoint lookup when none.
+    note_enabled_endpoints(token.organization, token.webhooks)
     return token
 
 

@@ -7,8 +7,10 @@ a retrying delivery holding back the later ones (per-resource order).
 """
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from accounts.events.models import DirectoryEvent, WebhookDelivery, WebhookEndpoint
+from accounts.models import Organization
 
 DELIVER_TASK = "webhooks.deliver"
 DELIVER_QUEUE = "webhooks"
@@ -23,7 +25,32 @@ def delivery_lock(endpoint_id, resource_id) -> str:
     return f"webhook:{endpoint_id}:{resource_id}"
 
 
-def queue_deliveries(events: list[DirectoryEvent]) -> list[WebhookDelivery]:
+# Whether the organization had enabled endpoints when it was loaded (see below).
+ENDPOINTS_EXIST = "enabled_webhook_endpoints_exist"
+
+
+def enabled_endpoints_exist(organization_field: str = "organization") -> Exists:
+    """An annotation for a query that loads an organization anyway (the SCIM token's).
+
+    Noted on the Organization with `note_enabled_endpoints`, a "no" spares each write
+    of the request the endpoint lookup below: most organizations have no webhooks.
+    An endpoint enabled while the request runs waits for the next request, as one
+    enabled after the lookup would.
+    """
+    return Exists(
+        WebhookEndpoint.objects.filter(organization=OuterRef(organization_field), enabled=True)
+    )
+
+
+def note_enabled_endpoints(organization: Organization, exist: bool) -> None:
+    setattr(organization, ENDPOINTS_EXIST, exist)
+
+
+def queue_deliveries(
+    events: list[DirectoryEvent], *, organization: Organization | None = None
+) -> list[WebhookDelivery]:
+    if organization is not None and getattr(organization, ENDPOINTS_EXIST, True) is False:
+        return []
     organization_id = events[0].organization_id
     endpoints = list(WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True))
     if not endpoints:

@@ -14,7 +14,7 @@ from accounts.actors import Actor
 from accounts.events.fanout import queue_deliveries
 from accounts.events.models import DirectoryEvent, EventType
 from accounts.events.snapshots import group_snapshot, user_snapshot
-from accounts.models import Group, User
+from accounts.models import Group, Organization, User
 from config.request_context import current_request_id
 
 
@@ -30,12 +30,18 @@ def _event(*, organization_id, type: str, actor: Actor, **fields) -> DirectoryEv
     )
 
 
-def _write(events: list[DirectoryEvent]) -> list[DirectoryEvent]:
+def _organization_in_hand(resource) -> Organization | None:
+    """The resource's organization if it is already loaded, else None (no query for it)."""
+    field = type(resource)._meta.get_field("organization")
+    return resource.organization if field.is_cached(resource) else None
+
+
+def _write(events: list[DirectoryEvent], *, resource) -> list[DirectoryEvent]:
     if not events or not getattr(settings, "DIRECTORY_EVENTS_ENABLED", True):
         return []
     assert transaction.get_connection().in_atomic_block, "write events inside the change"
     DirectoryEvent.objects.bulk_create(events)
-    queue_deliveries(events)
+    queue_deliveries(events, organization=_organization_in_hand(resource))
     return events
 
 
@@ -55,7 +61,7 @@ def record_user_event(
         user_id=user.pk,
         data=data,
     )
-    written = _write([event])
+    written = _write([event], resource=user)
     return written[0] if written else None
 
 
@@ -75,7 +81,7 @@ def record_group_event(
         group_id=group.pk,
         data=data,
     )
-    written = _write([event])
+    written = _write([event], resource=group)
     return written[0] if written else None
 
 
@@ -110,4 +116,4 @@ def record_membership_events(
                 data={"group": group_data, "user": user_data},
             )
         )
-    return _write(events)
+    return _write(events, resource=group)

@@ -88,3 +88,23 @@ def test_admin_deactivation_writes_user_deactivated(client, organization, make_u
     assert response.status_code == 302
     event = DirectoryEvent.objects.get(resource_id=person.pk, type=EventType.USER_DEACTIVATED)
     assert event.actor_id == str(operator.pk)
+
+
+def test_scim_writes_queue_deliveries_for_the_organizations_enabled_endpoints(
+    scim, organization, other_organization, make_endpoint, system_actor
+):
+    from accounts.events.models import WebhookDelivery
+    from accounts.services.integrations import webhook_endpoint_disable
+
+    # The token's lookup says whether the organization has enabled endpoints; a "no"
+    # spares each write the endpoint lookup, a "yes" must still deliver.
+    make_endpoint(other_organization, "http://127.0.0.1:9/elsewhere")
+    off, _ = make_endpoint(organization, "http://127.0.0.1:9/off")
+    webhook_endpoint_disable(endpoint=off, reason="test", actor=system_actor)
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@acme.example"}
+    assert scim.post("/Users", body).status_code == 201
+    assert not WebhookDelivery.objects.exists()
+    on, _ = make_endpoint(organization, "http://127.0.0.1:9/on")
+    assert scim.post("/Users", {**body, "userName": "b@acme.example"}).status_code == 201
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.endpoint, delivery.event.type) == (on, EventType.USER_CREATED)

@@ -131,9 +131,10 @@ def test_adding_one_member_does_not_touch_the_others(scim, organization, size):
     Membership.objects.bulk_create([Membership(group=group, user=u) for u in members])
     add_one(scim, group, another)  # warm the token's last-used write
     queries = add_one(scim, group, newcomer)
-    # Two of these write the directory event and look up its webhook endpoints; one is
-    # the per-token rate-limit counter's upsert.
-    assert len(queries) <= 19
+    # Token, rate-limit counter, the transaction's two commands, the group's lock, the
+    # users named, the existence check and the insert, the version, audit and event
+    # rows, the request log row.
+    assert len(queries) <= 12
     assert Membership.objects.filter(group=group).count() == size + 2
     # Every statement on the membership table names the newcomer: none reads or
     # rewrites the existing members.
@@ -205,6 +206,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 # What a request costs on each production cache. With Redis the rate-limit counter is
 # not a statement; on the database it is one upsert.
 LOOKUP_BUDGET = {"database": 4, "redis": 3}
+CREATE_BUDGET = {"database": 8, "redis": 7}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -217,6 +219,32 @@ def test_an_okta_lookup_that_finds_nothing(scim, shared_cache):
     # Token, (counter,) the lookup, the request log row: no count, no transaction.
     assert len(statements) <= LOOKUP_BUDGET[shared_cache]
     assert transaction_commands(statements) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_okta_create(scim, shared_cache):
+    scim.get("/Users", count=1)
+    response, statements = statements_of(
+        lambda: scim.post(
+            "/Users",
+            {
+                "schemas": [USER],
+                "userName": "ada@example.com",
+                "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                "emails": [{"value": "ada@example.com", "type": "work", "primary": True}],
+                "active": True,
+            },
+        )
+    )
+    assert response.status_code == 201
+    assert response.json()["groups"] == []
+    # Token, (counter,) BEGIN, the user, its audit event, its directory event, COMMIT,
+    # the request log row: no uniqueness pre-read, no savepoint, no re-read.
+    assert len(statements) <= CREATE_BUDGET[shared_cache]
+    assert transaction_commands(statements) == ["BEGIN", "COMMIT"]
+    user = User.objects.get(username="ada@example.com")
+    assert response.json()["meta"]["version"] == f'W/"{user.version}"'
+    assert response.json()["meta"]["created"] == user.created_at.isoformat()
 
 
 @pytest.mark.django_db(transaction=True)
