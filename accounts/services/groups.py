@@ -1,6 +1,7 @@
 from collections.abc import Iterable
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
@@ -75,21 +76,53 @@ def _save_unique(group: Group, **save_kwargs) -> None:
         raise GroupNameTaken(group.display_name) from None
 
 
+# Rows per INSERT: three parameters each, well inside SQLite's and PostgreSQL's limits.
+_INSERT_BATCH = 1000
+
+
+def _insert_memberships(group: Group, user_ids: list) -> set:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING user_id`: the ids that were not members.
+
+    One statement finds and adds the new members; bulk_create(ignore_conflicts=True)
+    cannot say which rows it inserted, and each one added needs its event.
+    """
+    meta = Membership._meta
+    group_field, user_field, created_field = (
+        meta.get_field(name) for name in ("group", "user", "created_at")
+    )
+    quote = connection.ops.quote_name
+    group_column, user_column = quote(group_field.column), quote(user_field.column)
+    # Identifiers from the model, every value a parameter.
+    insert = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"({group_column}, {user_column}, {quote(created_field.column)}) VALUES "
+    )
+    on_conflict = f" ON CONFLICT ({group_column}, {user_column}) DO NOTHING RETURNING {user_column}"
+    group_value = group_field.get_db_prep_value(group.pk, connection)
+    created_value = created_field.get_db_prep_value(timezone.now(), connection)
+    inserted = set()
+    for start in range(0, len(user_ids), _INSERT_BATCH):
+        batch = user_ids[start : start + _INSERT_BATCH]
+        rows = ", ".join(["(%s, %s, %s)"] * len(batch))
+        params = []
+        for user_id in batch:
+            params += [
+                group_value,
+                user_field.get_db_prep_value(user_id, connection),
+                created_value,
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(insert + rows + on_conflict, params)
+            inserted.update(user_field.target_field.to_python(row[0]) for row in cursor.fetchall())
+    return inserted
+
+
 def _add(group: Group, user_ids: list) -> list:
     """Insert the memberships that do not exist yet; costs the change, not the group."""
     if not user_ids:
         return []
-    present = set(
-        Membership.objects.filter(group=group, user_id__in=user_ids).values_list(
-            "user_id", flat=True
-        )
-    )
-    new_ids = [user_id for user_id in user_ids if user_id not in present]
-    Membership.objects.bulk_create(
-        [Membership(group=group, user_id=user_id) for user_id in new_ids],
-        ignore_conflicts=True,
-    )
-    return new_ids
+    inserted = _insert_memberships(group, user_ids)
+    return [user_id for user_id in user_ids if user_id in inserted]
 
 
 def _remove(group: Group, user_ids: list) -> list:

@@ -132,14 +132,13 @@ def test_adding_one_member_does_not_touch_the_others(scim, organization, size):
     add_one(scim, group, another)  # warm the token's last-used write
     queries = add_one(scim, group, newcomer)
     # Token, rate-limit counter, the transaction's two commands, the group's lock, the
-    # users named, the existence check and the insert, the version, audit and event
-    # rows, the request log row.
-    assert len(queries) <= 12
+    # users named, the insert, the version, audit and event rows, the request log row.
+    assert len(queries) <= MEMBER_ADD_BUDGET["database"]
     assert Membership.objects.filter(group=group).count() == size + 2
     # Every statement on the membership table names the newcomer: none reads or
     # rewrites the existing members.
     membership_sql = [q["sql"] for q in queries if "accounts_membership" in q["sql"]]
-    assert len(membership_sql) == 2  # the existence check and the insert
+    assert len(membership_sql) == 1  # INSERT ... ON CONFLICT DO NOTHING RETURNING
     assert all(newcomer.pk.hex in sql.replace("-", "") for sql in membership_sql)
 
 
@@ -207,6 +206,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 # not a statement; on the database it is one upsert.
 LOOKUP_BUDGET = {"database": 4, "redis": 3}
 CREATE_BUDGET = {"database": 8, "redis": 7}
+MEMBER_ADD_BUDGET = {"database": 11, "redis": 10}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -281,3 +281,58 @@ def test_a_user_write_is_answered_from_the_user_in_hand(scim, organization, make
     # only its groups loaded. The organization came with the token.
     assert len(user_reads) == 1
     assert not [sql for sql in statements if 'FROM "accounts_organization"' in sql]
+
+
+def member_patch(*users) -> dict:
+    return {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": str(u.pk)} for u in users]}
+        ],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_add(scim, shared_cache, organization):
+    from accounts.events.models import DirectoryEvent, EventType
+
+    ada, bob, cy = bulk_users(organization, 3, prefix="m")
+    group = Group.objects.create(organization=organization, display_name="Eng")
+    scim.get("/Users", count=1)
+    response, statements = statements_of(
+        lambda: scim.patch(f"/Groups/{group.pk}", member_patch(ada, bob))
+    )
+    assert response.status_code == 204
+    # Token, (counter,) BEGIN, the group's lock, the users named, one INSERT ... ON
+    # CONFLICT DO NOTHING RETURNING for the memberships, the version, one audit event,
+    # the directory events in one INSERT, COMMIT, the request log row.
+    assert len(statements) <= MEMBER_ADD_BUDGET[shared_cache]
+    assert transaction_commands(statements) == ["BEGIN", "COMMIT"]
+    _, statements = statements_of(
+        lambda: scim.patch(f"/Groups/{group.pk}", member_patch(ada, bob, cy))
+    )
+    assert len(statements) <= MEMBER_ADD_BUDGET[shared_cache]
+    events = DirectoryEvent.objects.filter(type=EventType.GROUP_MEMBER_ADDED).order_by("id")
+    # One event per member actually added; ada and bob were members already.
+    assert [(e.user_id, e.resource_version) for e in events] == [
+        (ada.pk, 2),
+        (bob.pk, 2),
+        (cy.pk, 3),
+    ]
+
+
+def test_adding_members_already_present_writes_nothing(scim, organization):
+    from accounts.events.models import DirectoryEvent
+    from accounts.models import AuditEvent
+
+    ada, bob = bulk_users(organization, 2, prefix="p")
+    group = Group.objects.create(organization=organization, display_name="Eng")
+    assert scim.patch(f"/Groups/{group.pk}", member_patch(ada, bob)).status_code == 204
+    events, audits = DirectoryEvent.objects.count(), AuditEvent.objects.count()
+    response, statements = statements_of(
+        lambda: scim.patch(f"/Groups/{group.pk}", member_patch(bob, ada))
+    )
+    assert response.status_code == 204
+    assert response["ETag"] == 'W/"2"'
+    assert (DirectoryEvent.objects.count(), AuditEvent.objects.count()) == (events, audits)
+    assert not [sql for sql in statements if sql.startswith("UPDATE")]
