@@ -26,8 +26,10 @@ def remember_session(sender, request, user, **kwargs):
         return
     if request.session.session_key is None:
         request.session.save()
-    UserSession.objects.get_or_create(
-        session_key=request.session.session_key, defaults={"user": user}
+    # login() has just given the session a new key; ON CONFLICT DO NOTHING keeps this
+    # one INSERT should a row for it exist all the same.
+    UserSession.objects.bulk_create(
+        [UserSession(session_key=request.session.session_key, user=user)], ignore_conflicts=True
     )
     # Sessions that expired (or were cleared) leave their rows behind; each sign-in
     # forgets this user's, so the table stays the size of the sessions that exist.

@@ -9,6 +9,7 @@ from sso.services.keys import sp_key_activate_next, sp_key_stage_next, sp_keys_e
 from sso.services.logout import logout_request_consume, session_is_named_by
 from sso.services.sign_in import (
     assertion_consume,
+    assertion_spend,
     assertion_uses_purge,
     sso_sign_in,
     sso_sign_in_failed,
@@ -16,6 +17,7 @@ from sso.services.sign_in import (
 
 __all__ = [
     "assertion_consume",
+    "assertion_spend",
     "assertion_uses_purge",
     "idp_configure",
     "idp_configure_from_metadata",

@@ -5,6 +5,7 @@ console, never by an IdP.
 """
 
 import logging
+import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -15,6 +16,7 @@ from accounts.errors import AccountsError
 from accounts.models import AuditAction, Organization, Source, User
 from accounts.selectors import email_in_verified_domain
 from accounts.services import audit_record, user_create
+from accounts.transactions import atomic
 from config import ratelimit
 from sso.errors import LoginRefused
 from sso.models import SamlAssertionUse, SamlIdentityProvider
@@ -28,13 +30,19 @@ NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 JIT_OUTSIDE_VERIFIED_DOMAINS = "email_not_in_verified_domain"
 
 
-@transaction.atomic
+# Spent assertion ids are purged at most this often per process, not on every sign-in:
+# they live minutes, so the table stays small either way.
+PURGE_INTERVAL_SECONDS = 60
+_next_purge = 0.0
+
+
+@atomic()
 def assertion_consume(*, organization: Organization, assertion: TrustedAssertion) -> None:
     """Record the assertion id; a second use anywhere, on any instance, is a replay."""
     if not assertion.assertion_id:
         raise LoginRefused("no_assertion_id")
     try:
-        with transaction.atomic():
+        with atomic():
             SamlAssertionUse.objects.create(
                 organization=organization,
                 assertion_id=assertion.assertion_id[:256],
@@ -42,6 +50,30 @@ def assertion_consume(*, organization: Organization, assertion: TrustedAssertion
             )
     except IntegrityError:
         raise LoginRefused("replayed") from None
+    _purge_now_and_then()
+
+
+def assertion_spend(*, organization: Organization, assertion: TrustedAssertion) -> None:
+    """Record the id of an assertion whose sign-in was refused: it is spent all the same."""
+    if assertion.assertion_id:
+        SamlAssertionUse.objects.bulk_create(
+            [
+                SamlAssertionUse(
+                    organization=organization,
+                    assertion_id=assertion.assertion_id[:256],
+                    expires_at=assertion.expires_at,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def _purge_now_and_then() -> None:
+    global _next_purge
+    now = time.monotonic()
+    if now < _next_purge:
+        return
+    _next_purge = now + PURGE_INTERVAL_SECONDS
     assertion_uses_purge()
 
 
@@ -82,7 +114,7 @@ def _jit_create(idp: SamlIdentityProvider, assertion: TrustedAssertion, subject:
     return user
 
 
-@transaction.atomic
+@atomic()
 def sso_sign_in(
     *, idp: SamlIdentityProvider, assertion: TrustedAssertion, idp_initiated: bool
 ) -> User:

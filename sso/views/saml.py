@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
+from accounts.transactions import request_transaction
 from config import metrics, ratelimit
 from config.request_context import bind
 from sso import pending, services
@@ -164,16 +165,23 @@ def acs(request, slug):
         # Nothing proved who sent this: anyone can post here.
         return _refuse(request, organization, exc, trusted=False)
     try:
-        services.assertion_consume(organization=organization, assertion=assertion)
-        user = services.sso_sign_in(
-            idp=idp, assertion=assertion, idp_initiated=not assertion.in_response_to
-        )
+        # The sign-in's writes (the spent assertion id, the audit event, the session and
+        # its record for the user) commit together or not at all, in one transaction
+        # whose services add no savepoints of their own.
+        with request_transaction():
+            services.assertion_consume(organization=organization, assertion=assertion)
+            user = services.sso_sign_in(
+                idp=idp, assertion=assertion, idp_initiated=not assertion.in_response_to
+            )
+            # login() rotates the session key (cycle_key) and records the session for
+            # the user, so deactivation or deletion ends it.
+            auth_login(request, user, backend=SAML_BACKEND)
+            _remember_saml_session(request, organization, assertion)
     except LoginRefused as exc:
+        if exc.reason != "replayed":
+            # The refusal rolled the sign-in back; the assertion stays spent all the same.
+            services.assertion_spend(organization=organization, assertion=assertion)
         return _refuse(request, organization, exc, trusted=True)
-    # login() rotates the session key (cycle_key) and records the session for the
-    # user, so deactivation or deletion ends it.
-    auth_login(request, user, backend=SAML_BACKEND)
-    _remember_saml_session(request, organization, assertion)
     bind(actor=str(user.pk))
     logger.info("sso login", extra={"event": "sso.login"})
     metrics.SAML_SIGN_INS.inc()

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from accounts.services import user_deactivate
+from accounts.services import user_deactivate, user_reactivate
 from sso.services import idp_configure
 from tests.sso.conftest import (
     failures,
@@ -419,3 +419,15 @@ def test_forged_pending_request_cookie_is_ignored(
     assert_refused(
         post_acs(client, organization, xml), client, organization, "in_response_to_mismatch"
     )
+
+
+def test_a_refused_sign_in_spends_its_assertion_all_the_same(
+    client, organization, saml_idp, idp, member, assertion_for, system_actor
+):
+    user_deactivate(user=member, actor=system_actor)
+    xml = idp.response(assertion_for())
+    assert_refused(post_acs(client, organization, xml), client, organization, "user_deactivated")
+    # The refusal rolled the sign-in back but kept the id: the same response, once the
+    # user is active again, is a replay, not a sign-in.
+    user_reactivate(user=member, actor=system_actor)
+    assert_refused(post_acs(client, organization, xml), client, organization, "replayed")
