@@ -2,11 +2,11 @@
 
 A service opens its transaction with `atomic()`. On its own that is Django's
 `transaction.atomic()`: a transaction, or a savepoint inside the caller's, so a caller
-may catch a refusal and carry on. Inside `request_transaction()` (the SCIM gate's,
-which rolls the whole request back when it fails) services join the request's
+may catch a refusal and carry on. Inside `request_transaction()` (a SCIM write's and
+a SAML sign-in's, each rolled back whole when it fails) services join the request's
 transaction without a savepoint: nobody would roll back to one, and each costs a
 SAVEPOINT and a RELEASE. A failure there marks the request's transaction for
-rollback, which is what the gate does anyway.
+rollback, which is what its caller does anyway.
 """
 
 from collections.abc import Iterator
