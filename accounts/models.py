@@ -10,6 +10,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.email_search import search_text
 from accounts.folding import casefold_key
 
 
@@ -170,6 +171,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # constraint and every case-insensitive lookup use these, never lower().
     username_key = models.CharField(max_length=1024, editable=False, default="")
     email_key = models.CharField(max_length=1024, editable=False, default="", blank=True)
+    # Every value of profile["emails"], folded, for substring filters (accounts.email_search);
+    # written by save().
+    email_search = models.TextField(editable=False, default="", blank=True)
     email_type = models.CharField(max_length=32, blank=True, default="work")
     email_primary = models.BooleanField(default=True)
     given_name = models.CharField(max_length=150, blank=True)
@@ -264,9 +268,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args, **kwargs):
         self.username_key = casefold_key(self.username)
         self.email_key = casefold_key(self.email)
+        profile = self.profile if isinstance(self.profile, dict) else {}
+        self.email_search = search_text(profile.get("emails"))
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and {"username", "email"} & set(update_fields):
-            kwargs["update_fields"] = {*update_fields, "username_key", "email_key"}
+        if update_fields is not None:
+            derived = set()
+            if {"username", "email"} & set(update_fields):
+                derived |= {"username_key", "email_key"}
+            if "profile" in update_fields:
+                derived.add("email_search")
+            kwargs["update_fields"] = {*update_fields, *derived}
         super().save(*args, **kwargs)
 
     def get_full_name(self):

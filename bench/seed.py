@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from accounts.email_search import search_text
 from accounts.folding import casefold_key
 from accounts.models import Group, Membership, Organization, Source, User
 from provisioning.services import token_create
@@ -61,6 +62,7 @@ def _users(organization: Organization, count: int, password: str):
     slug = organization.slug
     for index in range(count):
         name = username(slug, index)
+        emails = [{"value": name, "type": "work", "primary": True}]
         yield User(
             organization=organization,
             username=name,
@@ -68,7 +70,8 @@ def _users(organization: Organization, count: int, password: str):
             # bulk_create skips User.save(), which writes the comparison keys.
             username_key=casefold_key(name),
             email_key=casefold_key(name),
-            profile={"emails": [{"value": name, "type": "work", "primary": True}]},
+            email_search=search_text(emails),
+            profile={"emails": emails},
             given_name=f"Given{index}",
             family_name=f"Family{index}",
             display_name=f"Given{index} Family{index}",

@@ -106,6 +106,9 @@ class Attribute:
     entra_adds_types: tuple = ()
     # The stored comparison key (accounts.folding) that equality filters compare.
     folded_key: str | None = None
+    # The column holding every value of a multi-valued attribute, folded, that co/sw/ew
+    # filters search when they are not inside brackets (accounts.email_search).
+    search_field: str | None = None
     # What a reader of the documented mapping should know (docs/scim.md).
     note: str = ""
 
@@ -314,7 +317,9 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         filter=TEXT,
         sortable=True,
         folded_key="email_key",
-        note="any string; filters and sorts compare the sign-in address",
+        search_field="email_search",
+        note="any string; `co`/`sw`/`ew` search every value, `eq`, the other operators "
+        "and sorts compare the sign-in address",
     ),
     _core("emails", sub="display", max_length=JSON_TEXT_MAX_LENGTH),
     _core(

@@ -9,7 +9,8 @@ comparisons are refused with invalidFilter rather than silently ignored.
 
 import uuid
 
-from django.db.models import Q, Value
+from django.db import connection
+from django.db.models import BooleanField, F, Func, Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import (
     Contains,
@@ -30,6 +31,7 @@ from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
+from accounts import email_search
 from accounts.folding import casefold_key
 from accounts.models import Group, Membership, User
 from provisioning import attributes as table
@@ -159,12 +161,13 @@ class FilterTranslator:
             outer = value_filter.namespace
             selector = self.visit(value_filter.expr, outer)
             target = scim_ast.AttrPath(outer.attr_name, outer.sub_attr, outer.uri)
-            return selector & self.compare(target, node)
+            return selector & self.compare(target, node, one_value=True)
         if namespace is not None:
             # Inside brackets, names are sub-attributes of the bracketed attribute.
             path = scim_ast.AttrPath(
                 namespace.attr_name, scim_ast.SubAttr(path.attr_name), namespace.uri
             )
+            return self.compare(path, node, one_value=True)
         return self.compare(path, node)
 
     def resolve(self, path) -> Attribute:
@@ -182,7 +185,9 @@ class FilterTranslator:
             raise invalid(f"Filtering on {shown!r} is not supported.")
         return attribute
 
-    def compare(self, path, node) -> Q:
+    def compare(self, path, node, *, one_value: bool = False) -> Q:
+        """`one_value`: inside brackets, where every comparison is about the same value,
+        which only the sign-in address's columns can tell."""
         attribute = self.resolve(path)
         op = node.value.lower()
         value = node.comp_value.value if node.comp_value is not None else None
@@ -193,6 +198,8 @@ class FilterTranslator:
             if op not in ("eq", "ne"):
                 raise invalid(f"{op!r} cannot compare with null.")
             q = ~self.present(attribute) if op == "eq" else self.present(attribute)
+        elif attribute.search_field and op in STRING_LOOKUPS and not one_value:
+            q = self.search_every_value(attribute, op, value)
         else:
             handler = {
                 TEXT: self.compare_text,
@@ -250,6 +257,18 @@ class FilterTranslator:
         raise invalid(f"Unknown operator {op!r}.")
 
     @staticmethod
+    def search_every_value(attribute: Attribute, op: str, value) -> Q:
+        """co/sw/ew on every value (RFC 7644 §3.4.2.2), not only the sign-in address."""
+        if value in ("true", "false"):
+            raise invalid(f"{attribute.path} is compared with a string, not a boolean.")
+        needle = email_search.needle(op, str(value))
+        q = Q(Contains(F(attribute.search_field), needle))
+        keys = email_search.index_keys(needle)
+        if keys and connection.vendor == "postgresql":
+            q &= Q(SubstringKeysContain(F(attribute.search_field), keys))
+        return q
+
+    @staticmethod
     def compare_boolean(attribute: Attribute, op: str, value) -> Q:
         if value not in ("true", "false") or op not in ("eq", "ne"):
             raise invalid(f"{attribute.path} takes eq/ne with true or false.")
@@ -291,6 +310,22 @@ class FilterTranslator:
         else:
             q = Q(pk__in=Membership.objects.filter(user_id=parsed).values("group_id"))
         return ~q if op == "ne" else q
+
+
+class SubstringKeysContain(Func):
+    """PostgreSQL: `roster_substring_keys(column) @> keys`, which the GIN index on that
+    expression answers (accounts.email_search, migration accounts 0013)."""
+
+    function = email_search.KEYS_FUNCTION
+    output_field = BooleanField()
+
+    def __init__(self, column, keys: list[str]):
+        super().__init__(column)
+        self.keys = keys
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = super().as_sql(compiler, connection, **extra_context)
+        return f"{sql} @> %s::text[]", [*params, self.keys]
 
 
 USER_FILTER = FilterTranslator(USER)

@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from accounts.email_search import search_text
 from accounts.models import User
 
 pytestmark = pytest.mark.django_db
@@ -211,3 +213,90 @@ def test_a_realistic_or_chain_is_answered(scim, users):
         + ' or userName eq "bob@example.org"'
     )
     assert found(scim, query) == ids(users, "bob")
+
+
+@pytest.fixture
+def dana(scim):
+    """A user with a sign-in address and a second, non-primary one."""
+    response = scim.post(
+        "/Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "dana",
+            "emails": [
+                {"value": "dana@work.example", "type": "work", "primary": True},
+                {"value": "Dana.Straße@Home.example", "type": "home"},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "query, matches",
+    [
+        ('emails.value co "straße@home"', True),
+        ('emails co "STRASSE@HOME"', True),
+        ('emails.value co "dana@work"', True),
+        ('emails.value sw "DANA.STR"', True),
+        ('emails.value ew "@home.example"', True),
+        ('emails.value sw "strasse"', False),
+        ('emails.value ew "@home"', False),
+        ('emails.value co "work.exampledana"', False),
+        ('emails[type eq "work" and value co "dana@work"]', True),
+        ('emails[type eq "work" and value co "home"]', False),
+    ],
+)
+def test_substring_filters_search_every_email_value(scim, dana, query, matches):
+    assert found(scim, query) == ({dana} if matches else set())
+
+
+def test_substring_filters_follow_a_change_of_the_emails(scim, dana):
+    response = scim.patch(
+        f"/Users/{dana}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {
+                    "op": "replace",
+                    "path": "emails",
+                    "value": [{"value": "dana@new.example", "type": "work", "primary": True}],
+                }
+            ],
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert found(scim, 'emails.value co "@new.example"') == {dana}
+    assert found(scim, 'emails.value co "@home.example"') == set()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL query plans")
+def test_email_substring_filter_uses_the_substring_key_index(organization, other_organization):
+    from provisioning.filters import USER_FILTER
+
+    def entries(organization, prefix):
+        for i in range(3000):
+            emails = [
+                {"value": f"{prefix}{i:05d}@work.example", "type": "work", "primary": True},
+                {"value": f"{prefix}.private{i:05d}@home.example", "type": "home"},
+            ]
+            yield User(
+                organization=organization,
+                username=f"{prefix}{i:05d}",
+                # bulk_create skips User.save(), which writes these.
+                username_key=f"{prefix}{i:05d}",
+                email=emails[0]["value"],
+                email_key=emails[0]["value"],
+                email_search=search_text(emails),
+                profile={"emails": emails},
+            )
+
+    User.objects.bulk_create([*entries(organization, "u"), *entries(other_organization, "u")])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+    matching = User.objects.filter(organization=organization).filter(
+        USER_FILTER.to_q('emails.value co "U.PRIVATE01234@HOME"')
+    )
+    assert "user_email_search_keys_idx" in matching.explain()
+    assert [user.username for user in matching] == ["u01234"]
