@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import database, report, server
 
-SCENARIOS = ("push", "paging", "groups", "filters", "saml", "outbox", "events")
+SCENARIOS = ("push", "paging", "groups", "filters", "saml", "outbox", "events", "webhooks")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,10 +54,11 @@ def main(argv=None) -> int:
     print(f"database {database.database_name(url)}: creating if missing, migrating")
     database.ensure_exists(url)
     database.migrate(url, secret_key)
+    server.collect_static(secret_key)
     port = server.free_port()
     database.setup_django(url, secret_key, f"http://127.0.0.1:{port}")
 
-    from bench import events, saml, scenarios, seed
+    from bench import events, saml, scenarios, seed, webhooks
 
     sizes, budget = (seed.QUICK, scenarios.QUICK) if args.quick else (seed.FULL, scenarios.FULL)
     print("seeding")
@@ -84,6 +85,44 @@ def main(argv=None) -> int:
 
     redis_url = server.local_redis_url()
     results["cache"] = "redis" if redis_url else "database"
+
+    def other_server(label: str, **overrides):
+        """A second gunicorn beside the main one, for a comparison in the same run."""
+        options = dict(
+            database_url=url,
+            secret_key=secret_key,
+            workers=args.workers,
+            port=server.free_port(),
+            redis_url=redis_url,
+            log_path=args.out / f"gunicorn-{run_id}-{label}.log",
+        )
+        return server.gunicorn(**{**options, **overrides})
+
+    def push(srv):
+        result = scenarios.user_push(srv, data, budget, run_id)
+        servers = {"redis": srv} if redis_url else {}
+        with other_server("database-cache", redis_url="") as database_cache:
+            servers = {"database": database_cache, **servers}
+            result["ceiling"] = scenarios.push_against_readyz(servers, data, budget, run_id)
+        return result
+
+    def outbox(srv):
+        overrides = {"settings_module": "bench.settings_without_events"}
+        with other_server("without-events", **overrides) as without_events:
+            return events.outbox_overhead(srv, without_events, data, budget, run_id)
+
+    def worker():
+        log_path = args.out / f"worker-{run_id}.log"
+        return server.job_worker(
+            database_url=url, secret_key=secret_key, redis_url=redis_url, log_path=log_path
+        )
+
+    steps["push"] = push
+    steps["outbox"] = outbox
+    steps["webhooks"] = lambda srv: webhooks.delivery_lag(
+        srv, worker, budget, run_id, quick=args.quick
+    )
+
     log_path = args.out / f"gunicorn-{run_id}.log"
     with server.gunicorn(
         database_url=url,
@@ -95,29 +134,11 @@ def main(argv=None) -> int:
     ) as srv:
         results["memory"]["start"] = srv.peak_rss_mib()
         for name in args.only:
-            if name not in steps:
-                continue
             print(f"{name} ...", flush=True)
             step_started = time.perf_counter()
             results[name] = steps[name](srv)
             results[name]["seconds"] = round(time.perf_counter() - step_started, 1)
             results["memory"][name] = srv.peak_rss_mib()
-        if "outbox" in args.only:
-            print("outbox ...", flush=True)
-            step_started = time.perf_counter()
-            with server.gunicorn(
-                database_url=url,
-                secret_key=secret_key,
-                workers=args.workers,
-                port=server.free_port(),
-                redis_url=redis_url,
-                log_path=args.out / f"gunicorn-{run_id}-without-events.log",
-                settings_module="bench.settings_without_events",
-            ) as without_events:
-                results["outbox"] = events.outbox_overhead(
-                    srv, without_events, data, budget, run_id
-                )
-            results["outbox"]["seconds"] = round(time.perf_counter() - step_started, 1)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
 
     report.write_json(results, args.out / "results.json")

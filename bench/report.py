@@ -40,28 +40,51 @@ def markdown(results: dict) -> str:
             rows.append(
                 [
                     row["concurrency"],
+                    row["readyz"]["throughput_per_s"],
                     base["throughput_per_s"],
                     f"{base['p50_ms']} / {base['p95_ms']} / {base['p99_ms']}",
                     op["throughput_per_s"],
                     f"{op['p50_ms']} / {op['p95_ms']} / {op['p99_ms']}",
                     row["p50_ratio"],
                     row["throughput_ratio"],
+                    row["push_over_readyz"],
                     op["statuses"],
                 ]
             )
         lines += _table(
             [
                 "concurrency",
+                "/readyz req/s",
                 "baseline req/s",
                 "baseline p50/p95/p99 ms",
                 "push ops/s",
                 "push p50/p95/p99 ms",
                 "p50 ratio",
                 "throughput ratio",
+                "push req/s / readyz",
                 "push statuses",
             ],
             rows,
         )
+        if ceiling := push.get("ceiling"):
+            lines += [
+                f"### Push at concurrency {ceiling['concurrency']} against /readyz, by cache "
+                f"({ceiling['rounds']} alternating rounds, medians)",
+                "",
+            ]
+            lines += _table(
+                ["cache", "/readyz req/s", "push ops/s", "push req/s / readyz", "target"],
+                [
+                    [
+                        cache,
+                        f"{values['median_readyz_per_s']} {values['readyz_per_s']}",
+                        f"{values['median_push_ops_per_s']} {values['push_ops_per_s']}",
+                        values["push_requests_over_readyz"],
+                        f">= {ceiling['target']}",
+                    ]
+                    for cache, values in ceiling["caches"].items()
+                ],
+            )
     if outbox := results.get("outbox"):
         lines += ["## Okta push with the directory-event outbox on vs. off", ""]
         lines += _table(
@@ -88,6 +111,27 @@ def markdown(results: dict) -> str:
                     stream["deep_over_first"],
                     f"<= {stream['target']}",
                 ]
+            ],
+        )
+    if hooks := results.get("webhooks"):
+        lines += [
+            f"## Webhook delivery lag at {hooks['rate_per_s']} events/s "
+            f"({hooks['achieved_rate_per_s']} achieved)",
+            "",
+            f"{hooks['delivered']} of {hooks['events']} events delivered, "
+            f"{hooks['duplicates']} duplicates, {hooks['unsigned']} unsigned.",
+            "",
+        ]
+        lines += _table(
+            ["measured", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+            [
+                [label, *(hooks[key][p] for p in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))]
+                for label, key in (
+                    ("commit (response) -> receiver", "lag"),
+                    ("occurred_at -> receiver", "lag_from_occurred_at"),
+                    ("commit -> attempt starts (queue)", "queued"),
+                    ("attempt starts -> receiver", "attempt"),
+                )
             ],
         )
     if paging := results.get("paging"):
@@ -158,11 +202,24 @@ def markdown(results: dict) -> str:
     if saml := results.get("saml"):
         lines += ["## 5. SAML ACS", ""]
         lines += _table(
-            ["workers", "responses/s", "per worker/s", "per CPU/s", "p50 ms", "statuses"],
+            [
+                "workers",
+                "/readyz req/s",
+                "responses/s",
+                "ACS / readyz",
+                "target",
+                "per worker/s",
+                "per CPU/s",
+                "p50 ms",
+                "statuses",
+            ],
             [
                 [
                     saml["workers"],
+                    saml["readyz"]["throughput_per_s"],
                     saml["summary"]["throughput_per_s"],
+                    saml["acs_over_readyz"],
+                    f">= {saml['target']}",
                     saml["per_worker_per_s"],
                     saml["per_cpu_per_s"],
                     saml["summary"]["p50_ms"],
@@ -170,6 +227,27 @@ def markdown(results: dict) -> str:
                 ]
             ],
         )
+        rates = saml["validation"]["validate_response"]
+        lines += ["### validate_response in process (one thread)", ""]
+        lines += _table(
+            ["path", "per s (rounds)", "ms each"],
+            [
+                [path, f"{rates['median_per_s'][path]} {rates['per_s'][path]}", ms]
+                for path, ms in rates["median_ms"].items()
+            ],
+        )
+        lines += [
+            f"compiled / library: **{rates['compiled_over_library']}** "
+            f"(target >= {rates['target']})",
+            "",
+        ]
+        acs = saml["validation"]["acs_in_process"]
+        lines += [
+            f"### One ACS request in process: {acs['mean_ms']} ms "
+            f"({acs['per_s']}/s, {acs['statements_per_request']} SQL statements)",
+            "",
+        ]
+        lines += _table(["step", "ms"], [[step, ms] for step, ms in acs["steps_ms"].items()])
     if memory := results.get("memory"):
         lines += ["## 6. Peak RSS per worker (MiB, VmHWM)", ""]
         lines += _table(

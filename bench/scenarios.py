@@ -68,6 +68,12 @@ def _client(server: Server, tenant: seed.Tenant) -> httpx.Client:
 # 1. Okta user push ------------------------------------------------------------------
 
 
+async def readyz(http: httpx.AsyncClient, index: int) -> list[int]:
+    # The ceiling: Django's middleware and one database round trip, no authentication.
+    response = await http.get("/readyz")
+    return [response.status_code]
+
+
 async def _baseline(http: httpx.AsyncClient, index: int) -> list[int]:
     # The framework ceiling: token authentication (one indexed SELECT) and a static body.
     response = await http.get(f"{SCIM}/ServiceProviderConfig")
@@ -106,6 +112,13 @@ def user_push(server: Server, data: seed.Dataset, budget: Budget, run_id: str) -
             concurrency=concurrency,
             max_seconds=budget.seconds,
         )
+        ceiling = load.run(
+            name="readyz",
+            operation=readyz,
+            operations=budget.baseline_operations,
+            warmup=4,
+            **common,
+        ).require(200)
         baseline = load.run(
             name="baseline",
             operation=_baseline,
@@ -122,13 +135,70 @@ def user_push(server: Server, data: seed.Dataset, budget: Budget, run_id: str) -
         rows.append(
             {
                 "concurrency": concurrency,
+                "readyz": ceiling.summary(),
                 "baseline": baseline.summary(),
                 "push": push.summary(),
                 "p50_ratio": ratio(push.percentile(50), baseline.percentile(50)),
                 "throughput_ratio": ratio(baseline.throughput, push.throughput),
+                # A push is two requests: its requests/s as a share of the ceiling's.
+                "push_over_readyz": ratio(REQUESTS_PER_PUSH * push.throughput, ceiling.throughput),
             }
         )
     return {"rows": rows}
+
+
+REQUESTS_PER_PUSH = 2
+CEILING_CONCURRENCY = 8
+CEILING_ROUNDS = 3
+
+
+def push_against_readyz(servers: dict[str, Server], data, budget: Budget, run_id: str) -> dict:
+    """Okta push at concurrency 8 as a share of /readyz on the same gunicorn, per cache.
+
+    `servers` maps a cache ("database", "redis") to a server configured with it; the
+    rounds alternate between them so that the machine's drift hits each alike.
+    """
+    throughput = {cache: {"readyz": [], "push": []} for cache in servers}
+    for round_number in range(CEILING_ROUNDS):
+        order = list(servers.items())
+        if round_number % 2:
+            order.reverse()
+        for cache, server in order:
+            common = dict(
+                base_url=server.base_url,
+                headers=data.push.headers(),
+                concurrency=CEILING_CONCURRENCY,
+                max_seconds=budget.seconds,
+            )
+            ceiling = load.run(
+                name=f"readyz-{cache}",
+                operation=readyz,
+                operations=budget.baseline_operations,
+                warmup=CEILING_CONCURRENCY,
+                **common,
+            ).require(200)
+            push = load.run(
+                name=f"push-{cache}",
+                operation=_push_operation(f"{run_id}-{cache}{round_number}", CEILING_CONCURRENCY),
+                operations=budget.push_operations,
+                warmup=2,
+                **common,
+            ).require(200, 201)
+            throughput[cache]["readyz"].append(round(ceiling.throughput, 1))
+            throughput[cache]["push"].append(round(push.throughput, 1))
+    result = {"concurrency": CEILING_CONCURRENCY, "rounds": CEILING_ROUNDS, "caches": {}}
+    for cache, values in throughput.items():
+        readyz_rps = statistics.median(values["readyz"])
+        push_ops = statistics.median(values["push"])
+        result["caches"][cache] = {
+            "readyz_per_s": values["readyz"],
+            "push_ops_per_s": values["push"],
+            "median_readyz_per_s": round(readyz_rps, 1),
+            "median_push_ops_per_s": round(push_ops, 1),
+            "push_requests_over_readyz": ratio(REQUESTS_PER_PUSH * push_ops, readyz_rps),
+        }
+    result["target"] = 0.35
+    return result
 
 
 # 2. Import: paging through one big organization -------------------------------------

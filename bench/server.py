@@ -13,6 +13,18 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def collect_static(secret_key: str) -> None:
+    """The release step before gunicorn starts (docs/deployment.md): without the manifest
+    of hashed files, DEBUG=0 pages that name a static file answer 500."""
+    env = dict(os.environ, SECRET_KEY=secret_key, DEBUG="0")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,6 +54,7 @@ def server_environment(
     redis_url: str,
     settings_module: str = "config.settings",
 ) -> dict:
+    """The production settings for a benchmark server; `redis_url` "" is the database cache."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -65,6 +78,10 @@ def server_environment(
         # ceiling is lifted because the benchmark is one token pushing as fast as it can.
         REDIS_URL=redis_url,
         SCIM_TOKEN_RATE="1000000/1m",
+        # Likewise the ACS's per-address limit: every sign-in comes from 127.0.0.1.
+        SSO_ACS_RATE="1000000/1m",
+        # The webhook benchmark's receiver listens on 127.0.0.1 (docs/events.md).
+        WEBHOOK_ALLOW_LOOPBACK="1",
     )
     return env
 
@@ -145,6 +162,35 @@ def gunicorn(
         process.terminate()
         try:
             process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@contextmanager
+def job_worker(*, database_url: str, secret_key: str, redis_url: str, log_path: Path):
+    """`manage.py run_worker` with the server's settings, stopped with SIGTERM (its clean stop)."""
+    env = server_environment(
+        database_url=database_url,
+        secret_key=secret_key,
+        port=0,
+        workers=1,
+        redis_url=redis_url,
+    )
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
