@@ -34,7 +34,8 @@ class OrganizationAdmin(ServiceSaveMixin, admin.ModelAdmin):
     readonly_fields = ["created_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["slug", "created_at"] if obj else ["created_at"]
+        # Requiring SSO needs an owner's working SSO sign-in: the console, not here.
+        return ["slug", "sso_required", "created_at"] if obj else ["sso_required", "created_at"]
 
     def has_delete_permission(self, request, obj=None):
         # Deleting would take the append-only audit trail with it.

@@ -39,6 +39,9 @@ class Organization(models.Model):
 
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
+    # Members and admins must sign in with SSO; owners keep a password sign-in, the
+    # break-glass path (sso.services.sso_requirement_set, docs/security.md).
+    sso_required = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -199,6 +202,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # An owner linked this console-made user to the identity provider: from then on SCIM
     # may change it and an SSO sign-in may land on it (docs/security.md).
     idp_linked = models.BooleanField(default=False)
+    # The last sign-in through the organization's identity provider: an owner may
+    # require SSO only after one that postdates the IdP's last configuration change.
+    last_sso_sign_in_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
         default=False, help_text="Platform operator: may use the operations admin."
@@ -371,6 +377,8 @@ class AuditAction(models.TextChoices):
     SSO_LOGIN_FAILED = "sso.login_failed", "Single sign-on sign-in failed"
     CONSOLE_LOGIN = "console.login", "Console sign-in"
     CONSOLE_LOGIN_FAILED = "console.login_failed", "Console sign-in failed"
+    CONSOLE_BREAK_GLASS_LOGIN = "console.break_glass_login", "Console break-glass sign-in"
+    SSO_REQUIREMENT_CHANGED = "sso.requirement_changed", "Single sign-on requirement changed"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     WEBHOOK_CREATED = "webhook.created", "Webhook endpoint added"

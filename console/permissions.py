@@ -1,8 +1,32 @@
 from functools import wraps
 
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+
+from accounts.services.console_sign_in import password_sign_in_allowed
+from sso.views.saml import SESSION_SAML_KEY
+
+
+def _sign_in_still_allowed(request) -> bool:
+    """A password session of a member or admin ends once the organization requires SSO."""
+    user = request.user
+    if password_sign_in_allowed(user):
+        return True
+    saml = request.session.get(SESSION_SAML_KEY) or {}
+    return saml.get("organization") == user.organization.slug
+
+
+def _end_password_session(request):
+    organization = request.user.organization
+    logout(request)
+    messages.info(
+        request,
+        f"{organization.name} now requires single sign-on: sign in through your identity provider.",
+    )
+    return redirect_to_login(request.get_full_path())
 
 
 def console_admin_required(view):
@@ -18,6 +42,8 @@ def console_admin_required(view):
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        if not _sign_in_still_allowed(request):
+            return _end_password_session(request)
         if not user.can_use_console:
             response = render(request, "console/not_admin.html", status=403)
         else:

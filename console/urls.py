@@ -118,6 +118,7 @@ urlpatterns = [
     path("sso/manual/", sso.sso_manual, name="sso_manual"),
     path("sso/options/", sso.sso_options, name="sso_options"),
     path("sso/enabled/", sso.sso_enabled, name="sso_enabled"),
+    path("sso/required/", sso.sso_required, name="sso_required"),
     path("sso/sp-key/", sso.sp_key_create, name="sp_key_create"),
     path("sso/sp-certificate.pem", sso.sp_certificate_download, name="sp_certificate"),
     path("sso/sp-metadata.xml", sso.sp_metadata_download, name="sp_metadata"),

@@ -23,7 +23,7 @@ from accounts.services.groups import (
     group_update,
 )
 from accounts.services.operators import operator_create
-from accounts.services.organizations import organization_create
+from accounts.services.organizations import organization_create, organization_set_sso_required
 from accounts.services.role_mapping import group_set_grants_admin, roles_apply_mapping
 from accounts.services.users import (
     PROFILE_FIELDS,
@@ -33,6 +33,7 @@ from accounts.services.users import (
     user_delete,
     user_link_to_idp,
     user_reactivate,
+    user_record_sso_sign_in,
     user_set_active,
     user_set_password,
     user_set_role,
@@ -59,6 +60,7 @@ __all__ = [
     "group_update",
     "operator_create",
     "organization_create",
+    "organization_set_sso_required",
     "roles_apply_mapping",
     "user_apply",
     "user_create",
@@ -66,6 +68,7 @@ __all__ = [
     "user_delete",
     "user_link_to_idp",
     "user_reactivate",
+    "user_record_sso_sign_in",
     "user_set_active",
     "user_set_password",
     "user_set_role",

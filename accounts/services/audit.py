@@ -67,3 +67,17 @@ def console_sign_in_failed(
         )
         for user in users
     ]
+
+
+@transaction.atomic
+def console_sign_in_refused(*, user: User, client_address: str, reason: str) -> AuditEvent:
+    """Record a console sign-in refused after the password matched (e.g. SSO required)."""
+    return audit_record(
+        organization=user.organization,
+        actor=CONSOLE_SIGN_IN_ACTOR,
+        action=AuditAction.CONSOLE_LOGIN_FAILED,
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
+        changes={"reason": reason, "client_address": client_address},
+    )

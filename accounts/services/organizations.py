@@ -34,3 +34,30 @@ def organization_create(*, slug: str, name: str, actor: Actor) -> Organization:
         changes={"slug": slug, "name": organization.name},
     )
     return organization
+
+
+@transaction.atomic
+def organization_set_sso_required(
+    *, organization: Organization, required: bool, actor: Actor
+) -> Organization:
+    """Record whether members and admins must sign in with single sign-on; audited.
+
+    The conditions for turning it on (an owner, a working SSO sign-in) belong to single
+    sign-on and are checked by its caller, sso.services.sso_requirement_set.
+    """
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    organization.sso_required = required
+    if locked.sso_required == required:
+        return locked
+    locked.sso_required = required
+    locked.save(update_fields=["sso_required"])
+    audit_record(
+        organization=locked,
+        actor=actor,
+        action=AuditAction.SSO_REQUIREMENT_CHANGED,
+        target_type="organization",
+        target_id=locked.pk,
+        target_label=locked.slug,
+        changes={"sso_required": {"from": not required, "to": required}},
+    )
+    return locked

@@ -1,4 +1,5 @@
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts import addresses, sessions
 from accounts.actors import Actor
@@ -378,3 +379,13 @@ def user_link_to_idp(*, user: User, linked: bool, actor: Actor, acting_user: Use
         changes={"idp_linked": {"from": not linked, "to": linked}},
     )
     return user
+
+
+def user_record_sso_sign_in(*, user: User) -> None:
+    """Remember that the user just signed in through the identity provider.
+
+    Called by the SSO sign-in in its transaction, whose sso.login event is the audit;
+    requiring SSO checks this time (sso.services.sso_requirement_set).
+    """
+    user.last_sso_sign_in_at = timezone.now()
+    user.save(update_fields=["last_sso_sign_in_at"])

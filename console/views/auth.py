@@ -1,14 +1,17 @@
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
 from accounts.services import console_sign_in_failed
-from accounts.services.console_sign_in import console_login_record
+from accounts.services.console_sign_in import SsoRequired, console_password_sign_in
 from config import ratelimit
 from console.forms import ConsoleLoginForm
 from sso.redirects import safe_local_path
@@ -30,6 +33,31 @@ def _safe_next(request) -> str:
     return safe_local_path(request.POST.get("next") or request.GET.get("next"))
 
 
+def _sign_in(request, form):
+    """The password matched: sign in, or point a member or admin to SSO when required."""
+    user = form.user
+    try:
+        console_password_sign_in(user=user, client_address=ratelimit.client_address(request))
+    except SsoRequired as refusal:
+        logger.info("console login needs sso", extra={"event": "console.login_sso_required"})
+        sso_url = reverse("sso:login", args=[refusal.organization.slug])
+        context = {
+            "form": ConsoleLoginForm(request, initial={"email": form.cleaned_data["email"]}),
+            "sso_required": str(refusal),
+            "sso_url": f"{sso_url}?{urlencode({'next': _safe_next(request) or '/console/'})}",
+            "next": _safe_next(request),
+        }
+        return render(request, "console/login.html", context, status=403)
+    login(request, user, backend="accounts.backends.ConsoleEmailBackend")
+    if user.organization.sso_required:
+        messages.warning(
+            request,
+            "You signed in with your password while single sign-on is required: the "
+            "break-glass path for owners. The sign-in is recorded in the activity log.",
+        )
+    return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
+
+
 @never_cache
 @csrf_protect
 def login_view(request):
@@ -47,10 +75,7 @@ def login_view(request):
             return response
         form = ConsoleLoginForm(request, data=request.POST)
         if form.is_valid():
-            user = form.user
-            login(request, user, backend="accounts.backends.ConsoleEmailBackend")
-            console_login_record(user=user)
-            return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
+            return _sign_in(request, form)
         logger.info("console login failed", extra={"event": "console.login_failed"})
         if form.has_error("__all__", code="invalid_login"):
             console_sign_in_failed(

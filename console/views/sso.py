@@ -20,14 +20,24 @@ from console.views.sso_status import sso_summary
 from sso.certificates import describe
 from sso.models import SpKeyState
 from sso.selectors import idp_of, sp_keys_of
-from sso.services import idp_configure, idp_configure_from_metadata, sp_keys_ensure
+from sso.services import (
+    idp_configure,
+    idp_configure_from_metadata,
+    sp_keys_ensure,
+    sso_requirement_set,
+)
 from sso.sp import sp_certificate_pem, sp_metadata_xml, sp_urls
 
 # The IdP forms' ids stay distinct, so each label is tied to its own input.
 MANUAL_IDS = "id_manual_%s"
 OPTIONS_IDS = "id_options_%s"
 # Where each form is on the page: a refused form reloads scrolled to itself.
-FORM_ANCHORS = {"metadata": "idp-metadata", "manual": "idp-manual", "options": "sign-in-options"}
+FORM_ANCHORS = {
+    "metadata": "idp-metadata",
+    "manual": "idp-manual",
+    "options": "sign-in-options",
+    "requirement": "sso-requirement",
+}
 
 
 def _idp_initial(idp) -> dict:
@@ -48,8 +58,9 @@ def _options_initial(idp) -> dict:
     }
 
 
-def _page(request, *, refused=None, form=None):
-    """The page; `refused` names the form ("metadata", "manual", "options") that failed."""
+def _page(request, *, refused=None, form=None, requirement_error=""):
+    """The page; `refused` names the form ("metadata", "manual", "options") that failed,
+    `requirement_error` why requiring SSO was refused."""
     organization = request.user.organization
     idp = idp_of(organization)
     certificate = sp_certificate_pem(organization)
@@ -73,13 +84,17 @@ def _page(request, *, refused=None, form=None):
             "metadata_form": forms["metadata"],
             "manual_form": forms["manual"],
             "options_form": forms["options"],
-            "refused_anchor": FORM_ANCHORS.get(refused, ""),
+            "refused_anchor": FORM_ANCHORS.get(
+                refused or ("requirement" if requirement_error else ""), ""
+            ),
             "anchors": FORM_ANCHORS,
             "public_is_https": settings.PUBLIC_IS_HTTPS,
             "can_edit_sso": request.user.role == Role.OWNER,
             "verified_domains": verified_domain_names(organization),
+            "requirement_error": requirement_error,
+            "last_sso_sign_in_at": request.user.last_sso_sign_in_at,
         },
-        status=400 if refused else 200,
+        status=400 if refused or requirement_error else 200,
     )
 
 
@@ -181,6 +196,34 @@ def sso_enabled(request):
         messages.error(request, str(error))
     else:
         messages.success(request, "Single sign-on is on." if enabled else "Single sign-on is off.")
+    return redirect("console:sso")
+
+
+@console_admin_required
+@require_POST
+def sso_required(request):
+    """Members and admins must sign in with SSO (owners keep the break-glass password)."""
+    required = request.POST.get("required") == "on"
+    try:
+        sso_requirement_set(
+            organization=request.user.organization,
+            required=required,
+            actor=Actor.for_user(request.user),
+            acting_user=request.user,
+        )
+    except PrivilegeRefused as error:
+        messages.error(request, str(error))
+        response = _page(request)
+        response.status_code = 403
+        return response
+    except AccountsError as error:  # SSO off, or no working SSO sign-in by this owner yet
+        return _page(request, requirement_error=str(error))
+    messages.success(
+        request,
+        "Members and admins now sign in with single sign-on only."
+        if required
+        else "Members and admins may sign in with a password again.",
+    )
     return redirect("console:sso")
 
 

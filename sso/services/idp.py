@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.models import AuditAction, Organization, User
-from accounts.services import audit_record
+from accounts.services import audit_record, organization_set_sso_required
 from accounts.services.privileges import check_may_configure_sso
 from sso import certificates as certs
 from sso.errors import MetadataError, SsoError
@@ -141,6 +141,9 @@ def idp_configure(
     )
     if creating:
         sp_keys_ensure(organization=organization, actor=actor)
+    if "enabled" in changes and not idp.enabled:
+        # Nobody could sign in the way the requirement demands: it goes with SSO.
+        organization_set_sso_required(organization=organization, required=False, actor=actor)
     return idp
 
 

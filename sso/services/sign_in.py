@@ -15,7 +15,7 @@ from accounts.actors import Actor
 from accounts.errors import AccountsError
 from accounts.models import AuditAction, Organization, Source, User
 from accounts.selectors import email_in_verified_domain
-from accounts.services import audit_record, user_create
+from accounts.services import audit_record, user_create, user_record_sso_sign_in
 from accounts.transactions import atomic
 from config import ratelimit
 from sso.errors import LoginRefused
@@ -148,6 +148,7 @@ def sso_sign_in(
         user, created = matches[0], False
     if not user.is_active:
         raise LoginRefused("user_deactivated", subject=subject)
+    user_record_sso_sign_in(user=user)
     audit_record(
         organization=idp.organization,
         actor=Actor.for_user(user),

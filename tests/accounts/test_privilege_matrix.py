@@ -9,22 +9,24 @@ import pytest
 from accounts.actors import Actor
 from accounts.domain_verification import record_name, record_value
 from accounts.errors import PrivilegeRefused
-from accounts.models import AuditEvent, OrganizationDomain, Role, Source, User
+from accounts.models import AuditEvent, Organization, OrganizationDomain, Role, Source, User
 from accounts.services import (
     domain_add,
     domain_check,
     domain_remove,
     group_set_grants_admin,
     operator_create,
+    organization_set_sso_required,
     user_deactivate,
     user_delete,
     user_link_to_idp,
     user_reactivate,
+    user_record_sso_sign_in,
     user_set_role,
     user_update,
 )
 from sso.selectors import idp_of
-from sso.services import idp_configure
+from sso.services import idp_configure, sso_requirement_set
 
 ALLOW, REFUSE = True, False
 
@@ -357,3 +359,55 @@ def test_only_owners_and_the_platform_manage_domains(
     setup_events = 0 if action == "add" else 1  # the system's domain_add before the refusal
     assert AuditEvent.objects.count() == events + setup_events
     assert fake_dns.queries == []
+
+
+# Turning the SSO requirement on needs an owner's own working SSO sign-in, so the
+# platform may only turn it off (recovery); tokens and admins never change it.
+REQUIREMENT_MATRIX = [
+    ("owner", True, ALLOW),
+    ("admin", True, REFUSE),
+    ("token", True, REFUSE),
+    ("operator", True, REFUSE),
+    ("command", True, REFUSE),
+    ("owner", False, ALLOW),
+    ("admin", False, REFUSE),
+    ("token", False, REFUSE),
+    ("operator", False, ALLOW),
+    ("command", False, ALLOW),
+]
+
+
+@pytest.mark.parametrize(("actor_kind", "required", "allowed"), REQUIREMENT_MATRIX)
+def test_who_may_require_single_sign_on(
+    actor_kind,
+    required,
+    allowed,
+    people,
+    organization,
+    make_scim_token,
+    make_user,
+    idp_fields,
+    system_actor,
+):
+    idp_configure(organization=organization, actor=system_actor, enabled=True, **idp_fields)
+    organization_set_sso_required(
+        organization=organization, required=not required, actor=system_actor
+    )
+    actor, acting_user = _actor(actor_kind, people, make_scim_token, organization, make_user)
+    if actor_kind == "operator":
+        acting_user = User.objects.get(username="ops")
+    if acting_user is not None:
+        user_record_sso_sign_in(user=acting_user)  # every user here has a working SSO sign-in
+
+    def change():
+        sso_requirement_set(
+            organization=organization, required=required, actor=actor, acting_user=acting_user
+        )
+
+    if allowed:
+        change()
+    else:
+        with pytest.raises(PrivilegeRefused):
+            change()
+    stored = Organization.objects.get(pk=organization.pk).sso_required
+    assert stored == (required if allowed else not required)
