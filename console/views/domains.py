@@ -100,9 +100,13 @@ def domain_check_view(request, domain_id):
 
 
 @console_admin_required
-@require_POST
 def domain_remove_view(request, domain_id):
+    """GET asks for confirmation (owners only); POST removes."""
     domain = _domain_or_404(request, domain_id)
+    if request.method != "POST":
+        if request.user.role != Role.OWNER:
+            return _refused(request, PrivilegeRefused("Only owners can change verified domains."))
+        return render(request, "console/sso/remove_domain.html", {"nav": "sso", "domain": domain})
     try:
         domain_remove(domain=domain, actor=Actor.for_user(request.user), acting_user=request.user)
     except PrivilegeRefused as error:

@@ -108,9 +108,14 @@ def api_key_created(request, key_id):
 
 
 @console_admin_required
-@require_POST
 def api_key_revoke_view(request, key_id):
-    key = services.api_key_revoke(key=_key_or_404(request, key_id), actor=_actor(request))
+    """GET asks for confirmation; POST revokes."""
+    key = _key_or_404(request, key_id)
+    if request.method != "POST":
+        return render(
+            request, "console/integrations/revoke_key.html", {"nav": "integrations", "key": key}
+        )
+    key = services.api_key_revoke(key=key, actor=_actor(request))
     messages.success(
         request, f"API key “{key.label}” ({key.prefix}) is revoked; its requests get 401."
     )

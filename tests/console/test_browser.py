@@ -15,6 +15,8 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from accounts.actors import Actor
+from accounts.events.models import ApiKey
+from accounts.models import OrganizationDomain
 from provisioning.models import ProvisioningToken
 from provisioning.services import token_mark_used, token_revoke
 from tests.conftest import ADMIN_PASSWORD
@@ -423,6 +425,8 @@ def test_every_console_page_is_accessible_and_fits_both_widths(
     people, group = lived_in_organization["people"], lived_in_organization["group"]
     okta = lived_in_organization["tokens"][0]
     endpoint = integrations_in_use["endpoint"]
+    live_key = ApiKey.objects.get(label="File service")
+    domain = OrganizationDomain.objects.get(domain="acme.example")
     # The addresses an admin would see in production, for the screenshots.
     settings.PUBLIC_BASE_URL = "https://roster.example.com"
     check_every_page(axe_page, {"login": "/console/login/"})
@@ -440,7 +444,9 @@ def test_every_console_page_is_accessible_and_fits_both_widths(
         "token-revoke": f"/console/provisioning/tokens/{okta.pk}/revoke/",
         "single-sign-on": "/console/sso/",
         "verified-domains": "/console/sso/domains/",
+        "domain-remove": f"/console/sso/domains/{domain.pk}/remove/",
         "integrations": "/console/integrations/",
+        "api-key-revoke": f"/console/integrations/api-keys/{live_key.pk}/revoke/",
         "webhook-endpoint": f"/console/integrations/webhooks/{endpoint.pk}/",
     }
     check_every_page(axe_page, pages)

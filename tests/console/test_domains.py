@@ -84,7 +84,12 @@ def test_a_domain_verified_by_another_organization_is_explained(
 
 
 def test_an_owner_removes_a_domain(owner_client, pending):
-    response = owner_client.post(reverse("console:domain_remove", args=[pending.pk]), follow=True)
+    url = reverse("console:domain_remove", args=[pending.pk])
+    confirm = owner_client.get(url).content.decode()
+    assert "Remove acme.example?" in confirm
+    assert OrganizationDomain.objects.exists()  # asking is not removing
+
+    response = owner_client.post(url, follow=True)
 
     assert "acme.example removed." in response.content.decode()
     assert not OrganizationDomain.objects.exists()
@@ -121,6 +126,20 @@ def test_an_admin_cannot_change_domains(
     assert AuditEvent.objects.count() == before
     assert list(OrganizationDomain.objects.values_list("domain", flat=True)) == ["acme.example"]
     assert fake_dns.queries == []
+
+
+def test_removing_a_verified_domain_says_what_stops_working(
+    owner_client, admin_client, organization, make_verified_domain
+):
+    domain = make_verified_domain(organization, "acme.example")
+    url = reverse("console:domain_remove", args=[domain.pk])
+
+    page = owner_client.get(url).content.decode()
+    assert "will no longer be sent to your identity provider" in page
+
+    refused = admin_client.get(url)
+    assert refused.status_code == 403
+    assert "Only owners can change verified domains." in refused.content.decode()
 
 
 def test_another_organizations_domain_is_not_found(

@@ -61,11 +61,18 @@ def test_revoking_an_api_key_is_audited(owner_client, org_owner, organization, s
     from accounts.services.integrations import api_key_create
 
     key, _ = api_key_create(organization=organization, label="Old", actor=system_actor)
-    response = owner_client.post(reverse("console:api_key_revoke", args=[key.pk]))
+    url = reverse("console:api_key_revoke", args=[key.pk])
+    confirm = owner_client.get(url).content.decode()
+    assert "Revoke API key “Old”?" in confirm
+    key.refresh_from_db()
+    assert key.revoked_at is None  # asking is not revoking
+
+    response = owner_client.post(url)
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert AuditEvent.objects.get(action=AuditAction.API_KEY_REVOKED).actor_id == str(org_owner.pk)
+    assert "is already revoked" in owner_client.get(url).content.decode()
 
 
 def test_adding_an_endpoint_shows_its_signing_secret_once(owner_client, settings, org_owner):
