@@ -55,23 +55,16 @@ def console_sign_in_failed(
         .select_related("organization")
         .order_by("organization__slug")[:MAX_FAILED_SIGN_IN_EVENTS]
     )
-    return [
-        audit_record(
-            organization=user.organization,
-            actor=CONSOLE_SIGN_IN_ACTOR,
-            action=AuditAction.CONSOLE_LOGIN_FAILED,
-            target_type="user",
-            target_id=user.pk,
-            target_label=user.username,
-            changes={"reason": reason, "client_address": client_address},
-        )
-        for user in users
-    ]
+    return [_sign_in_failed(user, client_address=client_address, reason=reason) for user in users]
 
 
 @transaction.atomic
 def console_sign_in_refused(*, user: User, client_address: str, reason: str) -> AuditEvent:
     """Record a console sign-in refused after the password matched (e.g. SSO required)."""
+    return _sign_in_failed(user, client_address=client_address, reason=reason)
+
+
+def _sign_in_failed(user: User, *, client_address: str, reason: str) -> AuditEvent:
     return audit_record(
         organization=user.organization,
         actor=CONSOLE_SIGN_IN_ACTOR,
