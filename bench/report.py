@@ -113,13 +113,17 @@ def markdown(results: dict) -> str:
                 ]
             ],
         )
-    if hooks := results.get("webhooks"):
+    for hooks in (
+        [results["webhooks"]["steady"], results["webhooks"]] if "webhooks" in results else []
+    ):
         lines += [
             f"## Webhook delivery lag at {hooks['rate_per_s']} events/s "
             f"({hooks['achieved_rate_per_s']} achieved)",
             "",
-            f"{hooks['delivered']} of {hooks['events']} events delivered, "
-            f"{hooks['duplicates']} duplicates, {hooks['unsigned']} unsigned.",
+            f"{hooks['delivered']} of {hooks['events']} events delivered "
+            f"({hooks['delivered_per_s']}/s from the first commit to the last arrival), "
+            f"{hooks['duplicates']} duplicates, {hooks['unsigned']} unsigned."
+            + ("" if hooks["all_delivered"] else " **Not every event was delivered.**"),
             "",
         ]
         lines += _table(
@@ -271,7 +275,7 @@ def plots(results: dict, directory: Path) -> list[Path]:
     if push := results.get("push"):
         figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
         levels = [row["concurrency"] for row in push["rows"]]
-        for kind, marker in (("baseline", "o"), ("push", "s")):
+        for kind, marker in (("readyz", "^"), ("baseline", "o"), ("push", "s")):
             for pct, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
                 left.plot(
                     levels,
@@ -284,7 +288,7 @@ def plots(results: dict, directory: Path) -> list[Path]:
                 levels,
                 [row[kind]["throughput_per_s"] for row in push["rows"]],
                 marker=marker,
-                label=f"{kind} ({'req' if kind == 'baseline' else 'ops'}/s)",
+                label=f"{kind} ({'ops' if kind == 'push' else 'req'}/s)",
             )
         left.set(
             xscale="log",
