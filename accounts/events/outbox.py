@@ -45,44 +45,39 @@ def _write(events: list[DirectoryEvent], *, resource) -> list[DirectoryEvent]:
     return events
 
 
+def _record_resource_event(
+    resource: User | Group, *, kind: str, type: str, actor: Actor, changes: Iterable[str]
+) -> DirectoryEvent | None:
+    """One event about `resource` (a user or a group) as it is after the change."""
+    snapshot = user_snapshot if kind == "user" else group_snapshot
+    data = {kind: snapshot(resource)}
+    if type in (EventType.USER_UPDATED, EventType.GROUP_UPDATED):
+        data["changes"] = sorted(changes)
+    event = _event(
+        organization_id=resource.organization_id,
+        type=type,
+        actor=actor,
+        resource_id=resource.pk,
+        resource_version=resource.version,
+        data=data,
+        **{f"{kind}_id": resource.pk},
+    )
+    written = _write([event], resource=resource)
+    return written[0] if written else None
+
+
 def record_user_event(
     *, user: User, type: str, actor: Actor, changes: Iterable[str] = ()
 ) -> DirectoryEvent | None:
     """One user.* event carrying the user as it is after the change."""
-    data = {"user": user_snapshot(user)}
-    if type == EventType.USER_UPDATED:
-        data["changes"] = sorted(changes)
-    event = _event(
-        organization_id=user.organization_id,
-        type=type,
-        actor=actor,
-        resource_id=user.pk,
-        resource_version=user.version,
-        user_id=user.pk,
-        data=data,
-    )
-    written = _write([event], resource=user)
-    return written[0] if written else None
+    return _record_resource_event(user, kind="user", type=type, actor=actor, changes=changes)
 
 
 def record_group_event(
     *, group: Group, type: str, actor: Actor, changes: Iterable[str] = ()
 ) -> DirectoryEvent | None:
     """One group.created/updated/deleted event carrying the group after the change."""
-    data = {"group": group_snapshot(group)}
-    if type == EventType.GROUP_UPDATED:
-        data["changes"] = sorted(changes)
-    event = _event(
-        organization_id=group.organization_id,
-        type=type,
-        actor=actor,
-        resource_id=group.pk,
-        resource_version=group.version,
-        group_id=group.pk,
-        data=data,
-    )
-    written = _write([event], resource=group)
-    return written[0] if written else None
+    return _record_resource_event(group, kind="group", type=type, actor=actor, changes=changes)
 
 
 def record_membership_events(
