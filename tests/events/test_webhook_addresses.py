@@ -1,5 +1,8 @@
 """Where webhooks may go, with a stubbed resolver: no test here sends real traffic."""
 
+import ssl
+
+import httpx
 import pytest
 
 from accounts.errors import InvalidValue
@@ -114,3 +117,33 @@ def test_registration_refuses_a_private_target(dns, organization, system_actor):
         webhook_endpoint_create(
             organization=organization, url="https://intranet.example/hook", actor=system_actor
         )
+
+
+def test_deliveries_share_one_tls_context_that_verifies_certificates(dns, monkeypatch):
+    # Loading the CA bundle per delivery capped a worker at a few deliveries a second;
+    # the context is built once, and it still checks the certificate and the host name.
+    dns["hooks.example.com"] = ["93.184.216.34"]
+    contexts = []
+
+    class NoSend:
+        def __init__(self, **options):
+            contexts.append(options["verify"])
+            assert options["follow_redirects"] is False and options["trust_env"] is False
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def stream(self, *args, **kwargs):
+            raise httpx.ConnectError("no traffic leaves in tests")
+
+    monkeypatch.setattr(sender.httpx, "Client", NoSend)
+    for _ in range(2):
+        outcome = sender.post("https://hooks.example.com/in", body=b"{}", headers={})
+        assert outcome.error == "ConnectError: no traffic leaves in tests"
+
+    first, second = contexts
+    assert first is second
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
