@@ -151,6 +151,29 @@ def _group(name, **kw) -> Attribute:
     return Attribute(GROUP, CORE_GROUP, name, **kw)
 
 
+# RFC 7643 §3.1: the attributes every resource has, the same on Users and Groups.
+_ID = dict(
+    case_exact=True,
+    mutability=READ_ONLY,
+    returned=ALWAYS,
+    uniqueness="server",
+    stored=SERVER,
+    query="id",
+    filter=ID_FILTER,
+    sortable=True,
+    common=True,
+)
+_EXTERNAL_ID = dict(
+    case_exact=True,
+    stored=COLUMN,
+    field="external_id",
+    query="external_id",
+    filter=TEXT,
+    sortable=True,
+    common=True,
+)
+
+
 def _plural(name, *, value_type=STRING, case_exact=False, types=(), entra=()) -> list:
     """A multi-valued attribute with the RFC 7643 §2.4 sub-attributes, kept in `profile`."""
     long = value_type in (BINARY, REFERENCE)
@@ -223,27 +246,8 @@ def _text_column(name, field, **kw) -> Attribute:
 
 
 USER_ATTRIBUTES: tuple[Attribute, ...] = (
-    _core(
-        "id",
-        case_exact=True,
-        mutability=READ_ONLY,
-        returned=ALWAYS,
-        uniqueness="server",
-        stored=SERVER,
-        query="id",
-        filter=ID_FILTER,
-        sortable=True,
-        common=True,
-    ),
-    _text_column(
-        "externalId",
-        "external_id",
-        case_exact=True,
-        filter=TEXT,
-        sortable=True,
-        common=True,
-        note="case-exact",
-    ),
+    _core("id", **_ID),
+    _core("externalId", **_EXTERNAL_ID, note="case-exact"),
     _text_column(
         "userName",
         "username",
@@ -414,28 +418,8 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
 )
 
 GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
-    _group(
-        "id",
-        case_exact=True,
-        mutability=READ_ONLY,
-        returned=ALWAYS,
-        uniqueness="server",
-        stored=SERVER,
-        query="id",
-        filter=ID_FILTER,
-        sortable=True,
-        common=True,
-    ),
-    _group(
-        "externalId",
-        case_exact=True,
-        stored=COLUMN,
-        field="external_id",
-        query="external_id",
-        filter=TEXT,
-        sortable=True,
-        common=True,
-    ),
+    _group("id", **_ID),
+    _group("externalId", **_EXTERNAL_ID),
     _group(
         "displayName",
         required=True,
