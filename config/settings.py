@@ -98,9 +98,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
-        ENV, "DB_CONNECT_TIMEOUT", 5
-    )
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["connect_timeout"] = env_int(ENV, "DB_CONNECT_TIMEOUT", 5)
+    # Server-side binding lets psycopg prepare a statement once a connection has run it
+    # a few times: PostgreSQL then parses it once per connection instead of per request,
+    # which is most of its CPU on the SCIM hot paths (docs/performance.md). Off behind a
+    # pooler that cannot hold prepared statements (docs/deployment.md).
+    if env_bool(ENV, "DB_PREPARED_STATEMENTS", default=True):
+        _options["server_side_binding"] = True
+        _options["prepare_threshold"] = env_int(ENV, "DB_PREPARE_THRESHOLD", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate limits and throttles must be shared by every app instance: Redis when
