@@ -4,7 +4,6 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.contrib.sessions.models import Session
 
 from accounts.models import User, UserSession
 
@@ -31,11 +30,8 @@ def remember_session(sender, request, user, **kwargs):
     UserSession.objects.bulk_create(
         [UserSession(session_key=request.session.session_key, user=user)], ignore_conflicts=True
     )
-    # Sessions that expired (or were cleared) leave their rows behind; each sign-in
-    # forgets this user's, so the table stays the size of the sessions that exist.
-    UserSession.objects.filter(user=user).exclude(
-        session_key__in=Session.objects.values("session_key")
-    ).delete()
+    # The records of sessions that expired are forgotten by `clearsessions`
+    # (accounts.session_store), not by every sign-in.
 
 
 def forget_session(sender, request, user, **kwargs):

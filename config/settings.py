@@ -196,7 +196,7 @@ SCIM_LOG_RETENTION_DAYS = max(env_int(ENV, "SCIM_LOG_RETENTION_DAYS", 30), 1)
 # A token that used to sync and has sent nothing for this long is reported as silent.
 PROVISIONING_SILENT_HOURS = max(env_int(ENV, "PROVISIONING_SILENT_HOURS", 24), 1)
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "accounts.session_store"
 # Sessions end after this many seconds without a request.
 SESSION_COOKIE_AGE = env_int(ENV, "SESSION_IDLE_SECONDS", 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True

@@ -22,6 +22,19 @@ def idp_of(organization: Organization) -> SamlIdentityProvider | None:
     )
 
 
+def organization_and_idp(slug: str) -> tuple[Organization | None, SamlIdentityProvider | None]:
+    """The organization and its identity provider (enabled or not); one query when it has one."""
+    idp = (
+        SamlIdentityProvider.objects.select_related("organization")
+        .filter(organization__slug=slug)
+        .order_by("pk")
+        .first()
+    )
+    if idp is not None:
+        return idp.organization, idp
+    return organization_by_slug(slug), None
+
+
 def enabled_idp_of(organization: Organization) -> SamlIdentityProvider | None:
     idp = idp_of(organization)
     return idp if idp is not None and idp.enabled else None

@@ -25,7 +25,7 @@ from sso.errors import LoginRefused, LogoutRefused
 from sso.logout import logout_response_url, validate_logout_request
 from sso.models import SpKeyState
 from sso.redirects import safe_local_path
-from sso.selectors import enabled_idp_of, idp_of, organization_by_slug, sp_keys_of
+from sso.selectors import organization_and_idp, sp_keys_of
 from sso.sp import build_saml_settings, request_data, sp_metadata_xml, sp_urls
 from sso.validation import validate_response
 
@@ -36,12 +36,17 @@ SESSION_SAML_KEY = "saml"
 REFUSED_TEMPLATE = "sso/refused.html"
 
 
-def _organization(slug):
-    organization = organization_by_slug(slug)
+def _organization_and_idp(slug):
+    """The organization (404 if none) and its identity provider, enabled or not."""
+    organization, idp = organization_and_idp(slug)
     if organization is None:
         raise Http404("No such organization.")
     bind(organization=organization.slug)
-    return organization
+    return organization, idp
+
+
+def _enabled(idp):
+    return idp if idp is not None and idp.enabled else None
 
 
 def _saml_settings(organization, idp) -> dict:
@@ -56,11 +61,11 @@ def _unavailable(request, status=404):
 
 @require_GET
 def metadata(request, slug):
-    organization = _organization(slug)
+    organization, idp = _organization_and_idp(slug)
     keys = sp_keys_of(organization)
     if SpKeyState.ACTIVE not in keys:
         return _unavailable(request)
-    xml = sp_metadata_xml(organization=organization, idp=idp_of(organization), keys=keys)
+    xml = sp_metadata_xml(organization=organization, idp=idp, keys=keys)
     if xml is None:
         return HttpResponse("Metadata unavailable.", status=503, content_type="text/plain")
     return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
@@ -69,8 +74,8 @@ def metadata(request, slug):
 @never_cache
 @require_GET
 def login(request, slug):
-    organization = _organization(slug)
-    idp = enabled_idp_of(organization)
+    organization, idp = _organization_and_idp(slug)
+    idp = _enabled(idp)
     if idp is None:
         return _unavailable(request)
     next_path = safe_local_path(request.GET.get("next")) or "/"
@@ -152,11 +157,11 @@ def _validated_assertion(request, organization, idp):
 @never_cache
 @require_POST
 def acs(request, slug):
-    organization = _organization(slug)
+    organization, idp = _organization_and_idp(slug)
     throttled = _too_many(request, "sso-acs", settings.SSO_ACS_RATE)
     if throttled is not None:
         return throttled
-    idp = enabled_idp_of(organization)
+    idp = _enabled(idp)
     try:
         if idp is None:
             raise LoginRefused("sso_not_enabled")
@@ -174,9 +179,11 @@ def acs(request, slug):
                 idp=idp, assertion=assertion, idp_initiated=not assertion.in_response_to
             )
             # login() rotates the session key (cycle_key) and records the session for
-            # the user, so deactivation or deletion ends it.
+            # the user, so deactivation or deletion ends it. The session row is written
+            # here, once, so it commits with the sign-in (accounts.session_store).
             auth_login(request, user, backend=SAML_BACKEND)
             _remember_saml_session(request, organization, assertion)
+            request.session.save()
     except LoginRefused as exc:
         if exc.reason != "replayed":
             # The refusal rolled the sign-in back; the assertion stays spent all the same.
@@ -255,11 +262,11 @@ def _sp_logout(request, organization, idp):
 @require_http_methods(["GET", "POST"])
 def slo(request, slug):
     """GET: the IdP's SAML logout messages, or the signed-out page. POST: sign out."""
-    organization = _organization(slug)
+    organization, idp = _organization_and_idp(slug)
     throttled = _too_many(request, "sso-slo", settings.SSO_SLO_RATE)
     if throttled is not None:
         return throttled
-    idp = enabled_idp_of(organization)
+    idp = _enabled(idp)
     if request.method == "POST":
         return _sp_logout(request, organization, idp)
     if idp is not None and "SAMLRequest" in request.GET:

@@ -1,7 +1,11 @@
 """Deactivating or deleting a user ends their sessions once the change commits."""
 
+from datetime import timedelta
+
 from django.contrib.sessions.models import Session
+from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import UserSession
 from accounts.services import user_deactivate, user_delete
@@ -62,11 +66,18 @@ def test_logging_out_forgets_the_session(client, org_admin):
     assert not UserSession.objects.filter(session_key=session_key).exists()
 
 
-def test_signing_in_forgets_the_users_sessions_that_no_longer_exist(client, org_admin):
-    expired_key = _log_in(client, org_admin)
-    Session.objects.filter(session_key=expired_key).delete()  # as clearsessions does
-    assert UserSession.objects.filter(session_key=expired_key).exists()
-    live_key = _log_in(Client(), org_admin)  # another browser, no sign-out in between
+def test_clearsessions_forgets_the_records_of_sessions_that_are_gone(client, org_admin):
+    ended_key = _log_in(client, org_admin)
+    Session.objects.filter(session_key=ended_key).delete()  # ended without a sign-out
+    live_key = _log_in(Client(), org_admin)
+    expired_key = _log_in(Client(), org_admin)
+    Session.objects.filter(session_key=expired_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+
+    call_command("clearsessions")
+
+    assert not Session.objects.filter(session_key=expired_key).exists()
     assert list(
         UserSession.objects.filter(user=org_admin).values_list("session_key", flat=True)
     ) == [live_key]
