@@ -112,6 +112,11 @@ class Attribute:
     # What a reader of the documented mapping should know (docs/scim.md).
     note: str = ""
 
+    def __deepcopy__(self, memo):
+        # Immutable and shared: copying a user's document (keyed by these) copies its
+        # values only, not the table's entries once per write.
+        return self
+
     @property
     def path(self) -> str:
         return f"{self.name}.{self.sub}" if self.sub else self.name

@@ -1,5 +1,6 @@
 """The attribute table itself: complete, consistent, and backed by the database's indexes."""
 
+import copy
 import re
 from pathlib import Path
 
@@ -140,3 +141,13 @@ def test_the_documented_table_has_one_row_per_attribute():
     documented = set(re.findall(r"^\| [^|]+ \| `([^`]+)` \|", section, flags=re.M))
     rows = {a.path for rows in table.TABLES.values() for a in rows}
     assert documented == rows
+
+
+def test_copying_a_document_copies_its_values_and_shares_the_table_entries():
+    attribute = Attribute(USER, CORE_USER, "emails", multi_valued=True)
+    document = {attribute: [{"value": "ada@example.com"}]}
+    copied = copy.deepcopy(document)
+    (key,) = copied
+    assert key is attribute
+    copied[key][0]["value"] = "grace@example.com"
+    assert document[attribute] == [{"value": "ada@example.com"}]
