@@ -158,6 +158,25 @@ def test_database_url_selects_postgresql_with_health_checked_reuse():
     }
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, {"connect_timeout": 5, "server_side_binding": True, "prepare_threshold": 5}),
+        ("0", {"connect_timeout": 5}),
+    ],
+)
+def test_postgresql_statements_are_prepared_unless_turned_off(value, expected):
+    code = PRINT_SETTINGS.replace(
+        "{name: getattr(settings, name) for name in %r}", "settings.DATABASES['default'][%r]"
+    )
+    env = {"SECRET_KEY": "k" * 60, "DATABASE_URL": "postgres://u:p@db.internal:5432/roster"}
+    if value is not None:
+        env["DB_PREPARED_STATEMENTS"] = value
+    result = _start(env, code % ("OPTIONS",))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
+
+
 def test_production_settings_pass_the_deployment_checks():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
