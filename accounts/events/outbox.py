@@ -1,20 +1,22 @@
 """The transactional outbox: directory events written inside the change's transaction.
 
-Services call these next to their audit write, so a rolled-back change leaves no event
-and a no-op (which returns before the audit write) leaves none either. Webhook
-deliveries for the new events are queued in the same transaction (accounts.events.fanout).
+Services build a change's events here and write them with its audit event
+(`record_change`), so a rolled-back change leaves no event and a no-op (which returns
+before the audit write) leaves none either. Webhook deliveries for the new events are
+queued in the same transaction (accounts.events.fanout).
 """
 
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.expressions import DatabaseDefault
 
 from accounts.actors import Actor
 from accounts.events.fanout import queue_deliveries
 from accounts.events.models import DirectoryEvent, EventType
 from accounts.events.snapshots import group_snapshot, user_snapshot
-from accounts.models import Group, Organization, User
+from accounts.models import AuditEvent, Group, Organization, User
 from config.request_context import current_request_id
 
 
@@ -36,24 +38,96 @@ def _organization_in_hand(resource) -> Organization | None:
     return resource.organization if field.is_cached(resource) else None
 
 
-def _write(events: list[DirectoryEvent], *, resource) -> list[DirectoryEvent]:
-    if not events or not getattr(settings, "DIRECTORY_EVENTS_ENABLED", True):
+def record_change(*, audit: AuditEvent, events: list[DirectoryEvent]) -> list[DirectoryEvent]:
+    """Write a change's audit event and its directory events; returns the events written.
+
+    On PostgreSQL one statement writes both; the events keep the outbox's rules:
+    written only inside the change's transaction, not at all when
+    DIRECTORY_EVENTS_ENABLED is off, their webhook deliveries queued with them.
+    """
+    if not getattr(settings, "DIRECTORY_EVENTS_ENABLED", True):
+        events = []
+    if not events:
+        audit.save(force_insert=True)
         return []
     assert transaction.get_connection().in_atomic_block, "write events inside the change"
-    DirectoryEvent.objects.bulk_create(events)
-    queue_deliveries(events, organization=_organization_in_hand(resource))
+    if connection.vendor == "postgresql":
+        _insert_with_audit(audit, events)
+    else:
+        audit.save(force_insert=True)
+        DirectoryEvent.objects.bulk_create(events)
+    queue_deliveries(events, organization=_organization_in_hand(audit))
     return events
 
 
-def _record_resource_event(
+def _insert_with_audit(audit: AuditEvent, events: list[DirectoryEvent]) -> None:
+    """`WITH audit AS (INSERT ...) INSERT INTO <events> ... RETURNING`: one round trip.
+
+    The rows are what save() and bulk_create() would write, and the objects come back
+    as those leave them: primary keys and the events' transaction id set, saved.
+    """
+    audit_sql, audit_params = _values_insert([audit])
+    events_sql, events_params = _values_insert(events)
+    quote = connection.ops.quote_name
+    audit_id = quote(AuditEvent._meta.pk.column)
+    returned = ", ".join(
+        quote(DirectoryEvent._meta.get_field(name).column) for name in ("id", "transaction_id")
+    )
+    # Identifiers from the models, every value a parameter (_values_insert).
+    sql = (
+        f"WITH audit AS ({audit_sql} RETURNING {audit_id}) {events_sql} "  # noqa: S608
+        f"RETURNING {returned}, (SELECT {audit_id} FROM audit)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, audit_params + events_params)
+        rows = cursor.fetchall()
+    # PostgreSQL returns a multi-row VALUES' rows in order; bulk_create relies on it too.
+    for event, row in zip(events, rows, strict=True):
+        event.pk, event.transaction_id, audit.pk = row
+        _mark_saved(event)
+    _mark_saved(audit)
+
+
+def _values_insert(objs: list) -> tuple[str, list]:
+    """`INSERT INTO <table> (<columns>) VALUES (...), ...` for new objects of one model.
+
+    Identifiers from the model, every value a parameter prepared by its field
+    (pre_save, then get_db_prep_save, as the ORM does); a database default is the
+    column's DEFAULT; the auto-incremented id is the sequence's.
+    """
+    meta = type(objs[0])._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    rows, params = [], []
+    for obj in objs:
+        placeholders = []
+        for field in fields:
+            value = field.pre_save(obj, add=True)
+            if isinstance(value, DatabaseDefault):
+                placeholders.append("DEFAULT")
+                continue
+            placeholders.append("%s")
+            params.append(field.get_db_prep_save(value, connection))
+        rows.append(f"({', '.join(placeholders)})")
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join(rows)}"  # noqa: S608
+    return sql, params
+
+
+def _mark_saved(obj) -> None:
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def _resource_event(
     resource: User | Group, *, kind: str, type: str, actor: Actor, changes: Iterable[str]
-) -> DirectoryEvent | None:
+) -> DirectoryEvent:
     """One event about `resource` (a user or a group) as it is after the change."""
     snapshot = user_snapshot if kind == "user" else group_snapshot
     data = {kind: snapshot(resource)}
     if type in (EventType.USER_UPDATED, EventType.GROUP_UPDATED):
         data["changes"] = sorted(changes)
-    event = _event(
+    return _event(
         organization_id=resource.organization_id,
         type=type,
         actor=actor,
@@ -62,25 +136,23 @@ def _record_resource_event(
         data=data,
         **{f"{kind}_id": resource.pk},
     )
-    written = _write([event], resource=resource)
-    return written[0] if written else None
 
 
-def record_user_event(
+def user_event(
     *, user: User, type: str, actor: Actor, changes: Iterable[str] = ()
-) -> DirectoryEvent | None:
+) -> DirectoryEvent:
     """One user.* event carrying the user as it is after the change."""
-    return _record_resource_event(user, kind="user", type=type, actor=actor, changes=changes)
+    return _resource_event(user, kind="user", type=type, actor=actor, changes=changes)
 
 
-def record_group_event(
+def group_event(
     *, group: Group, type: str, actor: Actor, changes: Iterable[str] = ()
-) -> DirectoryEvent | None:
+) -> DirectoryEvent:
     """One group.created/updated/deleted event carrying the group after the change."""
-    return _record_resource_event(group, kind="group", type=type, actor=actor, changes=changes)
+    return _resource_event(group, kind="group", type=type, actor=actor, changes=changes)
 
 
-def record_membership_events(
+def membership_events(
     *, group: Group, type: str, user_ids: Iterable, actor: Actor, users: dict | None = None
 ) -> list[DirectoryEvent]:
     """One group.member_added/removed event per member; the group's version orders them.
@@ -111,4 +183,4 @@ def record_membership_events(
                 data={"group": group_data, "user": user_data},
             )
         )
-    return _write(events, resource=group)
+    return events

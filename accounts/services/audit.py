@@ -8,7 +8,7 @@ from config.request_context import current_request_id
 CONSOLE_SIGN_IN_ACTOR = Actor.system("console sign-in")
 
 
-def audit_record(
+def audit_entry(
     *,
     organization: Organization,
     actor: Actor,
@@ -18,8 +18,9 @@ def audit_record(
     target_label: str = "",
     changes: dict | None = None,
 ) -> AuditEvent:
-    """Append one audit event; call it inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
+    """One audit event, not yet written: `audit_record` writes it, or the outbox with the
+    directory events of the same change (accounts.events.outbox.record_change)."""
+    return AuditEvent(
         organization=organization,
         actor_type=actor.type,
         actor_id=actor.id,
@@ -31,6 +32,31 @@ def audit_record(
         changes=changes or {},
         request_id=current_request_id(),
     )
+
+
+def audit_record(
+    *,
+    organization: Organization,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    changes: dict | None = None,
+) -> AuditEvent:
+    """Append one audit event; call it inside the transaction of the change it records."""
+    event = audit_entry(
+        organization=organization,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        changes=changes,
+    )
+    # What AuditEvent.objects.create() does.
+    event.save(force_insert=True)
+    return event
 
 
 # One refused console sign-in writes at most this many events (one per organization

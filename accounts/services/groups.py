@@ -6,9 +6,9 @@ from django.utils import timezone
 from accounts.actors import Actor
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
 from accounts.events.models import EventType
-from accounts.events.outbox import record_group_event, record_membership_events
-from accounts.models import AuditAction, Group, Membership, Organization, User
-from accounts.services.audit import audit_record
+from accounts.events.outbox import group_event, membership_events, record_change
+from accounts.models import AuditAction, AuditEvent, Group, Membership, Organization, User
+from accounts.services.audit import audit_entry
 from accounts.services.role_mapping import roles_apply_mapping
 from accounts.transactions import atomic, holds_lock
 
@@ -39,8 +39,10 @@ def _locked(group: Group) -> Group:
     return Group.objects.select_for_update().get(pk=group.pk)
 
 
-def _audit_group(group: Group, *, actor: Actor, action: str, changes: dict | None = None) -> None:
-    audit_record(
+def _audit_group(
+    group: Group, *, actor: Actor, action: str, changes: dict | None = None
+) -> AuditEvent:
+    return audit_entry(
         organization=group.organization,
         actor=actor,
         action=action,
@@ -151,27 +153,16 @@ def group_create(
     member_ids = list(members_by_id)
     _save_unique(group, force_insert=True)
     _add(group, member_ids)
-    _audit_group(
-        group,
-        actor=actor,
-        action=AuditAction.GROUP_CREATED,
-        changes={"displayName": display_name, "externalId": external_id},
-    )
-    record_group_event(group=group, type=EventType.GROUP_CREATED, actor=actor)
-    if member_ids:
-        _audit_group(
+    record_change(
+        audit=_audit_group(
             group,
             actor=actor,
-            action=AuditAction.GROUP_MEMBERS_ADDED,
-            changes=_member_changes(member_ids),
-        )
-        record_membership_events(
-            group=group,
-            type=EventType.GROUP_MEMBER_ADDED,
-            user_ids=member_ids,
-            actor=actor,
-            users=members_by_id,
-        )
+            action=AuditAction.GROUP_CREATED,
+            changes={"displayName": display_name, "externalId": external_id},
+        ),
+        events=[group_event(group=group, type=EventType.GROUP_CREATED, actor=actor)],
+    )
+    _record_member_changes(group, actor, added=member_ids, users=members_by_id)
     return group
 
 
@@ -201,17 +192,19 @@ def group_update(
 def group_delete(*, group: Group, actor: Actor) -> None:
     """Delete the group; its members stay."""
     group = _locked(group)
-    _audit_group(
-        group,
-        actor=actor,
-        action=AuditAction.GROUP_DELETED,
-        changes={"displayName": group.display_name, "externalId": group.external_id},
-    )
     members = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
     organization, mapped, name = group.organization, group.grants_admin, group.display_name
     # The deletion is the resource's last version, newer than any event before it.
     group.version += 1
-    record_group_event(group=group, type=EventType.GROUP_DELETED, actor=actor)
+    record_change(
+        audit=_audit_group(
+            group,
+            actor=actor,
+            action=AuditAction.GROUP_DELETED,
+            changes={"displayName": group.display_name, "externalId": group.external_id},
+        ),
+        events=[group_event(group=group, type=EventType.GROUP_DELETED, actor=actor)],
+    )
     group.delete()
     if mapped:
         roles_apply_mapping(
@@ -220,22 +213,27 @@ def group_delete(*, group: Group, actor: Actor) -> None:
 
 
 def _record_member_changes(
-    group: Group, actor: Actor, *, added: list = (), removed: list = (), users: dict | None = None
+    group: Group,
+    actor: Actor,
+    *,
+    added: list = (),
+    removed: list = (),
+    users: dict | None = None,
 ) -> None:
-    """One audit event per direction for what really changed."""
-    for action, user_ids in (
-        (AuditAction.GROUP_MEMBERS_ADDED, added),
-        (AuditAction.GROUP_MEMBERS_REMOVED, removed),
+    """One audit event per direction for what really changed, with its member events."""
+    for action, type, user_ids in (
+        (AuditAction.GROUP_MEMBERS_ADDED, EventType.GROUP_MEMBER_ADDED, added),
+        (AuditAction.GROUP_MEMBERS_REMOVED, EventType.GROUP_MEMBER_REMOVED, removed),
     ):
         if user_ids:
-            _audit_group(group, actor=actor, action=action, changes=_member_changes(user_ids))
-    for type, user_ids in (
-        (EventType.GROUP_MEMBER_ADDED, added),
-        (EventType.GROUP_MEMBER_REMOVED, removed),
-    ):
-        record_membership_events(
-            group=group, type=type, user_ids=user_ids, actor=actor, users=users
-        )
+            record_change(
+                audit=_audit_group(
+                    group, actor=actor, action=action, changes=_member_changes(user_ids)
+                ),
+                events=membership_events(
+                    group=group, type=type, user_ids=user_ids, actor=actor, users=users
+                ),
+            )
     if group.grants_admin and (added or removed):
         roles_apply_mapping(
             organization=group.organization,
@@ -275,12 +273,18 @@ def _apply(
     group.version += 1
     _save_unique(group)
     if changes:
-        _audit_group(group, actor=actor, action=AuditAction.GROUP_UPDATED, changes=changes)
-        record_group_event(
-            group=group,
-            type=EventType.GROUP_UPDATED,
-            actor=actor,
-            changes=[_GROUP_EVENT_FIELDS[name] for name in changes],
+        record_change(
+            audit=_audit_group(
+                group, actor=actor, action=AuditAction.GROUP_UPDATED, changes=changes
+            ),
+            events=[
+                group_event(
+                    group=group,
+                    type=EventType.GROUP_UPDATED,
+                    actor=actor,
+                    changes=[_GROUP_EVENT_FIELDS[name] for name in changes],
+                )
+            ],
         )
     users = {**to_add, **to_remove, **(wanted if replace is not None else {})}
     _record_member_changes(group, actor, added=added, removed=removed, users=users)

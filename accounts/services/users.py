@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -5,9 +7,9 @@ from accounts import addresses, sessions
 from accounts.actors import Actor
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
 from accounts.events.models import EventType
-from accounts.events.outbox import record_user_event
-from accounts.models import AuditAction, Organization, Role, Source, User
-from accounts.services.audit import audit_record
+from accounts.events.outbox import record_change, user_event
+from accounts.models import AuditAction, AuditEvent, Organization, Role, Source, User
+from accounts.services.audit import audit_entry
 from accounts.services.privileges import (
     check_console_actor,
     check_not_last_owner,
@@ -57,8 +59,10 @@ def _locked(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
-def _audit_user(user: User, *, actor: Actor, action: str, changes: dict | None = None) -> None:
-    audit_record(
+def _audit_user(
+    user: User, *, actor: Actor, action: str, changes: dict | None = None
+) -> AuditEvent:
+    return audit_entry(
         organization=user.organization,
         actor=actor,
         action=action,
@@ -66,6 +70,22 @@ def _audit_user(user: User, *, actor: Actor, action: str, changes: dict | None =
         target_id=user.pk,
         target_label=user.username,
         changes=changes,
+    )
+
+
+def _record(
+    user: User,
+    *,
+    actor: Actor,
+    action: str,
+    type: str,
+    changes: dict | None = None,
+    fields: Iterable[str] = (),
+) -> None:
+    """The change's audit event and its directory event (naming the changed `fields`)."""
+    record_change(
+        audit=_audit_user(user, actor=actor, action=action, changes=changes),
+        events=[user_event(user=user, type=type, actor=actor, changes=fields)],
     )
 
 
@@ -141,10 +161,11 @@ def user_create(
     else:
         user.set_unusable_password()
     _save_unique(user, force_insert=True)
-    _audit_user(
+    _record(
         user,
         actor=actor,
         action=AuditAction.USER_CREATED,
+        type=EventType.USER_CREATED,
         changes={
             "userName": username,
             "email": sign_in["email"],
@@ -154,7 +175,6 @@ def user_create(
             "source": source,
         },
     )
-    record_user_event(user=user, type=EventType.USER_CREATED, actor=actor)
     return user
 
 
@@ -219,8 +239,14 @@ def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fie
     user.version += 1
     _save_unique(user)
     if changes:
-        _audit_user(user, actor=actor, action=AuditAction.USER_UPDATED, changes=changes)
-        record_user_event(user=user, type=EventType.USER_UPDATED, actor=actor, changes=changes)
+        _record(
+            user,
+            actor=actor,
+            action=AuditAction.USER_UPDATED,
+            type=EventType.USER_UPDATED,
+            changes=changes,
+            fields=changes,
+        )
     if activation:
         _record_activation(user, actor=actor)
     return user
@@ -229,11 +255,11 @@ def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fie
 def _record_activation(user: User, *, actor: Actor) -> None:
     """The audit event of a (re)activation; a deactivation ends the sessions after commit."""
     if user.is_active:
-        _audit_user(user, actor=actor, action=AuditAction.USER_REACTIVATED)
-        record_user_event(user=user, type=EventType.USER_REACTIVATED, actor=actor)
+        _record(
+            user, actor=actor, action=AuditAction.USER_REACTIVATED, type=EventType.USER_REACTIVATED
+        )
         return
-    _audit_user(user, actor=actor, action=AuditAction.USER_DEACTIVATED)
-    record_user_event(user=user, type=EventType.USER_DEACTIVATED, actor=actor)
+    _record(user, actor=actor, action=AuditAction.USER_DEACTIVATED, type=EventType.USER_DEACTIVATED)
     session_keys = sessions.session_keys_of(user)
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
 
@@ -296,15 +322,15 @@ def user_delete(*, user: User, actor: Actor) -> None:
     check_token_may_act_on(user, actor)
     check_not_last_owner(user, verb="delete")
     session_keys = sessions.session_keys_of(user)
-    _audit_user(
+    # The deletion is the resource's last version, newer than any event before it.
+    user.version += 1
+    _record(
         user,
         actor=actor,
         action=AuditAction.USER_DELETED,
+        type=EventType.USER_DELETED,
         changes={"userName": user.username, "externalId": user.external_id},
     )
-    # The deletion is the resource's last version, newer than any event before it.
-    user.version += 1
-    record_user_event(user=user, type=EventType.USER_DELETED, actor=actor)
     user.delete()
     transaction.on_commit(lambda: sessions.end_sessions(session_keys))
 
@@ -336,13 +362,14 @@ def user_set_role(*, user: User, role: str, actor: Actor, acting_user: User | No
     user.role_from_mapping = False
     user.version += 1
     user.save(update_fields=["role", "role_from_mapping", "version", "updated_at"])
-    _audit_user(
+    _record(
         user,
         actor=actor,
         action=AuditAction.USER_ROLE_CHANGED,
+        type=EventType.USER_UPDATED,
         changes={"role": {"from": old_role, "to": role}},
+        fields=["role"],
     )
-    record_user_event(user=user, type=EventType.USER_UPDATED, actor=actor, changes=["role"])
     return user
 
 
@@ -351,7 +378,10 @@ def user_set_password(*, user: User, password: str, actor: Actor) -> User:
     user = _locked(user)
     user.set_password(password)
     user.save(update_fields=["password", "updated_at"])
-    _audit_user(user, actor=actor, action=AuditAction.USER_PASSWORD_SET)
+    # Passwords are not in the directory: no event.
+    record_change(
+        audit=_audit_user(user, actor=actor, action=AuditAction.USER_PASSWORD_SET), events=[]
+    )
     return user
 
 
@@ -372,11 +402,14 @@ def user_link_to_idp(*, user: User, linked: bool, actor: Actor, acting_user: Use
     user.idp_linked = linked
     user.version += 1
     user.save(update_fields=["idp_linked", "version", "updated_at"])
-    _audit_user(
-        user,
-        actor=actor,
-        action=AuditAction.USER_IDP_LINKED,
-        changes={"idp_linked": {"from": not linked, "to": linked}},
+    record_change(
+        audit=_audit_user(
+            user,
+            actor=actor,
+            action=AuditAction.USER_IDP_LINKED,
+            changes={"idp_linked": {"from": not linked, "to": linked}},
+        ),
+        events=[],
     )
     return user
 

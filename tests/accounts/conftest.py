@@ -40,7 +40,8 @@ def fail_audit(monkeypatch):
 
     def break_audit():
         for module in ("accounts.services.users", "accounts.services.groups"):
-            monkeypatch.setattr(f"{module}.audit_record", fail)
+            # Audit events are written with their directory events (outbox.record_change).
+            monkeypatch.setattr(f"{module}.record_change", fail)
 
     return break_audit
 
