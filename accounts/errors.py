@@ -36,6 +36,14 @@ class CrossOrganizationMember(AccountsError):
         super().__init__("Group members must be users of the group's own organization.")
 
 
+class UnknownMember(AccountsError):
+    """A member named by an id that is no user of the group's organization."""
+
+    def __init__(self, user_id: str):
+        super().__init__(f"No user with id {user_id!r} in this organization.")
+        self.user_id = user_id
+
+
 class InvalidValue(AccountsError):
     """A value the domain cannot hold (empty userName, unknown role, ...)."""
 

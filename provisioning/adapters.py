@@ -10,9 +10,9 @@ from django_scim.adapters import SCIMGroup, SCIMUser
 
 from accounts import services
 from accounts.actors import Actor
+from accounts.errors import UnknownMember
 from accounts.models import Source
 from accounts.selectors import users_by_ids
-from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.group_operations import GroupChange
 from provisioning.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER, public_url
 from provisioning.user_attributes import UserChange, document_of, fields_of, rendered
@@ -181,9 +181,7 @@ class ScimGroupAdapter(ScimResourceMixin, SCIMGroup):
         found = users_by_ids(self.organization, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
-            raise BadRequest(
-                f"No user with id {missing[0]!r} in this organization.", scim_type=INVALID_VALUE
-            )
+            raise UnknownMember(missing[0])
         return [found[i] for i in dict.fromkeys(ids)]
 
     def known_members(self, ids: list[str]):

@@ -76,7 +76,7 @@ def response_for(error: Exception) -> HttpResponse | None:
         return error_response(int(error.status), error.detail, error.scim_type)
     if isinstance(error, domain.UsernameTaken | domain.GroupNameTaken):
         return error_response(409, str(error), UNIQUENESS)
-    if isinstance(error, domain.CrossOrganizationMember):
+    if isinstance(error, domain.CrossOrganizationMember | domain.UnknownMember):
         return error_response(400, str(error), INVALID_VALUE)
     if isinstance(error, domain.InvalidValue):
         return error_response(400, str(error), INVALID_VALUE)

@@ -186,6 +186,17 @@ class GroupChange:
 
     def apply(self, adapter):
         """One call of `group_apply` (or `group_create`); returns the group."""
+        if adapter.obj is not None and self.replace is None and list(self.named) == list(self.add):
+            # Every user named is one to add: the service reads them in the statement
+            # that adds them, and refuses an unknown id as resolve_members would.
+            return services.group_apply(
+                group=adapter.obj,
+                actor=adapter.actor,
+                display_name=self.display_name,
+                external_id=self.external_id,
+                add_ids=list(self.add),
+                remove=adapter.known_members(list(self.remove)),
+            )
         users = adapter.resolve_members(list(self.named))
         by_id = {str(user.pk): user for user in users}
         if adapter.obj is None:

@@ -4,10 +4,11 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from accounts.actors import Actor
-from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue
+from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue, UnknownMember
 from accounts.events.models import EventType
 from accounts.events.outbox import group_event, membership_events, record_change
 from accounts.models import AuditAction, AuditEvent, Group, Membership, Organization, User
+from accounts.selectors import parse_id
 from accounts.services.audit import audit_entry
 from accounts.services.role_mapping import roles_apply_mapping
 from accounts.transactions import atomic, holds_lock
@@ -117,6 +118,100 @@ def _insert_memberships(group: Group, user_ids: list) -> set:
             cursor.execute(insert + rows + on_conflict, params)
             inserted.update(user_field.target_field.to_python(row[0]) for row in cursor.fetchall())
     return inserted
+
+
+def _add_named(group: Group, user_ids: list[str], *, bump: bool) -> tuple[list, dict, bool]:
+    """Add the organization's users named by `user_ids` (ids as a client sent them).
+
+    Returns the ids added (in the order named), the users by id, and whether the
+    group's version was bumped here. Any id that names no user of the organization
+    refuses the change (UnknownMember), the rows already written rolling back with it.
+    """
+    parsed = [user_id for user_id in map(parse_id, user_ids) if user_id is not None]
+    if connection.vendor == "postgresql" and parsed:
+        users, inserted, bumped = _insert_named_memberships(group, parsed, bump=bump)
+    else:
+        users = list(User.objects.filter(organization_id=group.organization_id, pk__in=parsed))
+        inserted, bumped = _insert_memberships(group, [user.pk for user in users]), False
+    found = {str(user.pk): user for user in users}
+    missing = [user_id for user_id in user_ids if user_id not in found]
+    if missing:
+        raise UnknownMember(missing[0])
+    named = {found[user_id].pk: found[user_id] for user_id in user_ids}
+    return [user_id for user_id in named if user_id in inserted], named, bumped
+
+
+def _insert_named_memberships(group: Group, user_ids: list, *, bump: bool):
+    """One statement reads the users named, adds those not yet members and, with `bump`,
+    sets the group's next version if any was added (data-modifying CTEs, PostgreSQL).
+
+    The users come back as model instances (their snapshots go into the events), each
+    saying whether it was added. Identifiers from the models, every value a parameter.
+    """
+    now = timezone.now()
+    parts = [("named", *_named_users(group, user_ids)), ("added", *_added_memberships(group, now))]
+    if bump:
+        parts.append(("bumped", *_version_bump(group, now)))
+    user_column = connection.ops.quote_name(Membership._meta.get_field("user").column)
+    user_pk = connection.ops.quote_name(User._meta.pk.column)
+    ctes = ", ".join(f"{name} AS ({sql})" for name, sql, _params in parts)
+    sql = (
+        f"WITH {ctes} SELECT named.*, added.{user_column} IS NOT NULL AS was_added "  # noqa: S608
+        f"FROM named LEFT JOIN added ON added.{user_column} = named.{user_pk}"
+    )
+    params = [param for _name, _sql, part_params in parts for param in part_params]
+    users = list(User.objects.raw(sql, params))
+    inserted = {user.pk for user in users if user.was_added}
+    bumped = bump and bool(inserted)
+    if bumped:
+        group.version, group.updated_at = group.version + 1, now
+    return users, inserted, bumped
+
+
+def _named_users(group: Group, user_ids: list) -> tuple[str, list]:
+    meta, quote = User._meta, connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    organization = quote(meta.get_field("organization").column)
+    sql = (
+        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {organization} = %s AND {quote(meta.pk.column)} = ANY(%s)"
+    )
+    ids = [meta.pk.get_db_prep_value(user_id, connection) for user_id in user_ids]
+    return sql, [group.organization_id, ids]
+
+
+def _added_memberships(group: Group, now) -> tuple[str, list]:
+    meta, quote = Membership._meta, connection.ops.quote_name
+    group_field, user_field, created_field = (
+        meta.get_field(name) for name in ("group", "user", "created_at")
+    )
+    group_column, user_column = quote(group_field.column), quote(user_field.column)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"({group_column}, {user_column}, {quote(created_field.column)}) "
+        f"SELECT %s, {quote(User._meta.pk.column)}, %s FROM named "
+        f"ON CONFLICT ({group_column}, {user_column}) DO NOTHING RETURNING {user_column}"
+    )
+    return sql, [
+        group_field.get_db_prep_value(group.pk, connection),
+        created_field.get_db_prep_value(now, connection),
+    ]
+
+
+def _version_bump(group: Group, now) -> tuple[str, list]:
+    """What group.save() changes when only the members did: the version, updated_at."""
+    meta, quote = Group._meta, connection.ops.quote_name
+    version, updated_at = (meta.get_field(name) for name in ("version", "updated_at"))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} "  # noqa: S608
+        f"SET {quote(version.column)} = %s, {quote(updated_at.column)} = %s "
+        f"WHERE {quote(meta.pk.column)} = %s AND EXISTS (SELECT 1 FROM added)"
+    )
+    return sql, [
+        version.get_db_prep_value(group.version + 1, connection),
+        updated_at.get_db_prep_value(now, connection),
+        meta.pk.get_db_prep_value(group.pk, connection),
+    ]
 
 
 def _add(group: Group, user_ids: list) -> list:
@@ -250,10 +345,20 @@ def _apply(
     display_name: str | None = None,
     external_id: str | None = None,
     add: Iterable[User] = (),
+    add_ids: Iterable[str] = (),
     remove: Iterable[User] = (),
     replace: Iterable[User] | None = None,
 ) -> tuple[Group, list, list]:
     group = _locked(group)
+    # Ids are checked first, as if the caller had looked the users up itself. When they
+    # are the whole change, the statement that adds them bumps the version as well.
+    add_ids = list(add_ids)
+    only_ids = (
+        not (add or remove) and replace is None and display_name is None and external_id is None
+    )
+    added_by_id, named, bumped = (
+        _add_named(group, add_ids, bump=only_ids) if add_ids else ([], {}, False)
+    )
     changes = _attribute_changes(group, display_name=display_name, external_id=external_id)
     to_add = _unique_users(group, add)
     to_remove = _unique_users(group, remove)
@@ -266,12 +371,19 @@ def _apply(
         removed = _remove(group, [user_id for user_id in current if user_id not in wanted])
         added = _add(group, [user_id for user_id in wanted if user_id not in current])
     else:
-        removed = _remove(group, [user_id for user_id in to_remove if user_id not in to_add])
-        added = _add(group, list(to_add))
+        removed = _remove(
+            group,
+            [user_id for user_id in to_remove if user_id not in to_add and user_id not in named],
+        )
+        added = [
+            *added_by_id,
+            *_add(group, [user_id for user_id in to_add if user_id not in named]),
+        ]
     if not changes and not added and not removed:
         return group, [], []
-    group.version += 1
-    _save_unique(group)
+    if not bumped:
+        group.version += 1
+        _save_unique(group)
     if changes:
         record_change(
             audit=_audit_group(
@@ -286,7 +398,7 @@ def _apply(
                 )
             ],
         )
-    users = {**to_add, **to_remove, **(wanted if replace is not None else {})}
+    users = {**named, **to_add, **to_remove, **(wanted if replace is not None else {})}
     _record_member_changes(group, actor, added=added, removed=removed, users=users)
     return group, added, removed
 
@@ -299,6 +411,7 @@ def group_apply(
     display_name: str | None = None,
     external_id: str | None = None,
     add: Iterable[User] = (),
+    add_ids: Iterable[str] = (),
     remove: Iterable[User] = (),
     replace: Iterable[User] | None = None,
 ) -> Group:
@@ -308,13 +421,20 @@ def group_apply(
     members added, members removed); nothing is written when nothing changes. The
     members become `replace` (or stay as they are when it is None), plus `add`, less
     `remove`; a user in both `add` and `remove` is removed.
+
+    `add_ids` adds users by id as a client sent them, without `replace`: the users are
+    read in the statement that adds them, and an id that names no user of the group's
+    organization refuses the whole change (UnknownMember).
     """
+    if add_ids and replace is not None:
+        raise TypeError("add_ids adds to the current members; name them in replace instead.")
     group, _added, _removed = _apply(
         group,
         actor,
         display_name=display_name,
         external_id=external_id,
         add=add,
+        add_ids=add_ids,
         remove=remove,
         replace=replace,
     )
