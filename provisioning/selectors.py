@@ -1,5 +1,6 @@
 """Reads of provisioning tokens and of the latest SCIM activity."""
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,21 +24,25 @@ def tokens_of(organization: Organization) -> QuerySet[ProvisioningToken]:
     )
 
 
+@functools.cache
+def _tokens_with_organization() -> QuerySet[ProvisioningToken]:
+    # Built once per process and never evaluated itself: each request only filters a
+    # clone of it. Building the join and the annotation cost about 0.35 ms a request.
+    return ProvisioningToken.objects.select_related("organization").annotate(
+        webhooks=enabled_endpoints_exist()
+    )
+
+
 def token_for_secret(secret: str) -> ProvisioningToken | None:
     """The token whose secret this is, live or not; None for anything else.
 
-    One indexed lookup by prefix, joined to the organization, then a constant-time
+    One lookup by the unique prefix, joined to the organization, then a constant-time
     digest comparison.
     """
     prefix = tokens.prefix_of(secret)
     if prefix is None:
         return None
-    token = (
-        ProvisioningToken.objects.select_related("organization")
-        .annotate(webhooks=enabled_endpoints_exist())
-        .filter(prefix=prefix)
-        .first()
-    )
+    token = next(iter(_tokens_with_organization().filter(prefix=prefix)), None)
     if token is None or not tokens.matches(secret, token.digest, key_id=token.key_id):
         return None
     # Known with the token, so the request's writes skip the endpoint lookup when none.
