@@ -42,6 +42,18 @@ def enabled_endpoints_exist(organization_field: str = "organization") -> Exists:
     )
 
 
+def enabled_endpoints_exist_sql(organization_id: str) -> str:
+    """`enabled_endpoints_exist` for a statement written out by hand; `organization_id`
+    is the SQL of the organization id it tests (a quoted column)."""
+    meta, quote = WebhookEndpoint._meta, connection.ops.quote_name
+    # Identifiers from the model; no values.
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(meta.get_field('organization').column)} = {organization_id} "
+        f"AND {quote(meta.get_field('enabled').column)})"
+    )
+
+
 def note_enabled_endpoints(organization: Organization, exist: bool) -> None:
     setattr(organization, ENDPOINTS_EXIST, exist)
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
@@ -300,3 +301,43 @@ def test_a_clashing_prefix_is_drawn_again(organization, make_scim_token, monkeyp
     monkeypatch.setattr(tokens, "new_secret", lambda: next(draws))
     token, secret = make_scim_token(organization)
     assert (token.prefix, secret) == ("fresh123", "fresh123.secret")
+
+
+def _columns(instance) -> dict:
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in type(instance)._meta.concrete_fields
+    }
+
+
+@pytest.mark.parametrize("with_endpoint", [False, True])
+def test_the_token_lookup_loads_what_the_orm_loads_in_one_statement(
+    organization, make_scim_token, system_actor, settings, with_endpoint
+):
+    from accounts.services.integrations import webhook_endpoint_create
+    from provisioning.selectors import _tokens_with_organization, token_for_secret
+
+    token, secret = make_scim_token(organization)
+    if with_endpoint:
+        settings.WEBHOOK_ALLOW_LOOPBACK = True  # no name to resolve
+        webhook_endpoint_create(
+            organization=organization, url="http://127.0.0.1:9/roster", actor=system_actor
+        )
+    expected = _tokens_with_organization().get(pk=token.pk)
+
+    with CaptureQueriesContext(connection) as context:
+        found = token_for_secret(secret)
+        organization_loaded = found.organization
+    assert len(context.captured_queries) == 1
+    assert _columns(found) == _columns(expected)
+    assert _columns(organization_loaded) == _columns(expected.organization)
+    assert found.webhooks is expected.webhooks is with_endpoint
+    assert not found._state.adding and not organization_loaded._state.adding
+
+
+def test_a_prefix_no_token_has_finds_nothing(organization, make_scim_token):
+    from provisioning.selectors import token_for_secret
+
+    make_scim_token(organization)
+    _, unknown = tokens.new_secret()
+    assert token_for_secret(unknown) is None
