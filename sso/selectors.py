@@ -1,7 +1,10 @@
 """Reads of the sso app."""
 
+import functools
+
 from django.db.models import Q
 
+from accounts import raw_rows as rows
 from accounts.domain_verification import domain_key_or_blank
 from accounts.folding import casefold_key
 from accounts.models import DomainState, Organization, Source, User
@@ -22,17 +25,29 @@ def idp_of(organization: Organization) -> SamlIdentityProvider | None:
     )
 
 
-def organization_and_idp(slug: str) -> tuple[Organization | None, SamlIdentityProvider | None]:
-    """The organization and its identity provider (enabled or not); one query when it has one."""
-    idp = (
-        SamlIdentityProvider.objects.select_related("organization")
-        .filter(organization__slug=slug)
-        .order_by("pk")
-        .first()
+@functools.cache
+def _idp_by_slug_sql() -> str:
+    idp, organization = SamlIdentityProvider, Organization
+    return (
+        f"SELECT {rows.columns(idp, 'i')}, {rows.columns(organization, 'o')} "  # noqa: S608
+        f"FROM {rows.table(idp)} i JOIN {rows.table(organization)} o "
+        f"ON {rows.column(organization, 'id', 'o')} = {rows.column(idp, 'organization', 'i')} "
+        f"WHERE {rows.column(organization, 'slug', 'o')} = %s "
+        f"ORDER BY {rows.column(idp, 'id', 'i')} LIMIT 1"
     )
-    if idp is not None:
-        return idp.organization, idp
-    return organization_by_slug(slug), None
+
+
+def organization_and_idp(slug: str) -> tuple[Organization | None, SamlIdentityProvider | None]:
+    """The organization and its identity provider (enabled or not); one query when it has
+    one (accounts.raw_rows: every SAML request runs it)."""
+    found = rows.fetch(_idp_by_slug_sql(), [slug])
+    if not found:
+        return organization_by_slug(slug), None
+    (row,) = found
+    split = rows.width(SamlIdentityProvider)
+    idp = rows.instance(SamlIdentityProvider, row[:split])
+    idp.organization = rows.instance(Organization, row[split:])
+    return idp.organization, idp
 
 
 def enabled_idp_of(organization: Organization) -> SamlIdentityProvider | None:
@@ -40,11 +55,20 @@ def enabled_idp_of(organization: Organization) -> SamlIdentityProvider | None:
     return idp if idp is not None and idp.enabled else None
 
 
-def sp_keys_of(organization: Organization) -> dict[str, SpKeyPair]:
-    """The active and next SP key pairs, keyed by state."""
-    keys = SpKeyPair.objects.filter(
-        organization=organization, state__in=[SpKeyState.ACTIVE, SpKeyState.NEXT]
+@functools.cache
+def _sp_keys_sql() -> str:
+    key = SpKeyPair
+    return (
+        f"SELECT {rows.columns(key, 'k')} FROM {rows.table(key)} k "  # noqa: S608
+        f"WHERE {rows.column(key, 'organization', 'k')} = %s "
+        f"AND {rows.column(key, 'state', 'k')} IN (%s, %s)"
     )
+
+
+def sp_keys_of(organization: Organization) -> dict[str, SpKeyPair]:
+    """The active and next SP key pairs, keyed by state (accounts.raw_rows)."""
+    found = rows.fetch(_sp_keys_sql(), [organization.pk, SpKeyState.ACTIVE, SpKeyState.NEXT])
+    keys = [rows.instance(SpKeyPair, row) for row in found]
     return {key.state: key for key in keys}
 
 
@@ -66,6 +90,15 @@ def organization_for_email_domain(domain: str) -> Organization | None:
     ).first()
 
 
+@functools.cache
+def _user_by_username_sql() -> str:
+    return (
+        f"SELECT {rows.columns(User, 'u')} FROM {rows.table(User)} u "  # noqa: S608
+        f"WHERE {rows.column(User, 'organization', 'u')} = %s "
+        f"AND {rows.column(User, 'username_key', 'u')} = %s"
+    )
+
+
 def user_for_saml_subject(
     organization: Organization, identifier: str, *, match_email: bool
 ) -> list[User]:
@@ -79,10 +112,12 @@ def user_for_saml_subject(
     the identity provider owns.
     """
     key = casefold_key(identifier.strip())
-    by_username = User.objects.filter(organization=organization, username_key=key).select_related(
-        "organization"
-    )
-    found = list(by_username)
+    found = [
+        rows.instance(User, row)
+        for row in rows.fetch(_user_by_username_sql(), [organization.pk, key])
+    ]
+    for user in found:
+        user.organization = organization
     if found or not match_email or not email_in_verified_domain(organization, identifier):
         return found
     by_email = User.objects.filter(

@@ -7,7 +7,6 @@ a retrying delivery holding back the later ones (per-resource order).
 """
 
 from django.db import connection
-from django.db.models import Exists, OuterRef
 
 from accounts.events.models import DirectoryEvent, WebhookDelivery, WebhookEndpoint
 from accounts.models import Organization
@@ -29,22 +28,16 @@ def delivery_lock(endpoint_id, resource_id) -> str:
 ENDPOINTS_EXIST = "enabled_webhook_endpoints_exist"
 
 
-def enabled_endpoints_exist(organization_field: str = "organization") -> Exists:
-    """An annotation for a query that loads an organization anyway (the SCIM token's).
+def enabled_endpoints_exist_sql(organization_id: str) -> str:
+    """SQL for whether the organization has an enabled endpoint, for a statement that
+    loads the organization anyway (the SCIM token's); `organization_id` is the SQL of
+    its id (a quoted column).
 
     Noted on the Organization with `note_enabled_endpoints`, a "no" spares each write
     of the request the endpoint lookup below: most organizations have no webhooks.
     An endpoint enabled while the request runs waits for the next request, as one
     enabled after the lookup would.
     """
-    return Exists(
-        WebhookEndpoint.objects.filter(organization=OuterRef(organization_field), enabled=True)
-    )
-
-
-def enabled_endpoints_exist_sql(organization_id: str) -> str:
-    """`enabled_endpoints_exist` for a statement written out by hand; `organization_id`
-    is the SQL of the organization id it tests (a quoted column)."""
     meta, quote = WebhookEndpoint._meta, connection.ops.quote_name
     # Identifiers from the model; no values.
     return (
