@@ -201,3 +201,12 @@ def test_malformed_rate_limit_is_refused_at_start():
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured: CONSOLE_LOGIN_RATE must be COUNT/" in result.stderr
+
+
+def test_a_wsgi_worker_loads_its_views_before_the_first_request():
+    result = _start(
+        {"SECRET_KEY": "k" * 60},
+        "import sys; import config.wsgi; print('sso.views.saml' in sys.modules)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
