@@ -34,27 +34,10 @@ def audit_entry(
     )
 
 
-def audit_record(
-    *,
-    organization: Organization,
-    actor: Actor,
-    action: str,
-    target_type: str = "",
-    target_id: str = "",
-    target_label: str = "",
-    changes: dict | None = None,
-) -> AuditEvent:
-    """Append one audit event; call it inside the transaction of the change it records."""
-    event = audit_entry(
-        organization=organization,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        target_label=target_label,
-        changes=changes,
-    )
-    # What AuditEvent.objects.create() does.
+def audit_record(**fields) -> AuditEvent:
+    """Append one audit event (`audit_entry`'s fields); call it inside the transaction of
+    the change it records."""
+    event = audit_entry(**fields)
     event.save(force_insert=True)
     return event
 
