@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models.expressions import DatabaseDefault
 
+from accounts import raw_rows as rows
 from accounts.actors import Actor
 from accounts.events.fanout import queue_deliveries
 from accounts.events.models import DirectoryEvent, EventType
@@ -66,57 +66,26 @@ def _insert_with_audit(audit: AuditEvent, events: list[DirectoryEvent]) -> None:
     The rows are what save() and bulk_create() would write, and the objects come back
     as those leave them: primary keys and the events' transaction id set, saved.
     """
-    audit_sql, audit_params = _values_insert([audit])
-    events_sql, events_params = _values_insert(events)
+    audit_sql, audit_params = rows.insert_values([audit])
+    events_sql, events_params = rows.insert_values(events)
     quote = connection.ops.quote_name
     audit_id = quote(AuditEvent._meta.pk.column)
     returned = ", ".join(
         quote(DirectoryEvent._meta.get_field(name).column) for name in ("id", "transaction_id")
     )
-    # Identifiers from the models, every value a parameter (_values_insert).
+    # Identifiers from the models, every value a parameter (accounts.raw_rows).
     sql = (
         f"WITH audit AS ({audit_sql} RETURNING {audit_id}) {events_sql} "  # noqa: S608
         f"RETURNING {returned}, (SELECT {audit_id} FROM audit)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, audit_params + events_params)
-        rows = cursor.fetchall()
+        returned_rows = cursor.fetchall()
     # PostgreSQL returns a multi-row VALUES' rows in order; bulk_create relies on it too.
-    for event, row in zip(events, rows, strict=True):
+    for event, row in zip(events, returned_rows, strict=True):
         event.pk, event.transaction_id, audit.pk = row
-        _mark_saved(event)
-    _mark_saved(audit)
-
-
-def _values_insert(objs: list) -> tuple[str, list]:
-    """`INSERT INTO <table> (<columns>) VALUES (...), ...` for new objects of one model.
-
-    Identifiers from the model, every value a parameter prepared by its field
-    (pre_save, then get_db_prep_save, as the ORM does); a database default is the
-    column's DEFAULT; the auto-incremented id is the sequence's.
-    """
-    meta = type(objs[0])._meta
-    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    rows, params = [], []
-    for obj in objs:
-        placeholders = []
-        for field in fields:
-            value = field.pre_save(obj, add=True)
-            if isinstance(value, DatabaseDefault):
-                placeholders.append("DEFAULT")
-                continue
-            placeholders.append("%s")
-            params.append(field.get_db_prep_save(value, connection))
-        rows.append(f"({', '.join(placeholders)})")
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join(rows)}"  # noqa: S608
-    return sql, params
-
-
-def _mark_saved(obj) -> None:
-    obj._state.adding = False
-    obj._state.db = connection.alias
+        rows.mark_saved(event)
+    rows.mark_saved(audit)
 
 
 def _resource_event(
