@@ -4,19 +4,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import InvalidValue
 from accounts.models import AuditAction, Organization, User
 from accounts.services import audit_record
+from accounts.services.integrations import credential_mark_used
 from provisioning import tokens
 from provisioning.models import ProvisioningToken, ScimRequest
 
 LABEL_MAX_LENGTH = ProvisioningToken._meta.get_field("label").max_length
-# last_used_at is written at most once per this interval per token, not per request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _audit(token: ProvisioningToken, *, actor: Actor, action: str, changes: dict) -> None:
@@ -92,16 +90,7 @@ def token_revoke(*, token: ProvisioningToken, actor: Actor) -> ProvisioningToken
 
 
 def token_mark_used(*, token: ProvisioningToken, now: datetime | None = None) -> None:
-    """Record use, at most once a minute: a conditional UPDATE, no lock, no audit event."""
-    now = now or timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
-        return
-    stale_before = now - LAST_USED_RESOLUTION
-    # The condition keeps concurrent requests from rewriting the same minute.
-    ProvisioningToken.objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=token.pk
-    ).update(last_used_at=now)
-    token.last_used_at = now
+    credential_mark_used(token, now=now)
 
 
 # Rows deleted per statement, so a purge never holds a long lock on the log.

@@ -25,7 +25,7 @@ from accounts.models import AuditAction, Organization, User
 from accounts.services.audit import audit_record
 
 LABEL_MAX_LENGTH = ApiKey._meta.get_field("label").max_length
-# last_used_at is written at most once per this interval per key, not per request.
+# last_used_at is written at most once per this interval per credential, not per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -86,16 +86,22 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     return key
 
 
-def api_key_mark_used(*, key: ApiKey, now: datetime | None = None) -> None:
-    """Record use, at most once a minute: a conditional UPDATE, no lock, no audit event."""
+def credential_mark_used(credential, *, now: datetime | None = None) -> None:
+    """Record that an API key or a provisioning token was used, at most once a minute: a
+    conditional UPDATE, no lock, no audit event."""
     now = now or timezone.now()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+    if credential.last_used_at is not None and now - credential.last_used_at < LAST_USED_RESOLUTION:
         return
     stale_before = now - LAST_USED_RESOLUTION
-    ApiKey.objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=key.pk
+    # The condition keeps concurrent requests from rewriting the same minute.
+    type(credential).objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=credential.pk
     ).update(last_used_at=now)
-    key.last_used_at = now
+    credential.last_used_at = now
+
+
+def api_key_mark_used(*, key: ApiKey, now: datetime | None = None) -> None:
+    credential_mark_used(key, now=now)
 
 
 def _audit_endpoint(
