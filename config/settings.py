@@ -180,9 +180,9 @@ SCIM_SERVICE_PROVIDER = {
 }
 # Largest page a list or search returns (RFC 7644 3.4.2.4); advertised as filter.maxResults.
 SCIM_MAX_PAGE_SIZE = max(env_int(ENV, "SCIM_MAX_PAGE_SIZE", 200), 100)
-# Failed authentications allowed per client address, and requests allowed per token.
 # Bounded work per request: operations per PATCH, members per Group body (tooMany above).
 SCIM_MAX_OPERATIONS = max(env_int(ENV, "SCIM_MAX_OPERATIONS", 1000), 1)
+# Failed authentications allowed per client address, and requests allowed per token.
 # Microsoft Entra expects a SCIM endpoint to sustain 25 requests/s per tenant; 3000/1m
 # averages 50/s, and a fixed window lets a burst spend the whole minute's allowance.
 SCIM_AUTH_FAILURE_RATE = env_rate(ENV, "SCIM_AUTH_FAILURE_RATE", "20/5m")

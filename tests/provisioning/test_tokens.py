@@ -343,3 +343,16 @@ def test_a_prefix_no_token_has_finds_nothing(organization, make_scim_token):
     make_scim_token(organization)
     _, unknown = tokens.new_secret()
     assert token_for_secret(unknown) is None
+
+
+def test_the_default_token_rate_admits_a_minute_of_entras_25_requests_a_second(settings):
+    # Microsoft requires a SCIM endpoint to sustain 25 requests/s per tenant.
+    from config import ratelimit
+    from config.settings import SCIM_TOKEN_RATE as DEFAULT_RATE
+    from provisioning.gate import token_rate
+
+    settings.SCIM_TOKEN_RATE = DEFAULT_RATE
+    rate = token_rate()
+    assert rate.limit / rate.window >= 2 * 25  # headroom over Entra's floor
+    verdicts = [ratelimit.hit("scim-token", "entra-token", rate) for _ in range(25 * 60)]
+    assert all(verdict.allowed for verdict in verdicts)
