@@ -68,6 +68,11 @@ class SessionStore(db.SessionStore):
         gone = ~Exists(cls.get_model_class().objects.filter(session_key=OuterRef("session_key")))
         UserSession.objects.filter(gone).delete()
 
+    @classmethod
+    def delete_keys(cls, session_keys) -> None:
+        """End these sessions in one statement (a user's, on deactivation or deletion)."""
+        cls.get_model_class().objects.filter(session_key__in=list(session_keys)).delete()
+
     def delete(self, session_key=None):
         if session_key is None or session_key == self.session_key:
             self._unwritten = self._written = False

@@ -1,11 +1,9 @@
 """Which sessions a user holds, so deactivation and deletion end them at once."""
 
-from importlib import import_module
-
-from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 
 from accounts.models import User, UserSession
+from accounts.session_store import SessionStore
 
 
 def session_keys_of(user: User) -> list[str]:
@@ -14,9 +12,7 @@ def session_keys_of(user: User) -> list[str]:
 
 def end_sessions(session_keys: list[str]) -> None:
     """Delete the sessions themselves; the next request with their cookie is anonymous."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in session_keys:
-        store(session_key=key).delete()
+    SessionStore.delete_keys(session_keys)
     UserSession.objects.filter(session_key__in=session_keys).delete()
 
 

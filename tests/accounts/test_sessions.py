@@ -81,3 +81,19 @@ def test_clearsessions_forgets_the_records_of_sessions_that_are_gone(client, org
     assert list(
         UserSession.objects.filter(user=org_admin).values_list("session_key", flat=True)
     ) == [live_key]
+
+
+def test_a_users_sessions_end_in_one_statement(org_admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.sessions import end_sessions, session_keys_of
+
+    keys = [_log_in(Client(), org_admin) for _ in range(3)]
+    assert sorted(session_keys_of(org_admin)) == sorted(keys)
+    with CaptureQueriesContext(connection) as context:
+        end_sessions(keys)
+    deletes = [q["sql"] for q in context.captured_queries if q["sql"].startswith("DELETE")]
+    assert len([sql for sql in deletes if '"django_session"' in sql.split("WHERE")[0]]) == 1
+    assert not Session.objects.filter(session_key__in=keys).exists()
+    assert session_keys_of(org_admin) == []
