@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from accounts import raw_rows as rows
 from accounts.actors import Actor
 from accounts.errors import CrossOrganizationMember, GroupNameTaken, InvalidValue, UnknownMember
 from accounts.events.models import EventType
@@ -93,12 +94,11 @@ def _insert_memberships(group: Group, user_ids: list) -> set:
     group_field, user_field, created_field = (
         meta.get_field(name) for name in ("group", "user", "created_at")
     )
-    quote = connection.ops.quote_name
-    group_column, user_column = quote(group_field.column), quote(user_field.column)
+    group_column, user_column = rows.column(Membership, "group"), rows.column(Membership, "user")
     # Identifiers from the model, every value a parameter.
     insert = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-        f"({group_column}, {user_column}, {quote(created_field.column)}) VALUES "
+        f"INSERT INTO {rows.table(Membership)} "  # noqa: S608
+        f"({group_column}, {user_column}, {rows.column(Membership, 'created_at')}) VALUES "
     )
     on_conflict = f" ON CONFLICT ({group_column}, {user_column}) DO NOTHING RETURNING {user_column}"
     group_value = group_field.get_db_prep_value(group.pk, connection)
@@ -106,7 +106,7 @@ def _insert_memberships(group: Group, user_ids: list) -> set:
     inserted = set()
     for start in range(0, len(user_ids), _INSERT_BATCH):
         batch = user_ids[start : start + _INSERT_BATCH]
-        rows = ", ".join(["(%s, %s, %s)"] * len(batch))
+        values = ", ".join(["(%s, %s, %s)"] * len(batch))
         params = []
         for user_id in batch:
             params += [
@@ -115,7 +115,7 @@ def _insert_memberships(group: Group, user_ids: list) -> set:
                 created_value,
             ]
         with connection.cursor() as cursor:
-            cursor.execute(insert + rows + on_conflict, params)
+            cursor.execute(insert + values + on_conflict, params)
             inserted.update(user_field.target_field.to_python(row[0]) for row in cursor.fetchall())
     return inserted
 
@@ -152,8 +152,7 @@ def _insert_named_memberships(group: Group, user_ids: list, *, bump: bool):
     parts = [("named", *_named_users(group, user_ids)), ("added", *_added_memberships(group, now))]
     if bump:
         parts.append(("bumped", *_version_bump(group, now)))
-    user_column = connection.ops.quote_name(Membership._meta.get_field("user").column)
-    user_pk = connection.ops.quote_name(User._meta.pk.column)
+    user_column, user_pk = rows.column(Membership, "user"), rows.column(User, "id")
     ctes = ", ".join(f"{name} AS ({sql})" for name, sql, _params in parts)
     sql = (
         f"WITH {ctes} SELECT named.*, added.{user_column} IS NOT NULL AS was_added "  # noqa: S608
@@ -169,27 +168,23 @@ def _insert_named_memberships(group: Group, user_ids: list, *, bump: bool):
 
 
 def _named_users(group: Group, user_ids: list) -> tuple[str, list]:
-    meta, quote = User._meta, connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    organization = quote(meta.get_field("organization").column)
     sql = (
-        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
-        f"WHERE {organization} = %s AND {quote(meta.pk.column)} = ANY(%s)"
+        f"SELECT {rows.columns(User, 'u')} FROM {rows.table(User)} u "  # noqa: S608
+        f"WHERE {rows.column(User, 'organization', 'u')} = %s "
+        f"AND {rows.column(User, 'id', 'u')} = ANY(%s)"
     )
-    ids = [meta.pk.get_db_prep_value(user_id, connection) for user_id in user_ids]
+    ids = [User._meta.pk.get_db_prep_value(user_id, connection) for user_id in user_ids]
     return sql, [group.organization_id, ids]
 
 
 def _added_memberships(group: Group, now) -> tuple[str, list]:
-    meta, quote = Membership._meta, connection.ops.quote_name
-    group_field, user_field, created_field = (
-        meta.get_field(name) for name in ("group", "user", "created_at")
-    )
-    group_column, user_column = quote(group_field.column), quote(user_field.column)
+    meta = Membership._meta
+    group_field, created_field = meta.get_field("group"), meta.get_field("created_at")
+    group_column, user_column = rows.column(Membership, "group"), rows.column(Membership, "user")
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-        f"({group_column}, {user_column}, {quote(created_field.column)}) "
-        f"SELECT %s, {quote(User._meta.pk.column)}, %s FROM named "
+        f"INSERT INTO {rows.table(Membership)} "  # noqa: S608
+        f"({group_column}, {user_column}, {rows.column(Membership, 'created_at')}) "
+        f"SELECT %s, {rows.column(User, 'id')}, %s FROM named "
         f"ON CONFLICT ({group_column}, {user_column}) DO NOTHING RETURNING {user_column}"
     )
     return sql, [
@@ -200,12 +195,12 @@ def _added_memberships(group: Group, now) -> tuple[str, list]:
 
 def _version_bump(group: Group, now) -> tuple[str, list]:
     """What group.save() changes when only the members did: the version, updated_at."""
-    meta, quote = Group._meta, connection.ops.quote_name
+    meta = Group._meta
     version, updated_at = (meta.get_field(name) for name in ("version", "updated_at"))
     sql = (
-        f"UPDATE {quote(meta.db_table)} "  # noqa: S608
-        f"SET {quote(version.column)} = %s, {quote(updated_at.column)} = %s "
-        f"WHERE {quote(meta.pk.column)} = %s AND EXISTS (SELECT 1 FROM added)"
+        f"UPDATE {rows.table(Group)} "  # noqa: S608
+        f"SET {rows.column(Group, 'version')} = %s, {rows.column(Group, 'updated_at')} = %s "
+        f"WHERE {rows.column(Group, 'id')} = %s AND EXISTS (SELECT 1 FROM added)"
     )
     return sql, [
         version.get_db_prep_value(group.version + 1, connection),
