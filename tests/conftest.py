@@ -27,6 +27,21 @@ def _clear_cache():
 DATABASE_CACHE_TABLE = "roster_cache"
 
 
+def use_redis_cache(settings) -> None:
+    """Redis (REDIS_TEST_URL) as the shared cache, under a prefix of this test's own:
+    nothing to clear, nothing shared with a parallel test. Skips without REDIS_TEST_URL."""
+    url = os.environ.get("REDIS_TEST_URL")
+    if not url:
+        pytest.skip("set REDIS_TEST_URL to test with Redis")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"roster-test-{uuid.uuid4().hex}",
+        }
+    }
+
+
 @pytest.fixture(params=["database", "redis"])
 def shared_cache(request, db, settings):
     """The production cache, either kind: the database cache, or Redis (REDIS_TEST_URL).
@@ -35,17 +50,7 @@ def shared_cache(request, db, settings):
     costs in production take this instead. Redis is skipped when REDIS_TEST_URL is unset.
     """
     if request.param == "redis":
-        url = os.environ.get("REDIS_TEST_URL")
-        if not url:
-            pytest.skip("set REDIS_TEST_URL to test with Redis")
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": url,
-                # Its own prefix: nothing to clear, nothing shared with a parallel test.
-                "KEY_PREFIX": f"roster-test-{uuid.uuid4().hex}",
-            }
-        }
+        use_redis_cache(settings)
     else:
         from django.core.management.commands.createcachetable import Command
 

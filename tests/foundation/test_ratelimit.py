@@ -1,7 +1,5 @@
 """Fixed-window rate limits shared by every instance, keyed on the client's real address."""
 
-import os
-
 import pytest
 from django.core.cache import caches
 from django.db import connection
@@ -11,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import RateLimitCounter
 from config import ratelimit
 from config.ratelimit import Rate, client_address, hit, peek
+from tests.conftest import use_redis_cache
 
 
 @pytest.mark.parametrize(
@@ -30,19 +29,7 @@ def test_rate_parse_refuses_malformed_rates(text):
 @pytest.fixture
 def redis_counters(db, settings):
     """Redis (REDIS_TEST_URL) as the shared cache, so the counters live there."""
-    url = os.environ.get("REDIS_TEST_URL")
-    if not url:
-        pytest.skip("set REDIS_TEST_URL to test the Redis counters")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": "roster-test",
-        }
-    }
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
+    use_redis_cache(settings)
 
 
 @pytest.fixture(params=["database", "redis"])
