@@ -300,7 +300,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 PROCRASTINATE_IMPORT_PATHS = ["accounts.tasks", "provisioning.tasks"]
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
 WORKER_CONCURRENCY = env_int(ENV, "WORKER_CONCURRENCY", 4)
-WORKER_POLL_SECONDS = float(ENV.get("WORKER_POLL_SECONDS") or 5)
+# New jobs, and jobs whose lock was just released, wake a worker at once (LISTEN/NOTIFY,
+# accounts migration 0017); a retry that comes due waits for the next poll, one
+# indexed query per idle worker.
+WORKER_POLL_SECONDS = float(ENV.get("WORKER_POLL_SECONDS") or 1)
 WORKER_HEARTBEAT_SECONDS = float(ENV.get("WORKER_HEARTBEAT_SECONDS") or 10)
 WORKER_STALLED_SECONDS = float(ENV.get("WORKER_STALLED_SECONDS") or 30)
 # On SIGTERM, how long the jobs in hand may take to finish (past the webhook timeout).
