@@ -49,6 +49,14 @@ class Rate:
 class Verdict:
     allowed: bool
     retry_after: int
+    # Events counted in this window, this one included.
+    count: int = 0
+    limit: int = 0
+
+    @property
+    def first_refusal(self) -> bool:
+        """This event is the first one refused in its window (say so once, not each time)."""
+        return self.count == self.limit + 1
 
 
 def _bucket(scope: str, key: str) -> str:
@@ -73,7 +81,25 @@ def hit(scope: str, key: str, rate: Rate) -> Verdict:
     allowed = count <= rate.limit
     if not allowed:
         metrics.RATE_LIMIT_REFUSALS.labels(limit=scope).inc()
-    return Verdict(allowed=allowed, retry_after=window_end - now)
+    return Verdict(allowed=allowed, retry_after=window_end - now, count=count, limit=rate.limit)
+
+
+def refund(scope: str, key: str, rate: Rate) -> None:
+    """Take back one event counted by `hit` in the current window.
+
+    For limits that must count an attempt before its outcome is known (so that parallel
+    attempts cannot all slip under the limit) but mean to count only failures: a
+    password that turned out right is given back.
+    """
+    window_start = _window_start(int(time.time()), rate)
+    bucket = _bucket(scope, key)
+    redis = _redis_cache()
+    if redis is not None:
+        key = redis.make_key(f"ratelimit:{bucket}:{window_start}")
+        _redis_client(redis).eval(_REDIS_REFUND, 1, key)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_REFUND, [bucket, window_start])
 
 
 def peek(scope: str, key: str, rate: Rate) -> bool:
@@ -102,6 +128,14 @@ def _redis_cache() -> RedisCache | None:
 def _redis_client(redis: RedisCache):
     # The cache's own connection pool: no second pool or connection per process.
     return redis._cache.get_client(write=True)
+
+
+# Only an existing counter: DECR on a window that already ended would create a key with
+# no expiry.
+_REDIS_REFUND = (
+    "if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 "
+    "then return redis.call('DECR', KEYS[1]) end return 0"
+)
 
 
 def _redis_hit(redis: RedisCache, bucket: str, window_start: int, *, ttl: int) -> int:
@@ -135,6 +169,10 @@ _UPSERT = (
 
 
 _PEEK = "SELECT hits FROM accounts_ratelimitcounter WHERE bucket = %s AND window_start = %s"
+_REFUND = (
+    "UPDATE accounts_ratelimitcounter SET hits = hits - 1 "
+    "WHERE bucket = %s AND window_start = %s AND hits > 0"
+)
 _PRUNE = "DELETE FROM accounts_ratelimitcounter WHERE expires_at < %s"
 
 

@@ -151,14 +151,25 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"
 
-# Console sign-in attempts allowed per client address and per account, per window.
+# Failed password sign-ins (console and /admin/) allowed per account, and per client
+# address across accounts (accounts.password_attempts); successful ones are not counted.
 CONSOLE_LOGIN_RATE = env_rate(ENV, "CONSOLE_LOGIN_RATE", "10/5m")
+CONSOLE_LOGIN_ADDRESS_RATE = env_rate(ENV, "CONSOLE_LOGIN_ADDRESS_RATE", "50/5m")
 # The operations admin (/admin/) answers only on these hosts when set (404 elsewhere);
 # each must also be in ALLOWED_HOSTS. Empty: every allowed host.
 ADMIN_HOSTS = env_list(ENV, "ADMIN_HOSTS", [])
-# Posts to an organization's ACS and SLO endpoints per client address.
+# Posts to the ACS, and logout messages to the SLO endpoint, that nothing attributes to
+# an identity provider (not SAML, unsigned, wrongly signed, replayed, for no
+# organization), per client address. Valid sign-ins are never counted here: a whole
+# office signs in from one NAT address.
 SSO_ACS_RATE = env_rate(ENV, "SSO_ACS_RATE", "30/1m")
 SSO_SLO_RATE = env_rate(ENV, "SSO_SLO_RATE", "30/1m")
+# Signature-checked sign-ins per organization: a circuit breaker against a stolen IdP
+# signing key, far above any real office's morning.
+SSO_ORGANIZATION_SIGN_IN_RATE = env_rate(ENV, "SSO_ORGANIZATION_SIGN_IN_RATE", "3000/1m")
+# /signin/ lookups that find no organization, per client address: past it, every lookup
+# from the address waits for the window (organization discovery is not an oracle).
+SIGNIN_DISCOVERY_MISS_RATE = env_rate(ENV, "SIGNIN_DISCOVERY_MISS_RATE", "30/1m")
 # sso.login_failed rows per organization for responses that never proved their sender
 # (bad signature, not SAML, ...); the rest are logged only, so the audit trail cannot
 # be flooded. Failures of signed assertions are always recorded.

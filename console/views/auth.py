@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from accounts.password_attempts import PasswordAttempt
 from accounts.services import console_sign_in_failed
 from accounts.services.console_sign_in import SsoRequired, console_password_sign_in
 from config import ratelimit
@@ -19,13 +20,13 @@ from sso.redirects import safe_local_path
 logger = logging.getLogger(__name__)
 
 
-def _too_many_attempts(request) -> ratelimit.Verdict:
-    """Count this attempt against the client address and against the account."""
-    rate = ratelimit.Rate.parse(settings.CONSOLE_LOGIN_RATE)
-    by_address = ratelimit.hit("console-login-ip", ratelimit.client_address(request), rate)
-    email = (request.POST.get("email") or "").strip().lower()
-    by_account = ratelimit.hit("console-login-email", email, rate)
-    return by_address if not by_address.allowed else by_account
+def _attempt(request) -> PasswordAttempt:
+    return PasswordAttempt(
+        account_scope="console-login-email",
+        address_scope="console-login-ip",
+        account=(request.POST.get("email") or "").strip().lower(),
+        address=ratelimit.client_address(request),
+    )
 
 
 def _safe_next(request) -> str:
@@ -62,7 +63,8 @@ def _sign_in(request, form):
 @csrf_protect
 def login_view(request):
     if request.method == "POST":
-        verdict = _too_many_attempts(request)
+        attempt = _attempt(request)
+        verdict = attempt.begin()
         if not verdict.allowed:
             logger.warning("console login throttled", extra={"event": "console.login_throttled"})
             response = render(
@@ -75,6 +77,7 @@ def login_view(request):
             return response
         form = ConsoleLoginForm(request, data=request.POST)
         if form.is_valid():
+            attempt.succeeded()
             return _sign_in(request, form)
         logger.info("console login failed", extra={"event": "console.login_failed"})
         if form.has_error("__all__", code="invalid_login"):

@@ -1,6 +1,9 @@
 """End-user pages: the landing page of a signed-in member and the SSO sign-in page."""
 
+import logging
+
 from django import forms
+from django.conf import settings
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -8,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Organization
+from config import ratelimit
 from sso.redirects import safe_local_path
 from sso.selectors import (
     enabled_idp_of,
@@ -15,6 +19,11 @@ from sso.selectors import (
     organization_by_slug,
     organization_for_email_domain,
 )
+
+logger = logging.getLogger(__name__)
+
+# /signin/ lookups that found no organization, per client address.
+DISCOVERY_MISSES = "signin-discovery-miss"
 
 
 class SigninForm(forms.Form):
@@ -58,6 +67,20 @@ def _organization_for(data) -> Organization | None:
     return organization_for_email_domain(data["email"].rpartition("@")[2])
 
 
+def _discovery_misses(request) -> tuple[str, ratelimit.Rate]:
+    return ratelimit.client_address(request), ratelimit.Rate.parse(
+        settings.SIGNIN_DISCOVERY_MISS_RATE
+    )
+
+
+def _throttled(request, form, next_path):
+    """An address that looked up too many names that exist nowhere is enumerating:
+    every lookup from it waits for the window, found or not."""
+    logger.warning("sign-in discovery throttled", extra={"event": "signin.throttled"})
+    context = {"form": form, "next": next_path, "throttled": True}
+    return render(request, "portal/signin.html", context, status=429)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signin(request):
@@ -65,10 +88,15 @@ def signin(request):
     not_found = False
     if request.method == "POST":
         form = SigninForm(request.POST)
+        address, rate = _discovery_misses(request)
+        if ratelimit.peek(DISCOVERY_MISSES, address, rate):
+            return _throttled(request, form, next_path)
         if form.is_valid():
             organization = _organization_for(form.cleaned_data)
             if organization is not None:
                 return redirect(_login_url(organization, next_path))
+            if not ratelimit.hit(DISCOVERY_MISSES, address, rate).allowed:
+                return _throttled(request, form, next_path)
             not_found = True
     else:
         form = SigninForm()

@@ -36,6 +36,14 @@ SESSION_SAML_KEY = "saml"
 REFUSED_TEMPLATE = "sso/refused.html"
 
 
+# Per-address limits on what nothing attributes to an identity provider (docs/saml.md).
+ACS_UNATTRIBUTED = "sso-acs"
+SLO_UNATTRIBUTED = "sso-slo"
+_UNATTRIBUTED_RATES = {ACS_UNATTRIBUTED: "SSO_ACS_RATE", SLO_UNATTRIBUTED: "SSO_SLO_RATE"}
+ORGANIZATION_SIGN_INS = "sso-organization"
+ORGANIZATION_RATE_EXCEEDED = "organization_rate_exceeded"
+
+
 def _organization_and_idp(slug):
     """The organization (404 if none) and its identity provider, enabled or not."""
     organization, idp = organization_and_idp(slug)
@@ -43,6 +51,19 @@ def _organization_and_idp(slug):
         raise Http404("No such organization.")
     bind(organization=organization.slug)
     return organization, idp
+
+
+def _organization_and_idp_counted(request, slug, scope: str):
+    """As _organization_and_idp, but a post for no organization is unattributed: a 404,
+    or the 429 once this address passed its limit. Returns (organization, idp, refusal)."""
+    organization, idp = organization_and_idp(slug)
+    if organization is not None:
+        bind(organization=organization.slug)
+        return organization, idp, None
+    throttled = _unattributed(request, scope)
+    if throttled is None:
+        raise Http404("No such organization.")
+    return None, None, throttled
 
 
 def _enabled(idp):
@@ -94,15 +115,46 @@ def login(request, slug):
     return response
 
 
-def _too_many(request, scope: str, rate: str):
-    """429 once this client address passed `rate` at this endpoint; None otherwise."""
-    verdict = ratelimit.hit(scope, ratelimit.client_address(request), ratelimit.Rate.parse(rate))
-    if verdict.allowed:
-        return None
+def _throttled(request, verdict: ratelimit.Verdict, scope: str):
     logger.warning("sso endpoint throttled", extra={"event": f"{scope}.throttled"})
     response = render(request, REFUSED_TEMPLATE, {"throttled": True}, status=429)
     response["Retry-After"] = str(max(verdict.retry_after, 1))
     return response
+
+
+def _unattributed(request, scope: str):
+    """Count a request that nothing attributes to an identity provider against this
+    client address: the 429 to answer once the address passed its limit, else None.
+
+    Valid sign-ins are never counted: a company's browsers share one NAT address. What
+    is counted is what anyone can post (junk, a replay), and past the limit it is
+    refused before it writes an audit row.
+    """
+    rate = ratelimit.Rate.parse(getattr(settings, _UNATTRIBUTED_RATES[scope]))
+    verdict = ratelimit.hit(scope, ratelimit.client_address(request), rate)
+    return None if verdict.allowed else _throttled(request, verdict, scope)
+
+
+def _over_organization_ceiling(request, organization):
+    """The 429 once the organization passed SSO_ORGANIZATION_SIGN_IN_RATE signed
+    sign-ins in this window, audited once per window; None otherwise.
+
+    A circuit breaker for a stolen IdP signing key minting sign-ins, far above what
+    any real office sends.
+    """
+    rate = ratelimit.Rate.parse(settings.SSO_ORGANIZATION_SIGN_IN_RATE)
+    verdict = ratelimit.hit(ORGANIZATION_SIGN_INS, str(organization.pk), rate)
+    if verdict.allowed:
+        return None
+    metrics.SAML_REFUSALS.labels(reason=ORGANIZATION_RATE_EXCEEDED).inc()
+    if verdict.first_refusal:
+        services.sso_sign_in_failed(
+            organization=organization,
+            reason=ORGANIZATION_RATE_EXCEEDED,
+            detail=f"More than {rate.limit} signed sign-ins in {rate.window} s; "
+            "refused until the window ends.",
+        )
+    return _throttled(request, verdict, ORGANIZATION_SIGN_INS)
 
 
 def _refuse(request, organization, exc: LoginRefused, *, trusted: bool):
@@ -121,6 +173,16 @@ def _refuse(request, organization, exc: LoginRefused, *, trusted: bool):
     response = render(request, REFUSED_TEMPLATE, {"reason": exc.reason}, status=403)
     pending.forget(response, organization_slug=organization.slug)
     return response
+
+
+def _refuse_unattributed(request, organization, exc: LoginRefused):
+    """Refuse a post that proved no sender: audited up to a rate, and counted against
+    this address, past whose limit it is answered 429 with nothing written."""
+    throttled = _unattributed(request, ACS_UNATTRIBUTED)
+    if throttled is not None:
+        metrics.SAML_REFUSALS.labels(reason=exc.reason).inc()
+        return throttled
+    return _refuse(request, organization, exc, trusted=False)
 
 
 def _remember_saml_session(request, organization, assertion) -> None:
@@ -157,10 +219,9 @@ def _validated_assertion(request, organization, idp):
 @never_cache
 @require_POST
 def acs(request, slug):
-    organization, idp = _organization_and_idp(slug)
-    throttled = _too_many(request, "sso-acs", settings.SSO_ACS_RATE)
-    if throttled is not None:
-        return throttled
+    organization, idp, refusal = _organization_and_idp_counted(request, slug, ACS_UNATTRIBUTED)
+    if refusal is not None:
+        return refusal
     idp = _enabled(idp)
     try:
         if idp is None:
@@ -168,7 +229,10 @@ def acs(request, slug):
         assertion = _validated_assertion(request, organization, idp)
     except LoginRefused as exc:
         # Nothing proved who sent this: anyone can post here.
-        return _refuse(request, organization, exc, trusted=False)
+        return _refuse_unattributed(request, organization, exc)
+    throttled = _over_organization_ceiling(request, organization)
+    if throttled is not None:
+        return throttled
     try:
         # The sign-in's writes (the spent assertion id, the audit event, the session and
         # its record for the user) commit together or not at all, in one transaction
@@ -185,9 +249,11 @@ def acs(request, slug):
             _remember_saml_session(request, organization, assertion)
             request.session.save()
     except LoginRefused as exc:
-        if exc.reason != "replayed":
-            # The refusal rolled the sign-in back; the assertion stays spent all the same.
-            services.assertion_spend(organization=organization, assertion=assertion)
+        if exc.reason == "replayed":
+            # Whoever captured a signed response can post it again: it proves no sender.
+            return _refuse_unattributed(request, organization, exc)
+        # The refusal rolled the sign-in back; the assertion stays spent all the same.
+        services.assertion_spend(organization=organization, assertion=assertion)
         return _refuse(request, organization, exc, trusted=True)
     bind(actor=str(user.pk))
     logger.info("sso login", extra={"event": "sso.login"})
@@ -228,7 +294,8 @@ def _idp_logout_request(request, organization, idp):
             "saml logout request refused",
             extra={"event": "sso.slo_refused", "reason": exc.reason, "detail": exc.detail[:300]},
         )
-        return _signed_out(request, organization, status=400)
+        throttled = _unattributed(request, SLO_UNATTRIBUTED)
+        return throttled or _signed_out(request, organization, status=400)
     saml = request.session.get(SESSION_SAML_KEY)
     if services.session_is_named_by(saml, organization=organization, logout_request=logout_request):
         auth_logout(request)
@@ -261,11 +328,14 @@ def _sp_logout(request, organization, idp):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def slo(request, slug):
-    """GET: the IdP's SAML logout messages, or the signed-out page. POST: sign out."""
-    organization, idp = _organization_and_idp(slug)
-    throttled = _too_many(request, "sso-slo", settings.SSO_SLO_RATE)
-    if throttled is not None:
-        return throttled
+    """GET: the IdP's SAML logout messages, or the signed-out page. POST: sign out.
+
+    Signing out and the signed-out page are never limited; logout messages that fail
+    validation count against the sender's address (SSO_SLO_RATE).
+    """
+    organization, idp, refusal = _organization_and_idp_counted(request, slug, SLO_UNATTRIBUTED)
+    if refusal is not None:
+        return refusal
     idp = _enabled(idp)
     if request.method == "POST":
         return _sp_logout(request, organization, idp)
@@ -277,4 +347,7 @@ def slo(request, slug):
         auth.process_slo(keep_local_session=True)
         if auth.get_errors():
             logger.info("saml logout response not accepted", extra={"event": "sso.slo_response"})
+            throttled = _unattributed(request, SLO_UNATTRIBUTED)
+            if throttled is not None:
+                return throttled
     return _signed_out(request, organization)

@@ -94,13 +94,43 @@ def test_unsafe_next_is_not_echoed_into_the_form(client, db):
 
 
 class TestRateLimit:
-    def test_eleventh_attempt_from_one_address_is_refused_with_retry_after(self, client, db):
-        for n in range(10):
+    def test_the_51st_failure_from_one_address_across_accounts_is_refused(self, client, db):
+        for n in range(50):
             assert _attempt(client, f"guess{n}@acme.example").status_code == 400
-        response = _attempt(client, "guess10@acme.example")
+        response = _attempt(client, "guess50@acme.example")
         assert response.status_code == 429
         assert 0 < int(response["Retry-After"]) <= 300
         assert b"Too many sign-in attempts" in response.content
+
+    def test_an_office_behind_one_address_is_not_locked_out_by_one_persons_typos(
+        self, client, organization, make_user
+    ):
+        colleagues = [
+            make_user(
+                organization, f"admin{n}@acme.example", password=ADMIN_PASSWORD, role=Role.ADMIN
+            )
+            for n in range(15)
+        ]
+        # One person mistypes until their own account is throttled, and keeps trying.
+        statuses = [_attempt(client, "admin0@acme.example").status_code for _ in range(30)]
+        assert statuses == [400] * 10 + [429] * 20
+
+        for colleague in colleagues[1:]:
+            client.logout()
+            response = _attempt(client, colleague.email, ADMIN_PASSWORD)
+            assert response.status_code == 302, colleague.email
+
+    def test_successful_sign_ins_are_not_counted(self, client, org_admin, settings):
+        settings.CONSOLE_LOGIN_RATE = "2/5m"
+        settings.CONSOLE_LOGIN_ADDRESS_RATE = "2/5m"
+        for _ in range(5):
+            client.logout()
+            assert _attempt(client, "admin@acme.example", ADMIN_PASSWORD).status_code == 302
+        assert [_attempt(client, "admin@acme.example").status_code for _ in range(3)] == [
+            400,
+            400,
+            429,
+        ]
 
     def test_eleventh_attempt_at_one_account_is_refused_from_any_address(self, client, org_admin):
         for n in range(10):

@@ -81,6 +81,7 @@ def test_throttled_and_successful_console_logins_never_log_the_password(
 ):
     settings.CONSOLE_LOGIN_RATE = "1/m"
     client.post("/console/login/", {"email": "admin@acme.example", "password": ADMIN_PASSWORD})
+    client.post("/console/login/", {"email": "admin@acme.example", "password": "wrong-000000"})
     throttled = client.post(
         "/console/login/", {"email": "admin@acme.example", "password": ADMIN_PASSWORD}
     )

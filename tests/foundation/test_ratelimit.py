@@ -54,6 +54,32 @@ def test_hit_allows_the_limit_then_refuses_until_the_window_ends(store, monkeypa
     assert not peek("scope", "key", rate)
 
 
+def test_a_refund_gives_one_event_back_in_the_current_window(store, monkeypatch):
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    rate = Rate(limit=2, window=60)
+    hit("scope", "key", rate)
+    hit("scope", "key", rate)
+    ratelimit.refund("scope", "key", rate)
+
+    verdicts = [hit("scope", "key", rate) for _ in range(2)]
+
+    assert [(v.allowed, v.count) for v in verdicts] == [(True, 2), (False, 3)]
+    assert verdicts[-1].first_refusal
+    assert not hit("scope", "key", rate).first_refusal
+
+
+def test_a_refund_after_the_window_ended_creates_nothing(store, monkeypatch):
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    rate = Rate(limit=1, window=60)
+    hit("scope", "key", rate)
+    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020 + 60)
+
+    ratelimit.refund("scope", "key", rate)
+
+    # No counter below zero, and no extra allowance in the new window.
+    assert [hit("scope", "key", rate).allowed for _ in range(2)] == [True, False]
+
+
 def test_a_database_check_is_one_upsert_and_never_touches_the_cache_table(db, monkeypatch):
     monkeypatch.setattr(ratelimit, "_next_prune", float("inf"))
     rate = Rate(limit=5, window=60)
@@ -160,7 +186,7 @@ def test_client_address_without_the_header_falls_back_to_remote_addr(settings):
 
 def test_console_login_behind_a_load_balancer_limits_each_client_separately(client, db, settings):
     settings.TRUSTED_PROXY_COUNT = 1
-    settings.CONSOLE_LOGIN_RATE = "2/m"
+    settings.CONSOLE_LOGIN_ADDRESS_RATE = "2/m"
 
     def attempt(client_ip, email):
         return client.post(

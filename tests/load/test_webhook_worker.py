@@ -146,7 +146,9 @@ def test_a_released_lock_wakes_the_worker_for_the_next_delivery_of_the_resource(
     assert versions == [1, 1, 2, 3, 4, 5]
     # The retry waits 2 s ± 20 % jitter; everything after it comes within 2 s more.
     elapsed = receiver.received[-1].at - receiver.received[0].at
-    assert elapsed < 2 * 1.2 + 2, [round(r.at - receiver.received[0].at, 2) for r in receiver.received]
+    assert elapsed < 2 * 1.2 + 2, [
+        round(r.at - receiver.received[0].at, 2) for r in receiver.received
+    ]
 
 
 def test_a_worker_killed_mid_delivery_delivers_after_restart(

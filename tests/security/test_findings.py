@@ -392,6 +392,27 @@ def test_finding_5_a_throttled_admin_login_does_not_check_the_password(settings,
     assert signed_in_user_id(client) is None
 
 
+def test_finding_5_successful_admin_sign_ins_are_not_counted(settings, db):
+    from accounts.services import operator_create
+
+    operator_create(username="ops", email="", password="the-right-operator-pass-42")
+    settings.CONSOLE_LOGIN_RATE = "1/5m"
+    settings.CONSOLE_LOGIN_ADDRESS_RATE = "1/5m"
+    client = Client()
+    for _ in range(3):
+        response = client.post(
+            "/admin/login/", {"username": "ops", "password": "the-right-operator-pass-42"}
+        )
+        assert response.status_code == 302
+        client.logout()
+
+    wrong = [
+        client.post("/admin/login/", {"username": "ops", "password": "wrong"}).status_code
+        for _ in range(2)
+    ]
+    assert wrong == [200, 429]
+
+
 def test_finding_5_with_admin_hosts_the_admin_is_not_on_the_public_origin(settings, db):
     settings.ALLOWED_HOSTS = ["roster.example.com", "ops.internal.example"]
     settings.ADMIN_HOSTS = ["ops.internal.example"]
@@ -455,7 +476,8 @@ def test_finding_6_discovery_is_one_lookup_whatever_the_number_of_users(
     for index in range(30):
         make_user(organization, f"person{index}@acme.example")
 
-    with django_assert_num_queries(1):
+    # The lookup and the address's miss counter (sso.views.portal).
+    with django_assert_num_queries(2):
         response = client.post("/signin/", {"email": "someone@acme.example"})
 
     assert response["Location"] == "/sso/acme/login/"
@@ -474,6 +496,7 @@ def test_finding_9_anonymous_acs_posts_are_throttled_per_address(
     ]
 
     assert [a.status_code for a in answers] == [403] * 5 + [429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 60
 
 
 def test_finding_9_unproven_acs_failures_write_a_bounded_number_of_audit_rows(
