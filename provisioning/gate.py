@@ -12,6 +12,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
+from accounts.keyed_secrets import SecretStatus
 from accounts.transactions import request_transaction
 from config import ratelimit
 from config.request_context import bind, current_request_id
@@ -32,6 +33,10 @@ SCIM_429_TOKEN_RATE = "Too many requests for this provisioning token; retry late
 SCIM_413_TOO_LARGE = "The request body is larger than {limit} bytes."
 SCIM_415_CONTENT_TYPE = "Send request bodies as application/scim+json or application/json."
 SCIM_500_ROLLED_BACK = "The request could not be completed; nothing was changed."
+SCIM_401_BY_STATUS = {
+    SecretStatus.REVOKED: SCIM_401_REVOKED_TOKEN,
+    SecretStatus.EXPIRED: SCIM_401_EXPIRED_TOKEN,
+}
 
 ACCEPTED_CONTENT_TYPES = {"application/scim+json", "application/json"}
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -70,9 +75,9 @@ def _authenticate(request):
     token = selectors.token_for_secret(secret)
     if token is None:
         return None, _refuse(request, SCIM_401_BAD_TOKEN)
-    if not token.is_live:
-        detail = SCIM_401_REVOKED_TOKEN if token.revoked_at else SCIM_401_EXPIRED_TOKEN
-        return token, _refuse(request, detail)
+    refused = SCIM_401_BY_STATUS.get(token.status)
+    if refused is not None:
+        return token, _refuse(request, refused)
     verdict = ratelimit.hit("scim-token", str(token.pk), token_rate())
     if not verdict.allowed:
         return token, _too_many(SCIM_429_TOKEN_RATE, verdict.retry_after)

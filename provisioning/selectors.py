@@ -5,15 +5,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from accounts import raw_rows as rows
 from accounts.events.fanout import enabled_endpoints_exist_sql, note_enabled_endpoints
+from accounts.keyed_secrets import row_for_secret
 from accounts.models import Group, Membership, Organization, User
-from provisioning import tokens
 from provisioning.models import ProvisioningToken, ScimRequest
+from provisioning.tokens import PROVISIONING_TOKEN
 
 
 def tokens_of(organization: Organization) -> QuerySet[ProvisioningToken]:
@@ -58,11 +59,8 @@ def token_for_secret(secret: str) -> ProvisioningToken | None:
     One lookup by the unique prefix, joined to the organization, then a constant-time
     digest comparison.
     """
-    prefix = tokens.prefix_of(secret)
-    if prefix is None:
-        return None
-    token = _token_with_organization(prefix)
-    if token is None or not tokens.matches(secret, token.digest, key_id=token.key_id):
+    token = row_for_secret(PROVISIONING_TOKEN, secret, by_prefix=_token_with_organization)
+    if token is None:
         return None
     # Known with the token, so the request's writes skip the endpoint lookup when none.
     note_enabled_endpoints(token.organization, token.webhooks)
@@ -226,7 +224,7 @@ def provisioning_health(organization: Organization, *, now: datetime | None = No
     day_ago = now - timedelta(hours=24)
     live = (
         tokens_of(organization)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
+        .live(now)
         .annotate(
             last_success=_latest_at(status__lt=400),
             last_failure=_latest_at(status__gte=400),

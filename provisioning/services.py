@@ -8,11 +8,11 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import InvalidValue
+from accounts.keyed_secrets import credential_mark_used
 from accounts.models import AuditAction, Organization, User
 from accounts.services import audit_record
-from accounts.services.integrations import credential_mark_used
-from provisioning import tokens
 from provisioning.models import ProvisioningToken, ScimRequest
+from provisioning.tokens import PROVISIONING_TOKEN
 
 LABEL_MAX_LENGTH = ProvisioningToken._meta.get_field("label").max_length
 
@@ -46,26 +46,17 @@ def token_create(
         raise InvalidValue("A token is created by a user of its own organization.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidValue("The expiry must be in the future.")
-    prefix, secret = tokens.new_secret()
-    while ProvisioningToken.objects.filter(prefix=prefix).exists():
-        # 48 random bits make a clash rare; the unique prefix finds the row.
-        prefix, secret = tokens.new_secret()
-    key_id, digest = tokens.digest_of(secret)
-    token = ProvisioningToken.objects.create(
-        organization=organization,
-        label=label,
-        prefix=prefix,
-        key_id=key_id,
-        digest=digest,
-        created_by=created_by,
-        expires_at=expires_at,
+    token = ProvisioningToken(
+        organization=organization, label=label, created_by=created_by, expires_at=expires_at
     )
+    secret = token.set_secret(PROVISIONING_TOKEN)
+    token.save(force_insert=True)
     _audit(
         token,
         actor=actor,
         action=AuditAction.TOKEN_CREATED,
         changes={
-            "prefix": prefix,
+            "prefix": token.prefix,
             "label": label,
             "expiresAt": expires_at.isoformat() if expires_at else None,
         },

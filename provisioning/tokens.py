@@ -1,28 +1,24 @@
-"""Provisioning token secrets: generation, keyed hashing, and reading them from requests.
+"""Provisioning tokens as a kind of keyed secret (accounts.keyed_secrets), and reading
+them from requests.
 
-The secret is `<prefix>.<random>`: the prefix is stored in clear to find the row; the
-whole secret is checked against an HMAC-SHA256 digest under a server-side hash key,
-stored with that key's id, so a copy of the table alone is useless and the hash keys can
-rotate (NetBox's Token model and its API_TOKEN_PEPPERS work the same way; see
-accounts.derived_keys).
+A token is `<prefix>.<random>`, without a head. It keeps two things from before the
+shared base: the prefix is read as it always was, and digests made before
+TOKEN_HASH_KEYS still verify under the keys they were made with.
 """
 
 import hashlib
 import hmac
 import re
-import secrets
 
 from django.conf import settings
 
-from accounts.derived_keys import token_digest, token_digest_matches
+from accounts.keyed_secrets import HEADED_PREFIX, SEPARATOR, SecretKind
 
-PREFIX_BYTES = 6  # 8 URL-safe characters
-SECRET_BYTES = 32
-SEPARATOR = "."
-DIGEST_PURPOSE = "roster.provisioning-token-digest.v1"
 # Digests made before hash keys had ids (provisioning migration 0003). The underscore
 # keeps it apart from every id TOKEN_HASH_KEYS accepts.
 LEGACY_KEY_ID = "_legacy"
+# What the prefix column holds; tokens are issued with 8 characters.
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 
 
 def _legacy_keys() -> list[bytes]:
@@ -37,36 +33,31 @@ def _legacy_keys() -> list[bytes]:
     ]
 
 
-def digest_of(secret: str) -> tuple[str, str]:
-    """(key id, digest) of the secret under the current hash key."""
-    return token_digest(DIGEST_PURPOSE, secret)
+class ProvisioningTokenKind(SecretKind):
+    """Replaces the base's reading of a secret and adds the legacy digests."""
+
+    def prefix_of(self, secret) -> str | None:
+        """Any 1-16 character prefix before the first separator, as tokens have always
+        been read; never a headed kind's (`rk_...`), whose prefix no token has."""
+        if not isinstance(secret, str):
+            return None
+        prefix, separator, rest = secret.partition(SEPARATOR)
+        if not separator or not rest or not _PREFIX.match(prefix):
+            return None
+        return None if HEADED_PREFIX.fullmatch(prefix) else prefix
+
+    def matches(self, secret: str, *, digest: str, key_id: str) -> bool:
+        if key_id == LEGACY_KEY_ID:
+            return any(
+                hmac.compare_digest(
+                    hmac.new(key, secret.encode(), hashlib.sha256).hexdigest(), digest
+                )
+                for key in _legacy_keys()
+            )
+        return super().matches(secret, digest=digest, key_id=key_id)
 
 
-def new_secret() -> tuple[str, str]:
-    """A fresh (prefix, secret) pair; the secret starts with the prefix."""
-    prefix = secrets.token_urlsafe(PREFIX_BYTES)
-    # The prefix must not contain the separator; token_urlsafe never emits ".".
-    return prefix, f"{prefix}{SEPARATOR}{secrets.token_urlsafe(SECRET_BYTES)}"
-
-
-_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-
-
-def prefix_of(secret: str) -> str | None:
-    prefix, separator, rest = secret.partition(SEPARATOR)
-    if not separator or not rest or not _PREFIX.match(prefix):
-        return None
-    return prefix
-
-
-def matches(secret: str, digest: str, *, key_id: str) -> bool:
-    """Whether the digest, stored with `key_id`, is this secret's (constant time)."""
-    if key_id == LEGACY_KEY_ID:
-        return any(
-            hmac.compare_digest(hmac.new(key, secret.encode(), hashlib.sha256).hexdigest(), digest)
-            for key in _legacy_keys()
-        )
-    return token_digest_matches(DIGEST_PURPOSE, secret, key_id=key_id, digest=digest)
+PROVISIONING_TOKEN = ProvisioningTokenKind(head="", purpose="roster.provisioning-token-digest.v1")
 
 
 def secret_from_header(value: str) -> str | None:

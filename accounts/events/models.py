@@ -5,7 +5,10 @@ from django.db import models
 from django.db.models import Func, Q
 from django.utils import timezone
 
+from accounts.keyed_secrets import KeyedSecret, SecretKind
 from accounts.models import Organization
+
+API_KEY = SecretKind(head="rk_", purpose="roster.api-key-digest.v1")
 
 
 class CurrentTransactionId(Func):
@@ -71,38 +74,24 @@ class DirectoryEvent(models.Model):
         return f"{self.type} {self.resource_id} v{self.resource_version}"
 
 
-class ApiKey(models.Model):
+class ApiKey(KeyedSecret):
     """A credential of one of the platform's services for one organization's API.
 
-    Stored like a provisioning token: a non-secret prefix finds the row, a keyed
-    HMAC-SHA256 digest checks the secret (accounts.events.keys), stored with the id of
-    the hash key that made it (TOKEN_HASH_KEYS).
+    A keyed secret of its own kind (API_KEY): the `rk_` head and a digest key of their
+    own keep API keys and provisioning tokens apart, so neither is ever found among the
+    other's.
     """
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="api_keys"
     )
-    label = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, unique=True)
-    digest = models.CharField(max_length=64)
-    key_id = models.CharField(max_length=32)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "-created_at"], name="apikey_org_idx")]
-
-    def __str__(self):
-        return f"{self.prefix} ({self.label})"
-
-    @property
-    def is_live(self) -> bool:
-        return self.revoked_at is None
 
 
 class WebhookEndpoint(models.Model):

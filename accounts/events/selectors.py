@@ -2,23 +2,19 @@
 
 from django.db.models import QuerySet
 
-from accounts.events import keys
-from accounts.events.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from accounts.events.models import API_KEY, ApiKey, WebhookDelivery, WebhookEndpoint
+from accounts.keyed_secrets import row_for_secret
 from accounts.models import Organization
 
 
 def api_key_for_secret(secret: str) -> ApiKey | None:
-    """The key whose secret this is, live or not; None for anything else.
+    """The key whose secret this is, live or not, with its organization; None for
+    anything else."""
+    return row_for_secret(API_KEY, secret, by_prefix=_api_key_with_organization)
 
-    One indexed lookup by prefix, then a constant-time digest comparison.
-    """
-    prefix = keys.prefix_of(secret)
-    if prefix is None:
-        return None
-    key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
-    if key is None or not keys.matches(secret, key.digest, key_id=key.key_id):
-        return None
-    return key
+
+def _api_key_with_organization(prefix: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
 
 
 def api_keys_of(organization: Organization) -> QuerySet[ApiKey]:

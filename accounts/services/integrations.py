@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import InvalidValue
-from accounts.events import keys
 from accounts.events.fanout import enqueue_delivery
 from accounts.events.models import (
+    API_KEY,
     ApiKey,
     DirectoryEvent,
     EventType,
@@ -21,12 +21,11 @@ from accounts.events.models import (
 )
 from accounts.events.webhooks import signing
 from accounts.events.webhooks.addresses import RefusedTarget, check_target
+from accounts.keyed_secrets import credential_mark_used
 from accounts.models import AuditAction, Organization, User
 from accounts.services.audit import audit_record
 
 LABEL_MAX_LENGTH = ApiKey._meta.get_field("label").max_length
-# last_used_at is written at most once per this interval per credential, not per request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _audit_key(key: ApiKey, *, actor: Actor, action: str, changes: dict) -> None:
@@ -53,23 +52,14 @@ def api_key_create(
         raise InvalidValue(f"The label is longer than {LABEL_MAX_LENGTH} characters.")
     if created_by is not None and created_by.organization_id != organization.pk:
         raise InvalidValue("An API key is created by a user of its own organization.")
-    prefix, secret = keys.new_secret()
-    while ApiKey.objects.filter(prefix=prefix).exists():
-        prefix, secret = keys.new_secret()
-    key_id, digest = keys.digest_of(secret)
-    key = ApiKey.objects.create(
-        organization=organization,
-        label=label,
-        prefix=prefix,
-        key_id=key_id,
-        digest=digest,
-        created_by=created_by,
-    )
+    key = ApiKey(organization=organization, label=label, created_by=created_by)
+    secret = key.set_secret(API_KEY)
+    key.save(force_insert=True)
     _audit_key(
         key,
         actor=actor,
         action=AuditAction.API_KEY_CREATED,
-        changes={"prefix": prefix, "label": label},
+        changes={"prefix": key.prefix, "label": label},
     )
     return key, secret
 
@@ -84,20 +74,6 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     key.save(update_fields=["revoked_at"])
     _audit_key(key, actor=actor, action=AuditAction.API_KEY_REVOKED, changes={"prefix": key.prefix})
     return key
-
-
-def credential_mark_used(credential, *, now: datetime | None = None) -> None:
-    """Record that an API key or a provisioning token was used, at most once a minute: a
-    conditional UPDATE, no lock, no audit event."""
-    now = now or timezone.now()
-    if credential.last_used_at is not None and now - credential.last_used_at < LAST_USED_RESOLUTION:
-        return
-    stale_before = now - LAST_USED_RESOLUTION
-    # The condition keeps concurrent requests from rewriting the same minute.
-    type(credential).objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=credential.pk
-    ).update(last_used_at=now)
-    credential.last_used_at = now
 
 
 def api_key_mark_used(*, key: ApiKey, now: datetime | None = None) -> None:

@@ -1,7 +1,11 @@
 """API keys see their own organization only; SCIM tokens and API keys never cross over."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from accounts.events.models import ApiKey
 from accounts.services.integrations import api_key_revoke
 from tests.events.conftest import ApiClient
 
@@ -49,6 +53,15 @@ def test_a_revoked_key_gets_401(organization, make_api_key, system_actor):
     assert api.get("/users").status_code == 200
     api_key_revoke(key=key, actor=system_actor)
     assert api.get("/users").status_code == 401
+
+
+def test_an_expired_key_gets_401(organization, make_api_key):
+    key, secret = make_api_key(organization)
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = ApiClient(secret).get("/users")
+    assert response.status_code == 401
+    key.refresh_from_db()
+    assert key.last_used_at is None
 
 
 def test_a_wrong_secret_with_a_real_prefix_gets_401(organization, make_api_key):

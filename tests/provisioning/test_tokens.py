@@ -10,11 +10,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.keyed_secrets import SecretStatus
 from accounts.models import AuditAction, AuditEvent
-from provisioning import tokens
-from provisioning.models import ProvisioningToken, TokenStatus
+from provisioning.models import ProvisioningToken
 from provisioning.selectors import last_scim_request, tokens_of
 from provisioning.services import token_create, token_mark_used, token_revoke
+from provisioning.tokens import PROVISIONING_TOKEN, ProvisioningTokenKind
 
 pytestmark = pytest.mark.django_db
 
@@ -45,17 +46,17 @@ def test_secret_is_not_stored_in_any_column(organization, make_scim_token):
     columns = [str(value) for value in row]
     assert not any(secret in value for value in columns)
     assert secret.split(".", 1)[1] not in "".join(columns)
-    assert (token.key_id, token.digest) == tokens.digest_of(secret)
-    assert tokens.digest_of(secret)[1] != tokens.digest_of(secret + "x")[1]
+    assert (token.key_id, token.digest) == PROVISIONING_TOKEN.digest_of(secret)
+    assert PROVISIONING_TOKEN.digest_of(secret)[1] != PROVISIONING_TOKEN.digest_of(secret + "x")[1]
 
 
 def test_digest_is_keyed_by_the_current_hash_key(settings):
     secret = "abc.def"
-    key_id, derived = tokens.digest_of(secret)
+    key_id, derived = PROVISIONING_TOKEN.digest_of(secret)
     settings.TOKEN_HASH_KEYS = [("k1", "k" * 50)]
     assert key_id == "secret-key"
-    assert tokens.digest_of(secret)[0] == "k1"
-    assert tokens.digest_of(secret)[1] != derived
+    assert PROVISIONING_TOKEN.digest_of(secret)[0] == "k1"
+    assert PROVISIONING_TOKEN.digest_of(secret)[1] != derived
 
 
 def test_audit_trail_never_holds_the_secret(organization, make_scim_token):
@@ -124,11 +125,11 @@ def test_two_live_tokens_work_side_by_side(client, organization, make_scim_token
 
 def test_status_and_is_live(organization, make_scim_token, system_actor):
     token, _ = make_scim_token(organization)
-    assert (token.status, token.is_live) == (TokenStatus.ACTIVE, True)
+    assert (token.status, token.is_live) == (SecretStatus.ACTIVE, True)
     token.expires_at = timezone.now() - timedelta(minutes=1)
-    assert (token.status, token.is_live) == (TokenStatus.EXPIRED, False)
+    assert (token.status, token.is_live) == (SecretStatus.EXPIRED, False)
     revoked = token_revoke(token=token, actor=system_actor)
-    assert (revoked.status, revoked.is_live) == (TokenStatus.REVOKED, False)
+    assert (revoked.status, revoked.is_live) == (SecretStatus.REVOKED, False)
 
 
 def test_revoke_is_idempotent_and_audited_once(organization, make_scim_token, system_actor):
@@ -290,7 +291,7 @@ def test_operators_can_list_and_revoke_tokens_in_the_admin(client, organization,
     )
     assert response.status_code == 302
     token.refresh_from_db()
-    assert token.status == TokenStatus.REVOKED
+    assert token.status == SecretStatus.REVOKED
     event = AuditEvent.objects.get(action=AuditAction.TOKEN_REVOKED)
     assert event.actor_id == str(operator.pk)
 
@@ -298,7 +299,7 @@ def test_operators_can_list_and_revoke_tokens_in_the_admin(client, organization,
 def test_a_clashing_prefix_is_drawn_again(organization, make_scim_token, monkeypatch):
     existing, _ = make_scim_token(organization)
     draws = iter([(existing.prefix, f"{existing.prefix}.clash"), ("fresh123", "fresh123.secret")])
-    monkeypatch.setattr(tokens, "new_secret", lambda: next(draws))
+    monkeypatch.setattr(ProvisioningTokenKind, "new_secret", lambda kind: next(draws))
     token, secret = make_scim_token(organization)
     assert (token.prefix, secret) == ("fresh123", "fresh123.secret")
 
@@ -337,11 +338,31 @@ def test_the_token_lookup_loads_what_the_orm_loads_in_one_statement(
     assert not found._state.adding and not organization_loaded._state.adding
 
 
+@pytest.mark.parametrize(
+    ("secret", "prefix"),
+    [
+        ("abc.def", "abc"),
+        ("a.b", "a"),
+        ("p" * 16 + ".rest.with.dots", "p" * 16),
+        ("rk_abcde.short", "rk_abcde"),
+    ],
+)
+def test_tokens_are_read_as_they_always_were(secret, prefix):
+    assert PROVISIONING_TOKEN.prefix_of(secret) == prefix
+
+
+@pytest.mark.parametrize(
+    "secret", ["abc", "abc.", ".abc", "p" * 17 + ".x", "a b.c", "rk_abcdefgh." + "s" * 43]
+)
+def test_what_no_token_looks_like_has_no_prefix(secret):
+    assert PROVISIONING_TOKEN.prefix_of(secret) is None
+
+
 def test_a_prefix_no_token_has_finds_nothing(organization, make_scim_token):
     from provisioning.selectors import token_for_secret
 
     make_scim_token(organization)
-    _, unknown = tokens.new_secret()
+    _, unknown = PROVISIONING_TOKEN.new_secret()
     assert token_for_secret(unknown) is None
 
 

@@ -9,14 +9,13 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.derived_keys import derive_key
-from accounts.events import keys
-from accounts.events.models import WebhookSecret
+from accounts.events.models import API_KEY, WebhookSecret
 from accounts.events.webhooks import signing
 from accounts.services.integrations import api_key_create, webhook_endpoint_create
 from console import secret_handoff
-from provisioning import tokens
 from provisioning.models import ProvisioningToken
 from provisioning.services import token_revoke
+from provisioning.tokens import LEGACY_KEY_ID, PROVISIONING_TOKEN
 from sso import keystore, sp
 from sso.models import SpKeyPair
 from tests.sso.conftest import post_acs, signed_in_user_id, start_login
@@ -129,7 +128,7 @@ def test_new_digests_are_stored_with_the_current_key_id(
     assert (
         token.digest
         == hmac.new(
-            derive_key(tokens.DIGEST_PURPOSE, secret=HASH_KEY_2),
+            derive_key(PROVISIONING_TOKEN.purpose, secret=HASH_KEY_2),
             scim_secret.encode(),
             hashlib.sha256,
         ).hexdigest()
@@ -137,7 +136,7 @@ def test_new_digests_are_stored_with_the_current_key_id(
     assert (
         api_key.digest
         == hmac.new(
-            derive_key(keys.DIGEST_PURPOSE, secret=HASH_KEY_2), api_secret.encode(), hashlib.sha256
+            derive_key(API_KEY.purpose, secret=HASH_KEY_2), api_secret.encode(), hashlib.sha256
         ).hexdigest()
     )
 
@@ -210,7 +209,7 @@ def test_digests_from_before_key_ids_verify_the_old_way_and_through_fallbacks(
     )
     ProvisioningToken.objects.filter(pk=token.pk).update(
         digest=hmac.new(old_key, secret.encode(), hashlib.sha256).hexdigest(),
-        key_id=tokens.LEGACY_KEY_ID,
+        key_id=LEGACY_KEY_ID,
     )
 
     assert scim_status(secret) == 200
@@ -230,8 +229,8 @@ def test_a_secret_handed_off_before_a_rotation_is_still_shown(old_secret_key, se
 
 def test_every_derived_key_has_a_purpose_of_its_own():
     purposes = [
-        tokens.DIGEST_PURPOSE,
-        keys.DIGEST_PURPOSE,
+        PROVISIONING_TOKEN.purpose,
+        API_KEY.purpose,
         signing.PURPOSE,
         keystore.PURPOSE,
         secret_handoff.PURPOSE,

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db.models import Count, Q
-from django.utils import timezone
+from django.db.models import Count
 
 from accounts.events.models import ApiKey
 from provisioning.models import ProvisioningToken
@@ -20,12 +19,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        tokens = _live_counts(
-            ProvisioningToken.objects.filter(revoked_at__isnull=True).filter(
-                Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-            )
-        )
-        api_keys = _live_counts(ApiKey.objects.filter(revoked_at__isnull=True))
+        tokens = _live_counts(ProvisioningToken.objects.live())
+        api_keys = _live_counts(ApiKey.objects.live())
         configured = [key_id for key_id, _ in settings.TOKEN_HASH_KEYS]
         roles = {key_id: "verifies" for key_id in configured} | {configured[0]: "current"}
         roles[LEGACY_KEY_ID] = "verifies (issued before key ids)"

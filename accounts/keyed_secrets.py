@@ -1,0 +1,163 @@
+"""Keyed secrets: random secrets shown once, found by a non-secret prefix, checked by a
+keyed digest.
+
+Provisioning tokens, API keys, transfer keys and app passwords are the same thing
+(NetBox's Token with its peppers): `<head><prefix>.<random>`, where the prefix finds the
+row and the whole secret is checked with `hmac.compare_digest` against an HMAC-SHA256
+digest made under one of TOKEN_HASH_KEYS, stored with that key's id so the hash keys can
+rotate (accounts.derived_keys). They are high-entropy secrets, so a keyed digest is
+right and keeps every check fast; a slow password hash would protect nothing more.
+
+Each kind names its head and digest purpose (`SecretKind`); a kind's secrets are never
+found among another kind's, and its model adds only what is its own (scope, owner).
+"""
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.derived_keys import token_digest, token_digest_matches
+
+PREFIX_BYTES = 6  # 8 URL-safe characters
+SECRET_BYTES = 32  # 256 random bits after the prefix
+SEPARATOR = "."
+# A credential records its use at most this often (a conditional UPDATE, no lock).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Every head is lowercase letters and an underscore ("rk_"), so what stands before the
+# separator in a headed secret has this shape, which no kind without a head issues.
+_HEAD = re.compile(r"[a-z]+_")
+HEADED_PREFIX = re.compile(r"[a-z]+_[A-Za-z0-9_-]{8}")
+
+
+@dataclass(frozen=True)
+class SecretKind:
+    """One kind of keyed secret: `head` starts every secret, `purpose` keys the digest."""
+
+    head: str
+    purpose: str
+
+    def __post_init__(self):
+        if self.head and not _HEAD.fullmatch(self.head):
+            raise ValueError(f"A head is lowercase letters and an underscore, not {self.head!r}.")
+
+    @property
+    def _pattern(self) -> re.Pattern:
+        return re.compile(rf"^{re.escape(self.head)}([A-Za-z0-9_-]{{8}})\.[A-Za-z0-9_-]{{20,}}$")
+
+    def new_secret(self) -> tuple[str, str]:
+        """A fresh (prefix, secret) pair."""
+        prefix = secrets.token_urlsafe(PREFIX_BYTES)
+        return prefix, f"{self.head}{prefix}{SEPARATOR}{secrets.token_urlsafe(SECRET_BYTES)}"
+
+    def prefix_of(self, secret) -> str | None:
+        """The prefix of a well-formed secret of this kind; None for anything else."""
+        if not isinstance(secret, str) or len(secret) > 200:
+            return None
+        match = self._pattern.match(secret)
+        return match.group(1) if match else None
+
+    def digest_of(self, secret: str) -> tuple[str, str]:
+        """(key id, digest) of the secret under the current hash key."""
+        return token_digest(self.purpose, secret)
+
+    def matches(self, secret: str, *, digest: str, key_id: str) -> bool:
+        """Whether `digest`, stored with `key_id`, is this secret's (constant time)."""
+        return token_digest_matches(self.purpose, secret, key_id=key_id, digest=digest)
+
+
+class SecretStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class KeyedSecretQuerySet(models.QuerySet):
+    def live(self, now: datetime | None = None) -> "KeyedSecretQuerySet":
+        """The rows whose status is active at `now`: `is_live` as a filter."""
+        now = now or timezone.now()
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True
+        )
+
+
+class KeyedSecret(models.Model):
+    """The fields every keyed secret has; the secret itself is never stored."""
+
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = KeyedSecretQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.prefix} ({self.label})" if self.label else self.prefix
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return SecretStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return SecretStatus.EXPIRED
+        return SecretStatus.ACTIVE
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == SecretStatus.ACTIVE
+
+    def set_secret(self, kind: SecretKind) -> str:
+        """Give this (unsaved) row a fresh secret of `kind`, with a prefix no row of its
+        model has; returns it, to show once."""
+        self.prefix, secret = kind.new_secret()
+        while type(self)._default_manager.filter(prefix=self.prefix).exists():
+            # 48 random bits make a clash rare; the unique prefix finds the row.
+            self.prefix, secret = kind.new_secret()
+        self.key_id, self.digest = kind.digest_of(secret)
+        return secret
+
+    def holds(self, kind: SecretKind, secret: str) -> bool:
+        return kind.matches(secret, digest=self.digest, key_id=self.key_id)
+
+
+def row_for_secret(
+    kind: SecretKind, secret, *, by_prefix: Callable[[str], KeyedSecret | None]
+) -> KeyedSecret | None:
+    """The row whose secret this is, live or not; None for anything else.
+
+    One lookup by the unique prefix (`by_prefix`, which loads what its caller needs),
+    then a constant-time digest comparison.
+    """
+    prefix = kind.prefix_of(secret)
+    if prefix is None:
+        return None
+    row = by_prefix(prefix)
+    if row is None or not row.holds(kind, secret):
+        return None
+    return row
+
+
+def credential_mark_used(credential, *, now: datetime | None = None) -> None:
+    """Record that a credential was used, at most once a minute: a conditional UPDATE,
+    no lock, no audit event."""
+    now = now or timezone.now()
+    if credential.last_used_at is not None and now - credential.last_used_at < LAST_USED_RESOLUTION:
+        return
+    stale_before = now - LAST_USED_RESOLUTION
+    # The condition keeps concurrent requests from rewriting the same minute.
+    type(credential).objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=credential.pk
+    ).update(last_used_at=now)
+    credential.last_used_at = now
