@@ -67,6 +67,22 @@ def _organization_for(data) -> Organization | None:
     return organization_for_email_domain(data["email"].rpartition("@")[2])
 
 
+def _continue_to(request, organization, next_path: str):
+    """The discovery's answer when it found the organization: a page that goes on to
+    its SSO login by GET, not a redirect.
+
+    CSP3 form-action applies to every redirect of a form's navigation (Chromium enforces
+    it): after a 302 to /sso/<slug>/login/, that view's 302 to the IdP is blocked by
+    `form-action 'self'`. A declarative refresh is a new navigation, not a form's. It is
+    preferred to a script: it works with scripting off and needs no file; at 0 seconds it
+    is WCAG's instant client-side redirect (G110), not a timed refresh (F40/F41); and it
+    replaces the history entry, so Back returns to the form. The link is for browsers
+    that refuse automatic refreshes.
+    """
+    context = {"login_url": _login_url(organization, next_path)}
+    return render(request, "portal/signin_continue.html", context)
+
+
 def _discovery_misses(request) -> tuple[str, ratelimit.Rate]:
     return ratelimit.client_address(request), ratelimit.Rate.parse(
         settings.SIGNIN_DISCOVERY_MISS_RATE
@@ -94,7 +110,7 @@ def signin(request):
         if form.is_valid():
             organization = _organization_for(form.cleaned_data)
             if organization is not None:
-                return redirect(_login_url(organization, next_path))
+                return _continue_to(request, organization, next_path)
             if not ratelimit.hit(DISCOVERY_MISSES, address, rate).allowed:
                 return _throttled(request, form, next_path)
             not_found = True

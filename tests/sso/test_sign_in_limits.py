@@ -9,6 +9,7 @@ from django.test import Client
 
 from accounts.models import AuditAction, AuditEvent
 from tests.sso.conftest import acs_path, post_acs, signed_in_user_id
+from tests.sso.discovery import discovery_target
 
 OFFICE_ADDRESS = "198.51.100.20"
 JUNK = {"SAMLResponse": "bm90IHNhbWw="}  # base64 of "not saml"
@@ -218,7 +219,7 @@ class TestDiscovery:
         assert found.status_code == 429
         assert b"Too many lookups" in found.content
         other = browser("203.0.113.99").post("/signin/", {"organization": organization.slug})
-        assert other.status_code == 302
+        assert discovery_target(other) == "/sso/acme/login/"
 
     def test_people_who_find_their_organization_are_never_counted(
         self, organization, saml_idp, settings, one_window
@@ -227,8 +228,8 @@ class TestDiscovery:
         client = browser()
 
         answers = [
-            client.post("/signin/", {"organization": organization.slug}).status_code
+            discovery_target(client.post("/signin/", {"organization": organization.slug}))
             for _ in range(10)
         ]
 
-        assert answers == [302] * 10
+        assert answers == ["/sso/acme/login/"] * 10
