@@ -392,6 +392,14 @@ class AuditAction(models.TextChoices):
     DOMAIN_VERIFIED = "domain.verified", "Domain verified"
     DOMAIN_UNVERIFIED = "domain.unverified", "Domain verification lost"
     DOMAIN_REMOVED = "domain.removed", "Domain removed"
+    CREDENTIAL_CREATED = "credential.created", "File-transfer credential added"
+    CREDENTIAL_REVOKED = "credential.revoked", "File-transfer credential revoked"
+    TRANSFER_KEY_CREATED = "transfer_key.created", "Transfer key created"
+    TRANSFER_KEY_REVOKED = "transfer_key.revoked", "Transfer key revoked"
+    TRANSFER_SETTINGS_CHANGED = "transfer.settings_changed", "File-transfer setting changed"
+    TRANSFER_FOLDER_GRANTED = "transfer.folder_granted", "Folder granted"
+    TRANSFER_FOLDER_REMOVED = "transfer.folder_removed", "Folder grant removed"
+    TRANSFER_LOGIN_REFUSED = "transfer.login_refused", "File-transfer login refused"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -65,6 +65,23 @@ def env_rate(environ, name: str, default: str) -> str:
     return raw.strip()
 
 
+ENDPOINT_PATTERN = re.compile(r"^(sftp|scp|ftps|webdav)=([A-Za-z0-9.-]+):(\d{1,5})$")
+
+
+def env_endpoints(environ, name: str) -> list[tuple[str, str, int]]:
+    """`sftp=sftp.example.com:22,ftps=ftp.example.com:21` as (protocol, host, port)."""
+    endpoints = []
+    for entry in env_list(environ, name, []):
+        match = ENDPOINT_PATTERN.match(entry)
+        if not match or not 0 < int(match.group(3)) < 65536:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated protocol=host:port with a protocol of "
+                f"sftp, scp, ftps or webdav (e.g. sftp=sftp.example.com:22), got {entry!r}."
+            )
+        endpoints.append((match.group(1), match.group(2), int(match.group(3))))
+    return endpoints
+
+
 def secret_key(environ, *, debug: bool) -> str:
     key = environ.get("SECRET_KEY", "")
     if key:

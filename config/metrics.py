@@ -54,6 +54,12 @@ SAML_REFUSALS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+TRANSFER_DECISIONS = Counter(
+    "roster_transfer_decisions",
+    "File-server login decisions, by result, refusal reason and protocol.",
+    ["result", "reason", "protocol"],
+    registry=REGISTRY,
+)
 RATE_LIMIT_REFUSALS = Counter(
     "roster_rate_limit_refusals",
     "Requests refused because a rate limit or throttle was passed, by limit.",

@@ -8,6 +8,7 @@ import dj_database_url
 
 from config.env import (
     env_bool,
+    env_endpoints,
     env_int,
     env_int_list,
     env_list,
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django_scim",
     "provisioning",
     "sso",
+    "transfer",
     "console",
 ]
 
@@ -207,6 +209,22 @@ SCIM_LOG_RETENTION_DAYS = max(env_int(ENV, "SCIM_LOG_RETENTION_DAYS", 30), 1)
 # A token that used to sync and has sent nothing for this long is reported as silent.
 PROVISIONING_SILENT_HOURS = max(env_int(ENV, "PROVISIONING_SILENT_HOURS", 24), 1)
 
+# Credentials the Events API accepts besides organization API keys: file servers follow
+# the directory with their transfer keys (docs/transfer.md).
+EVENTS_API_EXTRA_AUTHENTICATION = ["transfer.api.TransferKeyAuthentication"]
+
+# File-transfer access (the transfer app, docs/transfer.md).
+# The first POSIX id handed out; ids come from one platform-wide sequence above it.
+TRANSFER_UID_BASE = env_int(ENV, "TRANSFER_UID_BASE", 200000)
+# Refused login decisions per login name, and decisions per transfer key.
+TRANSFER_FAILURE_RATE = env_rate(ENV, "TRANSFER_FAILURE_RATE", "10/5m")
+TRANSFER_KEY_RATE = env_rate(ENV, "TRANSFER_KEY_RATE", "6000/1m")
+# Refusals audited per organization (the sign-in log records every decision).
+TRANSFER_REFUSAL_AUDIT_RATE = env_rate(ENV, "TRANSFER_REFUSAL_AUDIT_RATE", "20/10m")
+TRANSFER_LOG_RETENTION_DAYS = max(env_int(ENV, "TRANSFER_LOG_RETENTION_DAYS", 30), 1)
+# What people are told to connect to: "sftp=sftp.example.com:22,ftps=ftp.example.com:21".
+TRANSFER_ENDPOINTS = env_endpoints(ENV, "TRANSFER_ENDPOINTS")
+
 SESSION_ENGINE = "accounts.session_store"
 # Sessions end after this many seconds without a request.
 SESSION_COOKIE_AGE = env_int(ENV, "SESSION_IDLE_SECONDS", 60 * 60)
@@ -308,7 +326,7 @@ WEBHOOK_ALLOW_LOOPBACK = env_bool(ENV, "WEBHOOK_ALLOW_LOOPBACK", default=False)
 # SQLite has no queue; docs/events.md says what runs there.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     INSTALLED_APPS.append("procrastinate.contrib.django")
-PROCRASTINATE_IMPORT_PATHS = ["accounts.tasks", "provisioning.tasks"]
+PROCRASTINATE_IMPORT_PATHS = ["accounts.tasks", "provisioning.tasks", "transfer.tasks"]
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
 WORKER_CONCURRENCY = env_int(ENV, "WORKER_CONCURRENCY", 4)
 # New jobs, and jobs whose lock was just released, wake a worker at once (LISTEN/NOTIFY,

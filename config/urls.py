@@ -12,5 +12,6 @@ urlpatterns = [
     # Apps add their own include() lines below, one per app.
     path("scim/v2/", include("provisioning.urls")),
     path("api/v1/", include("accounts.api.urls")),
+    path("transfer/", include("transfer.urls")),
     path("", include("sso.urls")),
 ]

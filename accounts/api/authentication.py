@@ -49,3 +49,10 @@ class ApiKeyAuthentication(BaseAuthentication):
 class HasApiKey(BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+class HasReaderKey(BasePermission):
+    """Any credential one of the view's authenticators accepted (the event stream)."""
+
+    def has_permission(self, request, view):
+        return request.auth is not None and getattr(request.auth, "is_live", False)

@@ -1,10 +1,12 @@
 """GET-only endpoints for an organization's API key: the event stream and the directory."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils.module_loading import import_string
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
-from accounts.api.authentication import ApiKeyAuthentication, HasApiKey
+from accounts.api.authentication import ApiKeyAuthentication, HasApiKey, HasReaderKey
 from accounts.api.pagination import DirectoryCursorPagination, EventStreamPagination
 from accounts.api.serializers import (
     EventSerializer,
@@ -30,12 +32,33 @@ class OrganizationApiView:
         return self.request.auth.organization
 
 
+def _event_readers() -> list:
+    """The credentials that may read the event stream: organization API keys, and the
+    kinds settings.EVENTS_API_EXTRA_AUTHENTICATION adds (the file servers' transfer
+    keys), named by string as config names the apps."""
+    return [
+        *(import_string(path) for path in settings.EVENTS_API_EXTRA_AUTHENTICATION),
+        ApiKeyAuthentication,
+    ]
+
+
 class EventList(OrganizationApiView, ListAPIView):
     serializer_class = EventSerializer
     pagination_class = EventStreamPagination
+    permission_classes = [HasReaderKey]
+
+    def get_authenticators(self):
+        return [authentication() for authentication in _event_readers()]
+
+    def get_authenticate_header(self, request):
+        # A 401 names the API keys' realm, as the rest of the read API does.
+        return ApiKeyAuthentication().authenticate_header(request)
 
     def get_queryset(self):
         # Ordered and cut at the commit horizon by the pagination (accounts.events.stream).
+        if getattr(self.request.auth, "reads_every_organization", False):
+            # The platform's own file servers follow every organization.
+            return DirectoryEvent.objects.all()
         return DirectoryEvent.objects.filter(organization=self.organization)
 
     def event_types(self) -> list[str] | None:

@@ -35,6 +35,10 @@ class EventType(models.TextChoices):
     GROUP_DELETED = "group.deleted"
     GROUP_MEMBER_ADDED = "group.member_added"
     GROUP_MEMBER_REMOVED = "group.member_removed"
+    # A person's file-transfer credential (an SSH key or an app password): data carries
+    # the user and the credential without its secret (transfer.services).
+    CREDENTIAL_CREATED = "credential.created"
+    CREDENTIAL_REVOKED = "credential.revoked"
 
 
 class DirectoryEvent(models.Model):

@@ -121,6 +121,20 @@ def group_event(
     return _resource_event(group, kind="group", type=type, actor=actor, changes=changes)
 
 
+def credential_event(*, user: User, type: str, actor: Actor, credential: dict) -> DirectoryEvent:
+    """One credential.* event: the person and their file-transfer credential (never its
+    secret), ordered with the person's other events."""
+    return _event(
+        organization_id=user.organization_id,
+        type=type,
+        actor=actor,
+        resource_id=user.pk,
+        resource_version=user.version,
+        user_id=user.pk,
+        data={"user": user_snapshot(user), "credential": credential},
+    )
+
+
 def membership_events(
     *, group: Group, type: str, user_ids: Iterable, actor: Actor, users: dict | None = None
 ) -> list[DirectoryEvent]:

@@ -1,0 +1,167 @@
+"""The decision API under attack: brute force, probing for who exists, hostile input."""
+
+import json
+import logging
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts import derived_keys
+from accounts.models import AuditAction, AuditEvent
+
+WRONG_PASSWORD = "rap_AAAAAAAA." + "w" * 43
+
+
+def test_failed_logins_per_login_name_are_throttled_and_audited(
+    server, bob, bob_password, transfer_on, settings
+):
+    settings.TRANSFER_FAILURE_RATE = "3/5m"
+
+    answers = [server.authenticate("bob@acme.example", password=WRONG_PASSWORD) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [403, 403, 403, 429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 300
+    # Even the right password waits for the window: the guesser cannot tell.
+    assert server.authenticate("bob@acme.example", password=bob_password[1]).status_code == 429
+    audited = AuditEvent.objects.filter(action=AuditAction.TRANSFER_LOGIN_REFUSED)
+    assert [event.changes["reason"] for event in audited] == ["bad_credential"] * 3
+    # Another login name is not affected.
+    assert server.authenticate("nobody@acme.example", password=WRONG_PASSWORD).status_code == 403
+
+
+def test_the_login_name_throttle_folds_case(server, bob, transfer_on, settings):
+    settings.TRANSFER_FAILURE_RATE = "1/5m"
+    server.authenticate("bob@acme.example", password=WRONG_PASSWORD)
+
+    assert server.authenticate("BOB@ACME.EXAMPLE", password=WRONG_PASSWORD).status_code == 429
+
+
+def _work(server, monkeypatch, username, **credential):
+    """(statements, digest computations) of one decision."""
+    digests = []
+    real = derived_keys._hmac
+
+    def counting(key, message):
+        digests.append(1)
+        return real(key, message)
+
+    monkeypatch.setattr(derived_keys, "_hmac", counting)
+    server.authenticate(username, **credential)  # warm: the key's last use, prepared plans
+    digests.clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = server.authenticate(username, **credential)
+    assert response.status_code == 403
+    return len(queries), len(digests)
+
+
+@pytest.mark.parametrize("kind", ["password", "public_key"])
+def test_an_unknown_user_costs_the_same_work_as_a_wrong_credential(
+    server, bob, bob_password, transfer_on, monkeypatch, settings, kind
+):
+    from tests.transfer.conftest import new_public_key
+
+    settings.TRANSFER_FAILURE_RATE = "100/5m"
+    settings.TRANSFER_REFUSAL_AUDIT_RATE = "0/10m"
+    credential = {kind: WRONG_PASSWORD if kind == "password" else new_public_key()}
+
+    unknown = _work(server, monkeypatch, "nobody@acme.example", **credential)
+    wrong = _work(server, monkeypatch, "bob@acme.example", **credential)
+
+    assert unknown == wrong
+    if kind == "password":
+        # The transfer key's digest, and one for the presented password.
+        assert unknown[1] == 2
+
+
+HOSTILE_BODIES = [
+    b"",
+    b"not json",
+    b"\xff\xfe\x00garbage",
+    b"[]",
+    b"null",
+    b'"a string"',
+    b"1e999999",
+    b"[" * 5000 + b"]" * 5000,
+    {"username": None, "protocol": "sftp", "password": "x"},
+    {"username": 7, "protocol": "sftp", "password": "x"},
+    {"username": ["bob@acme.example"], "protocol": "sftp", "password": "x"},
+    {"username": {"$ne": ""}, "protocol": "sftp", "password": "x"},
+    {"username": "bob@acme.example", "protocol": "gopher", "password": "x"},
+    {"username": "bob@acme.example", "protocol": ["sftp"], "password": "x"},
+    {"username": "bob@acme.example", "protocol": "sftp"},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": "x", "public_key": "y"},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": 12},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": {"a": 1}},
+    {"username": "bob\x00@acme.example", "protocol": "sftp", "password": "x"},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": "x\x00y"},
+    {"username": "b" * 100_000, "protocol": "sftp", "password": "x"},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": "p" * 100_000},
+    {"username": "bob@acme.example", "protocol": "sftp", "public_key": "k" * 20_000},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": "x", "ip": "999.1.1.1"},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": "x", "ip": 12},
+    {"username": "\u202ebob@acme.example", "protocol": "sftp", "password": "x"},
+    {"username": "acme+", "protocol": "sftp", "password": "x"},
+    {"username": "+bob", "protocol": "sftp", "password": "x"},
+    {"username": "@", "protocol": "sftp", "password": "x"},
+    {"username": "bob@acme.example", "protocol": "sftp", "public_key": "ssh-dss AAAA x"},
+    {"username": "bob@acme.example", "protocol": "sftp", "public_key": "ssh-ed25519 !!!"},
+    {"username": "bob@acme.example", "protocol": "sftp", "password": "rap_\x01\x02.zz"},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+def test_hostile_bodies_get_a_4xx_never_a_5xx(server, bob, bob_password, transfer_on, body):
+    response = server.post("/transfer/v1/authenticate", body)
+
+    assert 400 <= response.status_code < 500, response.content[:200]
+    if response.status_code == 400:
+        assert set(response.json()) == {"error"}
+
+
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
+def test_a_private_key_or_a_password_never_reaches_the_logs(
+    server, bob, bob_password, transfer_on, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    server.authenticate("bob@acme.example", public_key=PRIVATE_KEY)
+    server.authenticate("bob@acme.example", password=bob_password[1])
+    server.authenticate("bob@acme.example", password=WRONG_PASSWORD)
+
+    logged = caplog.text
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in logged
+    assert bob_password[1] not in logged
+    assert WRONG_PASSWORD not in logged
+    assert server.secret not in logged
+
+
+@pytest.mark.parametrize(
+    "username", ["", "x" * 5000, "bob\x00@acme.example", "acme+", "a" * 320 + "@b.c"]
+)
+def test_authorized_keys_answers_empty_for_hostile_names(
+    server, bob, bob_key, transfer_on, username
+):
+    response = server.client.get(
+        "/transfer/v1/authorized_keys", {"username": username}, headers=server.headers()
+    )
+
+    assert (response.status_code, response.content) == (200, b"")
+
+
+def test_methods_other_than_the_documented_ones_are_405(server, transfer_on):
+    assert (
+        server.client.get("/transfer/v1/authenticate", headers=server.headers()).status_code == 405
+    )
+    response = server.client.post(
+        "/transfer/v1/authorized_keys",
+        json.dumps({}),
+        content_type="application/json",
+        headers=server.headers(),
+    )
+    assert response.status_code == 405

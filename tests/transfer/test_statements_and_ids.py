@@ -1,0 +1,112 @@
+"""What a decision costs in statements, and POSIX ids that never move or repeat."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.services import user_delete, user_update
+from tests.conftest import use_redis_cache
+from transfer.models import PosixId
+from transfer.services import folder_grant_set, posix_id_for_user
+
+pytestmark = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="the budgets are PostgreSQL's"
+)
+
+
+@pytest.fixture
+def production_cache(settings):
+    """Rate limits in Redis, as in production, so the statements are the decision's."""
+    use_redis_cache(settings)
+
+
+def _statements(call) -> list[str]:
+    call()  # the first decision allocates POSIX ids and records the first use
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    assert response.status_code == 200, response.content
+    return [query["sql"] for query in queries.captured_queries]
+
+
+@pytest.fixture
+def finance(bob, make_group, system_actor):
+    group = make_group(bob.organization, "Finance", members=[bob])
+    folder_grant_set(group=group, path="/Finance", access="write", actor=system_actor)
+    return group
+
+
+def test_a_key_login_decision_is_four_statements(
+    production_cache, server, bob, bob_key, finance, transfer_on
+):
+    statements = _statements(lambda: server.authenticate("bob@acme.example", public_key=bob_key[1]))
+
+    # The transfer key; the person with their key; their groups and folders; the log row.
+    assert len(statements) <= 4, "\n\n".join(statements)
+
+
+def test_an_app_password_decision_is_four_statements(
+    production_cache, server, bob, bob_password, finance, transfer_on
+):
+    statements = _statements(
+        lambda: server.authenticate("bob@acme.example", password=bob_password[1])
+    )
+
+    assert len(statements) <= 4, "\n\n".join(statements)
+
+
+def test_authorized_keys_is_three_statements(
+    production_cache, server, bob, bob_key, finance, transfer_on
+):
+    statements = _statements(lambda: server.authorized_keys("bob@acme.example"))
+
+    # The transfer key; the person with their scope; their keys.
+    assert len(statements) <= 3, "\n\n".join(statements)
+
+
+def test_a_uid_is_stable_across_renames_and_never_reused_after_deletion(
+    server, organization, bob, bob_password, transfer_on, make_user, system_actor, settings
+):
+    first = server.authenticate("bob@acme.example", password=bob_password[1]).json()["uid"]
+    user_update(user=bob, actor=system_actor, given_name="Robert", display_name="Robert B")
+    assert server.authenticate("bob@acme.example", password=bob_password[1]).json()["uid"] == first
+
+    user_delete(user=bob, actor=system_actor)
+    carol = make_user(organization, "carol@acme.example")
+    carols = posix_id_for_user(carol.pk)
+
+    assert carols > first
+    assert PosixId.objects.filter(number=first, user__isnull=True).exists()
+    assert first >= settings.TRANSFER_UID_BASE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_allocations_give_one_number_per_person_and_never_the_same_twice(
+    organization, make_user
+):
+    people = [make_user(organization, f"p{n}@acme.example") for n in range(6)]
+    results: list[tuple] = []
+    errors: list[BaseException] = []
+
+    def allocate(user):
+        try:
+            results.append((user.pk, posix_id_for_user(user.pk)))
+        except BaseException as exc:  # reported below, not swallowed
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=allocate, args=(p,)) for p in people for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    by_person: dict = {}
+    for person, number in results:
+        by_person.setdefault(person, set()).add(number)
+    assert all(len(numbers) == 1 for numbers in by_person.values())
+    numbers = [numbers.pop() for numbers in by_person.values()]
+    assert len(set(numbers)) == len(people)

@@ -1,0 +1,159 @@
+"""What the decision API answers: an allowed login as JSON, and a person's keys as
+OpenSSH's AuthorizedKeysCommand prints them."""
+
+import datetime
+
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.domain_verification import email_domain_key
+from accounts.models import DomainState, Membership, OrganizationDomain, User
+from transfer import decisions
+from transfer.models import SshKey, TransferKey, TransferMode, TransferPolicy
+from transfer.services import posix_id_for_group, posix_id_for_user
+
+# POSIX group names: at most 32 characters on Linux (useradd's limit).
+GROUP_NAME_CHARS = 32
+
+
+def group_name(display_name: str, gid: int) -> str:
+    """A group's system name: unique by its gid, readable by its displayName."""
+    readable = slugify(display_name)[: GROUP_NAME_CHARS - len(str(gid)) - 2] or "group"
+    return f"g{gid}-{readable}"
+
+
+def _uid(user: User) -> int:
+    try:
+        return user.posix_id.number
+    except User.posix_id.RelatedObjectDoesNotExist:
+        return posix_id_for_user(user.pk)
+
+
+def _groups(groups: list[dict]) -> list[dict]:
+    answered = []
+    for group in groups:
+        gid = group["gid"]
+        if gid is None:
+            gid = posix_id_for_group(group["id"])
+        answered.append(
+            {
+                "id": str(group["id"]),
+                "displayName": group["displayName"],
+                "name": group_name(group["displayName"], gid),
+                "gid": gid,
+            }
+        )
+    return sorted(answered, key=lambda group: group["displayName"].lower())
+
+
+def account_answer(*, user: User, login: str, groups: list[dict], folders: list[dict]) -> dict:
+    """A login that is allowed now: who, their ids, home, groups and folders."""
+    uid = _uid(user)
+    return {
+        "login": login,
+        "user": {
+            "id": str(user.pk),
+            "userName": user.username,
+            "displayName": user.display_name or user.get_full_name() or user.username,
+            "email": user.email,
+            "organization": user.organization.slug,
+        },
+        "uid": uid,
+        "gid": uid,
+        "home": f"/{login}",
+        "groups": _groups(groups),
+        "folders": folders,
+    }
+
+
+def allowed_answer(decision: decisions.Decision) -> dict:
+    credential = decision.credential
+    answer = account_answer(
+        user=decision.user, login=decision.login, groups=decision.groups, folders=decision.folders
+    )
+    answer["credential"] = {"id": credential.id, "kind": credential.kind, "label": credential.label}
+    if credential.fingerprint:
+        answer["credential"]["fingerprint"] = credential.fingerprint
+    return answer
+
+
+def _in_scope():
+    scope = TransferPolicy.scope_groups.through.objects.filter(
+        transferpolicy_id=OuterRef(OuterRef("organization_id"))
+    ).values("group_id")
+    return Exists(Membership.objects.filter(user=OuterRef("pk"), group_id__in=scope))
+
+
+def may_log_in(user: User) -> bool:
+    """Active, in an organization with file transfer on, and in its scope (annotated)."""
+    policy = decisions.policy_of(user)
+    if not user.is_active or policy is None or policy.mode == TransferMode.OFF:
+        return False
+    return policy.mode == TransferMode.EVERYONE or user.in_scope
+
+
+def _key_line(key: SshKey) -> str:
+    options = "restrict"
+    if key.expires_at is not None:
+        # sshd's expiry-time; the trailing Z makes it UTC, not the server's time zone.
+        options += f',expiry-time="{key.expires_at.astimezone(datetime.UTC):%Y%m%d%H%M}Z"'
+    return f"{options} {key.public_key} roster:key_{key.pk}"
+
+
+def authorized_keys_lines(login: decisions.LoginName, key: TransferKey) -> list[str]:
+    """The usable keys of the person, when they may log in now; else none."""
+    person = next(iter(decisions.people_named(login, key).annotate(in_scope=_in_scope())[:1]), None)
+    if person is None or not may_log_in(person):
+        return []
+    keys = SshKey.objects.filter(user=person, revoked_at=None).exclude(
+        expires_at__lte=timezone.now()
+    )
+    return [_key_line(key) for key in keys]
+
+
+def allowed_accounts(key: TransferKey):
+    """The people who may log in now (the key's organization's, or everyone's), with
+    what their answers need loaded in a fixed number of statements."""
+    on = [TransferMode.EVERYONE, TransferMode.GROUPS]
+    people = (
+        User.objects.filter(
+            is_active=True,
+            organization__isnull=False,
+            organization__transfer_policy__mode__in=on,
+        )
+        .annotate(in_scope=_in_scope())
+        .filter(Q(organization__transfer_policy__mode=TransferMode.EVERYONE) | Q(in_scope=True))
+        .select_related("organization", "posix_id")
+        .prefetch_related(
+            Prefetch(
+                "organization__domains",
+                queryset=OrganizationDomain.objects.filter(state=DomainState.VERIFIED),
+                to_attr="verified_domains",
+            ),
+            Prefetch(
+                "memberships",
+                queryset=Membership.objects.select_related("group__posix_id").prefetch_related(
+                    "group__folder_grants"
+                ),
+            ),
+        )
+    )
+    if key.organization_id is not None:
+        people = people.filter(organization_id=key.organization_id)
+    return people
+
+
+def listed_account(user: User) -> dict:
+    """An allowed login as /transfer/v1/accounts lists it (from allowed_accounts)."""
+    verified = {domain.domain for domain in user.organization.verified_domains}
+    login = decisions.login_name(user, verified=email_domain_key(user.username) in verified)
+    groups, grants = [], []
+    for membership in user.memberships.all():
+        group = membership.group
+        gid = getattr(getattr(group, "posix_id", None), "number", None)
+        groups.append({"id": group.pk, "displayName": group.display_name, "gid": gid})
+        grants.extend((grant.path, grant.access) for grant in group.folder_grants.all())
+    return account_answer(
+        user=user, login=login, groups=groups, folders=decisions.folders_of(grants)
+    )

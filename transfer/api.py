@@ -1,0 +1,265 @@
+"""The decision API file servers ask at every login (`/transfer/v1/`, docs/transfer.md).
+
+Every request carries `Authorization: Bearer <transfer key>`. The views translate HTTP
+to an `Attempt` and a `Decision` to JSON; the decision itself is transfer.decisions.
+Hostile input is a 400, never a 500: every field is type-checked before it reaches a
+query, and no value is echoed back.
+"""
+
+import functools
+import ipaddress
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import BasePermission
+
+from accounts.api.pagination import DirectoryCursorPagination
+from accounts.api.throttling import ApiKeyRateThrottle
+from accounts.keyed_secrets import credential_mark_used
+from config import metrics, ratelimit, request_context
+from transfer import answers, decisions, ssh_keys
+from transfer.models import TRANSFER_KEY, Protocol, TransferKey
+from transfer.services import transfer_decision_record
+
+logger = logging.getLogger(__name__)
+
+API_401 = "The transfer key is missing, unknown or revoked."
+API_400_BODY = "The body must be a JSON object."
+KEY_RATE = "transfer-key"
+FAILURE_RATE = "transfer-failures"
+# Longest value any field may have (a public key line is at most 16 KiB).
+MAX_FIELD_CHARS = ssh_keys.MAX_LINE_BYTES
+
+
+def _error(status: int, detail: str, **headers) -> JsonResponse:
+    response = JsonResponse({"error": detail}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _bearer(request) -> str:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def transfer_key_for(request) -> TransferKey | None:
+    """The live transfer key the request carries, or None: one lookup by its prefix, then
+    a constant-time digest comparison. Revocation shows on the next request."""
+    secret = _bearer(request)
+    prefix = TRANSFER_KEY.prefix_of(secret)
+    if prefix is None:
+        return None
+    key = TransferKey.objects.select_related("organization").filter(prefix=prefix).first()
+    if key is None or not key.holds(TRANSFER_KEY, secret) or not key.is_live:
+        return None
+    credential_mark_used(key)
+    request_context.bind(
+        organization=key.organization.slug if key.organization else "-",
+        actor=f"transfer key {key.prefix}",
+    )
+    return key
+
+
+def _throttled(verdict: ratelimit.Verdict, detail: str) -> JsonResponse:
+    return _error(429, detail, Retry_After=str(max(verdict.retry_after, 1)))
+
+
+def with_transfer_key(view):
+    """401 without a live transfer key; 429 past TRANSFER_KEY_RATE for the key."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        key = transfer_key_for(request)
+        if key is None:
+            response = _error(401, API_401)
+            response["WWW-Authenticate"] = 'Bearer realm="transfer"'
+            return response
+        rate = ratelimit.Rate.parse(settings.TRANSFER_KEY_RATE)
+        verdict = ratelimit.hit(KEY_RATE, key.prefix, rate)
+        if not verdict.allowed:
+            return _throttled(verdict, "Too many requests for this transfer key; retry later.")
+        return view(request, key, *args, **kwargs)
+
+    return wrapped
+
+
+class BadRequest(ValueError):
+    """A malformed request; the message names the field, never its value."""
+
+
+def _text(body: dict, name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{name} must be a non-empty string.")
+    if len(value) > MAX_FIELD_CHARS or "\x00" in value:
+        raise BadRequest(f"{name} is too long or holds a NUL character.")
+    return value
+
+
+def _ip(body: dict) -> str | None:
+    value = body.get("ip")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("ip must be a string.")
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise BadRequest("ip is not an IP address.") from None
+
+
+def _parse_body(request) -> dict:
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadRequest(API_400_BODY) from None
+    if not isinstance(body, dict):
+        raise BadRequest(API_400_BODY)
+    return body
+
+
+def attempt_from(request) -> decisions.Attempt:
+    """The login attempt a request describes; BadRequest names what is wrong."""
+    body = _parse_body(request)
+    login = decisions.parse_login(_text(body, "username"))
+    if login is None:
+        raise BadRequest("username is not a login name.")
+    protocol = body.get("protocol")
+    if protocol not in Protocol.values:
+        raise BadRequest(f"protocol must be one of {', '.join(Protocol.values)}.")
+    password = _text(body, "password", required=False)
+    public_key = _text(body, "public_key", required=False)
+    if (password is None) == (public_key is None):
+        raise BadRequest("Send either password or public_key.")
+    parsed_key = None
+    if public_key is not None:
+        try:
+            parsed_key = ssh_keys.parse_public_key(public_key)
+        except ssh_keys.KeyRefused:
+            # Garbage, or even a private key: a wrong credential, never echoed or logged.
+            parsed_key = None
+    return decisions.Attempt(
+        login=login,
+        protocol=protocol,
+        ip=_ip(body),
+        password=password,
+        public_key=parsed_key,
+    )
+
+
+def _count(decision: decisions.Decision, protocol: str) -> None:
+    result = "allowed" if decision.allowed else "refused"
+    metrics.TRANSFER_DECISIONS.labels(
+        result=result, reason=decision.reason or "-", protocol=protocol
+    ).inc()
+
+
+@csrf_exempt  # A file server, not a browser; the transfer key is the proof.
+@never_cache
+@require_POST
+@with_transfer_key
+def authenticate(request, key: TransferKey):
+    """May this login name log in now with this key or password, and to what?"""
+    try:
+        attempt = attempt_from(request)
+    except BadRequest as exc:
+        return _error(400, str(exc))
+    # Refused logins per login name: counted before the decision, so parallel guesses
+    # cannot all slip under the limit, and given back when the login is allowed.
+    failures = ratelimit.Rate.parse(settings.TRANSFER_FAILURE_RATE)
+    login_key = attempt.login.username_key
+    verdict = ratelimit.hit(FAILURE_RATE, login_key, failures)
+    if not verdict.allowed:
+        return _throttled(verdict, "Too many refused logins for this login name; retry later.")
+    decision = decisions.decide(attempt, key)
+    transfer_decision_record(decision=decision, attempt=attempt, key=key)
+    _count(decision, attempt.protocol)
+    if decision.allowed:
+        ratelimit.refund(FAILURE_RATE, login_key, failures)
+    else:
+        logger.info(
+            "transfer login refused",
+            extra={"event": "transfer.login_refused", "reason": decision.reason},
+        )
+        return JsonResponse({"allowed": False, "reason": decision.reason}, status=403)
+    return JsonResponse({"allowed": True, **answers.allowed_answer(decision)})
+
+
+@never_cache
+@require_GET
+@with_transfer_key
+def authorized_keys(request, key: TransferKey):
+    """What OpenSSH's AuthorizedKeysCommand prints: the usable keys of an allowed person,
+    or nothing."""
+    login = decisions.parse_login(request.GET.get("username"))
+    lines = answers.authorized_keys_lines(login, key) if login is not None else []
+    body = "".join(f"{line}\n" for line in lines)
+    return HttpResponse(body, content_type="text/plain; charset=utf-8")
+
+
+# -- The Events API and the accounts list (DRF, like the read API) -----------------------
+
+
+class TransferKeyClient:
+    """The file server calling with a transfer key; stands in for request.user."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, key: TransferKey):
+        self.key = key
+        self.organization = key.organization
+
+    def __str__(self):
+        return f"transfer key {self.key.prefix}"
+
+
+class TransferKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer rtk_...`; other secrets are left to the next authenticator."""
+
+    def authenticate(self, request):
+        if not _bearer(request).startswith(TRANSFER_KEY.head):
+            return None
+        key = transfer_key_for(request)
+        if key is None:
+            raise AuthenticationFailed(API_401)
+        return TransferKeyClient(key), key
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="transfer"'
+
+
+class HasTransferKey(BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.auth, TransferKey)
+
+
+class AccountSerializer(serializers.BaseSerializer):
+    def to_representation(self, instance):
+        return answers.listed_account(instance)
+
+
+class AccountList(ListAPIView):
+    """Every login that is allowed now, for servers that must know their users ahead of a
+    login (NSS, precreated homes); paginated like /api/v1/users."""
+
+    authentication_classes = [TransferKeyAuthentication]
+    permission_classes = [HasTransferKey]
+    throttle_classes = [ApiKeyRateThrottle]
+    pagination_class = DirectoryCursorPagination
+    serializer_class = AccountSerializer
+
+    def get_queryset(self):
+        return answers.allowed_accounts(self.request.auth)
