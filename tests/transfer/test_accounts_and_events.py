@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.services import user_deactivate
+from tests.events.conftest import ApiClient
 from transfer.models import TransferMode
 from transfer.services import folder_grant_set, transfer_policy_set
 
@@ -103,34 +104,33 @@ def test_a_wrong_transfer_key_is_401(client, db, path):
     assert response.status_code == 401
 
 
-# The stream serves committed events only (accounts.events.stream).
+# The stream serves committed events only, once every older transaction on the cluster
+# has ended (accounts.events.stream): the consumer polls, as tests/events does.
 @pytest.mark.django_db(transaction=True)
 def test_transfer_keys_read_the_events_api_of_their_scope(
-    server, platform_server, organization, other_organization, make_user
+    org_key, platform_key, organization, other_organization, make_user
 ):
     make_user(organization, "a@gmail.example")
     make_user(other_organization, "b@gmail.example")
 
-    def usernames(client):
-        response = client.client.get("/api/v1/events", headers=client.headers())
-        assert response.status_code == 200
-        return {event["data"]["user"]["username"] for event in response.json()["data"]}
+    def usernames(secret, expected):
+        events, _ = ApiClient(secret).follow_events(expected)
+        return {event["data"]["user"]["username"] for event in events}
 
-    assert usernames(server) == {"a@gmail.example"}
-    assert usernames(platform_server) == {"a@gmail.example", "b@gmail.example"}
+    assert usernames(org_key[1], 1) == {"a@gmail.example"}
+    assert usernames(platform_key[1], 2) == {"a@gmail.example", "b@gmail.example"}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_api_key_reads_the_events_api_as_before(client, organization, make_user, system_actor):
+def test_an_api_key_reads_the_events_api_as_before(organization, make_user, system_actor):
     from accounts.services.integrations import api_key_create
 
     make_user(organization, "a@gmail.example")
     _, secret = api_key_create(organization=organization, label="svc", actor=system_actor)
 
-    response = client.get("/api/v1/events", headers={"Authorization": f"Bearer {secret}"})
+    events, _ = ApiClient(secret).follow_events(1)
 
-    assert response.status_code == 200
-    assert len(response.json()["data"]) == 1
+    assert [event["data"]["user"]["username"] for event in events] == ["a@gmail.example"]
 
 
 def test_a_transfer_key_opens_no_other_read_api(server):
