@@ -1,8 +1,9 @@
 """django-scim2 adapters for User and Group: translate between SCIM JSON and the domain.
 
-Reads render a loaded model (its groups/members come prefetched by the view's
-queryset); writes collect what the request wants and then call the accounts
-services with the provisioning token as the actor. No adapter calls `.save()`.
+Reads render a loaded model (its groups/members and its IdP-managed SSH keys come
+prefetched by the view's queryset); writes collect what the request wants and then call
+the accounts services (and transfer's for the SSH keys) with the provisioning token as
+the actor. No adapter calls `.save()`.
 """
 
 from django.utils.functional import cached_property
@@ -13,9 +14,13 @@ from accounts.actors import Actor
 from accounts.errors import UnknownMember
 from accounts.models import Source
 from accounts.selectors import users_by_ids
+from provisioning.attributes import EXTENSIONS, USER
+from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.group_operations import GroupChange
-from provisioning.schemas import CORE_GROUP, CORE_USER, ENTERPRISE_USER, public_url
+from provisioning.schemas import CORE_GROUP, CORE_USER, public_url
+from provisioning.ssh_public_keys import SSH_PUBLIC_KEYS, has_no_keys_yet, values_of
 from provisioning.user_attributes import UserChange, document_of, fields_of, rendered
+from transfer.services import CredentialRefused, ssh_keys_replace_from_idp
 
 
 def token_actor(request) -> Actor:
@@ -86,8 +91,12 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
         ]
 
     def to_dict(self):
-        document = rendered(document_of(self.obj))
-        schemas = [CORE_USER] + ([ENTERPRISE_USER] if ENTERPRISE_USER in document else [])
+        document = document_of(self.obj)
+        ssh_public_keys = values_of(self.obj)
+        if ssh_public_keys:
+            document[SSH_PUBLIC_KEYS] = ssh_public_keys
+        document = rendered(document)
+        schemas = [CORE_USER, *(urn for urn in EXTENSIONS[USER] if urn in document)]
         return {
             "schemas": schemas,
             "id": str(self.obj.pk),
@@ -107,7 +116,12 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
 
     def save(self):
         # The request gate runs every request in one transaction; the services each
-        # run in their own (nested) one.
+        # run in their own (nested) one, so a refusal of either leaves nothing written.
+        created = self.obj is None
+        self.save_fields()
+        self.save_ssh_keys(created=created)
+
+    def save_fields(self):
         wanted = self.change.fields()
         if self.obj is None:
             self.obj = services.user_create(
@@ -121,6 +135,26 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
         changed = {field: value for field, value in wanted.items() if current.get(field) != value}
         if changed:
             self.obj = services.user_apply(user=self.obj, actor=self.actor, **changed)
+
+    def save_ssh_keys(self, *, created: bool):
+        """The keys the identity provider manages, when the request names them."""
+        public_keys = self.change.ssh_keys.lines
+        if created and not public_keys:
+            has_no_keys_yet(self.obj)  # so its answer reads none
+            return
+        if public_keys is None:
+            return
+        try:
+            changed = ssh_keys_replace_from_idp(
+                user=self.obj, public_keys=public_keys, actor=self.actor
+            )
+        except CredentialRefused as error:
+            # A key registered to another person, or more than a person may have: a
+            # value this user cannot hold (docs/scim.md says why this is not a 409).
+            raise BadRequest(f"{SSH_PUBLIC_KEYS.name}: {error}", scim_type=INVALID_VALUE) from None
+        if changed:
+            # The service bumped the version (the ETag) on its own locked copy.
+            self.obj.refresh_from_db(fields=["version", "updated_at"])
 
     def delete(self):
         services.user_delete(user=self.obj, actor=self.actor)

@@ -108,8 +108,12 @@ def value_filter_matches(filter_text: str, item: dict) -> bool:
     return _evaluate(parse(filter_text), item)
 
 
-def value_filter_ids(filter_text: str) -> list[str]:
-    """The values named by `value eq "..."` terms joined with `or` (Okta's member removal)."""
+MEMBER_FILTER_FORM = 'Member filters name members by value: members[value eq "<id>"].'
+
+
+def value_filter_ids(filter_text: str, *, refusal: str = MEMBER_FILTER_FORM) -> list[str]:
+    """The values named by `value eq "..."` terms joined with `or` (Okta's member removal);
+    any other filter is invalidPath with `refusal` as its detail."""
     ids: list[str] = []
 
     def collect(node):
@@ -130,10 +134,7 @@ def value_filter_ids(filter_text: str) -> list[str]:
         return False
 
     if not collect(parse(filter_text)):
-        raise BadRequest(
-            'Member filters name members by value: members[value eq "<id>"].',
-            scim_type=INVALID_PATH,
-        )
+        raise BadRequest(refusal, scim_type=INVALID_PATH)
     return ids
 
 

@@ -14,10 +14,12 @@ from django_scim.schemas import default_schemas_getter
 from provisioning.attributes import (
     CORE_GROUP,
     CORE_USER,
-    ENTERPRISE_USER,
+    EXTENSIONS,
     GROUP,
+    ROSTER_USER,
     USER,
     Attribute,
+    schemas_of,
     sub_attributes,
     top_level,
 )
@@ -49,9 +51,8 @@ def _described(attribute: Attribute, descriptions: dict) -> dict:
         "name": attribute.sub or attribute.name,
         "type": attribute.type,
         "multiValued": attribute.multi_valued,
-        "description": descriptions.get(
-            (attribute.schema, attribute.name, attribute.sub), attribute.path
-        ),
+        "description": attribute.description
+        or descriptions.get((attribute.schema, attribute.name, attribute.sub), attribute.path),
         "required": attribute.required,
         "caseExact": attribute.case_exact,
         "mutability": attribute.mutability,
@@ -65,10 +66,22 @@ def _described(attribute: Attribute, descriptions: dict) -> dict:
     return document
 
 
+# Schemas RFC 7643 does not define: this service's own extension.
+OWN_SCHEMAS = {
+    ROSTER_USER: {
+        "name": "Roster User",
+        "description": "Roster's additions to the User: the SSH public keys for file "
+        "transfer that the identity provider manages.",
+    }
+}
+
+
 def schema_document(resource: str, schema_id: str) -> dict:
     """The /Schemas entry for one schema: exactly the attributes the table stores."""
     descriptions = _rfc_descriptions()
-    rfc = next(s for s in default_schemas_getter() if s["id"] == schema_id)
+    about = OWN_SCHEMAS.get(schema_id) or next(
+        s for s in default_schemas_getter() if s["id"] == schema_id
+    )
     attributes = []
     for attribute in top_level(resource, schema_id):
         if attribute.common:
@@ -80,22 +93,22 @@ def schema_document(resource: str, schema_id: str) -> dict:
         attributes.append(described)
     return {
         "id": schema_id,
-        "name": rfc["name"],
-        "description": rfc["description"],
+        "name": about["name"],
+        "description": about["description"],
         "attributes": attributes,
     }
 
 
 SCHEMAS = {
-    CORE_USER: schema_document(USER, CORE_USER),
-    ENTERPRISE_USER: schema_document(USER, ENTERPRISE_USER),
-    CORE_GROUP: schema_document(GROUP, CORE_GROUP),
+    schema_id: schema_document(resource, schema_id)
+    for resource in (USER, GROUP)
+    for schema_id in schemas_of(resource)
 }
 
 
 def schema_documents() -> list[dict]:
     documents = []
-    for schema_id in (CORE_USER, ENTERPRISE_USER, CORE_GROUP):
+    for schema_id in SCHEMAS:
         document = copy.deepcopy(SCHEMAS[schema_id])
         document["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:Schema"]
         document["meta"] = {
@@ -115,7 +128,7 @@ def resource_type_documents() -> list[dict]:
         "endpoint": "/Users",
         "description": "User Account",
         "schema": CORE_USER,
-        "schemaExtensions": [{"schema": ENTERPRISE_USER, "required": False}],
+        "schemaExtensions": [{"schema": urn, "required": False} for urn in EXTENSIONS[USER]],
         "meta": {"resourceType": "ResourceType", "location": public_url("ResourceTypes/User")},
     }
     group = {

@@ -3,8 +3,9 @@
 A user is read as a document: {table row: value} for every writable attribute it has,
 with canonical names throughout. The request changes a copy of it (full replacement
 for POST/PUT, RFC 7644 §3.5.2 operations for PATCH); `fields_of` turns the result into
-model fields for the accounts services. Names, types, mutability and where a value
-lives all come from the attribute table. Nothing here writes to the database.
+model fields for the accounts services, and `ssh_keys` the keys the identity provider
+manages afterwards (provisioning.ssh_public_keys). Names, types, mutability and where a
+value lives all come from the attribute table. Nothing here writes to the database.
 """
 
 import copy
@@ -17,10 +18,12 @@ from provisioning.attributes import (
     CORE_USER,
     DISCARDED,
     ENTERPRISE,
-    ENTERPRISE_USER,
+    EXTENSIONS,
     MAX_VALUES,
     PROFILE,
+    ROSTER_USER,
     SERVER,
+    SSH_KEYS,
     USER,
     Attribute,
     known_schema,
@@ -37,6 +40,7 @@ from provisioning.errors import (
     BadRequest,
 )
 from provisioning.paths import Path, filter_type, parse_key, parse_path, value_filter_matches
+from provisioning.ssh_public_keys import SshKeysChange
 
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
 PUT = "put"  # RFC 7644 §3.5.1: the body is the whole new resource
@@ -44,6 +48,8 @@ PUT = "put"  # RFC 7644 §3.5.1: the body is the whole new resource
 NOT_ATTRIBUTES = {"schemas"}
 EMPTY = (None, "", [], {})
 ACTIVE = lookup(USER, CORE_USER, "active")
+# Kept outside the user's row: computed, dropped, or the identity provider's SSH keys.
+NOT_IN_ROW = (SERVER, DISCARDED, SSH_KEYS)
 
 
 def invalid(detail: str) -> BadRequest:
@@ -76,7 +82,7 @@ def document_of(user: User | None) -> dict:
         return {ACTIVE: True}
     document = {}
     for attribute in top_level(USER):
-        if attribute.writable and attribute.stored not in (SERVER, DISCARDED):
+        if attribute.writable and attribute.stored not in NOT_IN_ROW:
             value = _stored(user, attribute)
             if value not in EMPTY:
                 document[attribute] = value
@@ -105,11 +111,19 @@ def rendered(document: dict) -> dict:
     return result
 
 
+def declares(body: dict, urn: str) -> bool:
+    """Whether a body's `schemas` lists `urn` (in any case)."""
+    declared = next((v for k, v in body.items() if str(k).lower() == "schemas"), None)
+    return isinstance(declared, list) and urn.lower() in (
+        s.lower() for s in declared if isinstance(s, str)
+    )
+
+
 def fields_of(document: dict) -> dict:
     """The User fields (columns, `profile`, `enterprise`) that store a document."""
     fields: dict = {"profile": {}, "enterprise": {}}
     for attribute in top_level(USER):
-        if not attribute.writable or attribute.stored in (SERVER, DISCARDED):
+        if not attribute.writable or attribute.stored in NOT_IN_ROW:
             continue
         value = copy.deepcopy(document.get(attribute))
         if attribute.stored == COLUMN:
@@ -252,6 +266,7 @@ class UserChange:
     def __init__(self, user: User | None):
         self.original = document_of(user)
         self.document = copy.deepcopy(self.original)
+        self.ssh_keys = SshKeysChange(user)
 
     def fields(self) -> dict:
         """The fields to store. A derived value (name.formatted that only joins the given
@@ -279,6 +294,10 @@ class UserChange:
         """RFC 7644 §3.5.1: attributes left out of a PUT are cleared (read-only ones stay)."""
         active = self.document.get(ACTIVE, True)
         self.document = {}
+        if declares(body, ROSTER_USER):
+            # Only then: Okta and Entra leave out of a PUT the attributes they do not
+            # manage, and a PUT without the extension leaves the keys as they are.
+            self.ssh_keys.replace([])
         self.write_object(body, op=PUT)
         if ACTIVE not in self.document:
             self.document[ACTIVE] = active if keep_active else True
@@ -305,7 +324,7 @@ class UserChange:
                 raise invalid("A PATCH operation without a path needs an object value.")
             self.write_object(value, op=op)
             return
-        path = parse_path(path, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,))
+        path = parse_path(path, core_urn=CORE_USER, known_urns=EXTENSIONS[USER])
         target = self.target(path, strict=True)
         if target is not None:
             self.operate(op, target, value, explicit=True)
@@ -333,7 +352,7 @@ class UserChange:
         for key, value in body.items():
             if not isinstance(key, str) or key.lower() in NOT_ATTRIBUTES:
                 continue
-            path = parse_key(key, core_urn=CORE_USER, known_urns=(ENTERPRISE_USER,))
+            path = parse_key(key, core_urn=CORE_USER, known_urns=EXTENSIONS[USER])
             target = self.target(path, strict=False)
             if target is not None:
                 self.operate(op, target, value, explicit=False)
@@ -347,6 +366,9 @@ class UserChange:
             # `password` is accepted and dropped: people sign in through their identity
             # provider, so a provisioned password would only be a second, unmanaged
             # credential.
+            return
+        if attribute.stored == SSH_KEYS:
+            self.write_ssh_keys(op, target, value)
             return
         if not attribute.writable or (target.sub is not None and not target.sub.writable):
             if not explicit:
@@ -367,7 +389,10 @@ class UserChange:
         """The whole extension object: {"urn:...:enterprise:2.0:User": {...}}."""
         if op in (REMOVE, PUT, REPLACE):
             for attribute in top_level(USER, target.schema):
-                self.document.pop(attribute, None)
+                if attribute.stored == SSH_KEYS:
+                    self.ssh_keys.replace([])
+                else:
+                    self.document.pop(attribute, None)
         if op == REMOVE:
             return
         if not isinstance(value, dict):
@@ -377,6 +402,18 @@ class UserChange:
             if attribute is not None:
                 self.operate(op, Target(target.schema, attribute, None, None, key), item,
                              explicit=False)  # fmt: skip
+
+    def write_ssh_keys(self, op: str, target: Target, value) -> None:
+        if op == REMOVE:
+            self.ssh_keys.remove(value, value_filter=target.value_filter, text=target.text)
+        elif target.value_filter is not None:
+            raise invalid_path(
+                f"{target.text!r}: a filter on {target.attribute.name} only removes keys."
+            )
+        elif op == ADD:
+            self.ssh_keys.add(value)
+        else:
+            self.ssh_keys.replace(value)
 
     def set(self, attribute: Attribute, value) -> None:
         if value in EMPTY:

@@ -19,6 +19,7 @@ from provisioning.errors import INVALID_SYNTAX, INVALID_VALUE, BadRequest, NotFo
 from provisioning.filters import GroupFilterQuery, UserFilterQuery
 from provisioning.listing import ListParams
 from provisioning.projection import excludes, project, requests
+from provisioning.ssh_public_keys import idp_keys_prefetch
 from provisioning.views.base import (
     ScimView,
     check_if_match,
@@ -42,6 +43,11 @@ class ResourceMethods(ScimView):
     def load_related(self, queryset):
         raise NotImplementedError
 
+    def always_loaded(self) -> list[Prefetch]:
+        """What rendering reads besides the row and its related attribute, one query each
+        for any number of rows."""
+        return []
+
     # -- reading --------------------------------------------------------------------
 
     def wants_related(self, attributes, excluded) -> bool:
@@ -52,6 +58,8 @@ class ResourceMethods(ScimView):
         queryset = self.queryset(with_related=with_related)
         if for_update:
             queryset = queryset.select_for_update(of=("self",))
+        else:
+            queryset = queryset.prefetch_related(*self.always_loaded())
         obj = queryset.filter(pk=pk).first() if pk else None
         if obj is None:
             raise NotFound("Resource not found.")
@@ -84,6 +92,7 @@ class ResourceMethods(ScimView):
         excluded = self.request.GET.get("excludedAttributes")
         if self.wants_related(attributes, excluded):
             prefetch_related_objects([obj], self.related_prefetch(created=created))
+        prefetch_related_objects([obj], *self.always_loaded())
         return obj
 
     def related_prefetch(self, *, created: bool) -> Prefetch:
@@ -126,6 +135,7 @@ class ResourceMethods(ScimView):
         total = offset + len(ids) if ends_the_list else matching.count()
         if ids:
             page = self.load_related(matching) if with_related else matching
+            page = page.prefetch_related(*self.always_loaded())
             page = page.filter(pk__in=ids).order_by(*ordering)
             options = self.render_options(params.attributes, params.excluded_attributes)
             resources = [
@@ -239,6 +249,9 @@ class UserResource:
             # A user created a moment ago is in no group yet.
             return Prefetch("memberships", queryset=Membership.objects.none())
         return selectors.user_groups_prefetch()
+
+    def always_loaded(self) -> list[Prefetch]:
+        return [idp_keys_prefetch()]
 
 
 class GroupResource:

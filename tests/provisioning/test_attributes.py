@@ -15,6 +15,7 @@ from provisioning.attributes import (
     CORE_USER,
     ENTERPRISE_USER,
     GROUP,
+    ROSTER_USER,
     USER,
     Attribute,
 )
@@ -104,7 +105,8 @@ def test_the_whole_core_user_schema_of_rfc_7643_is_in_the_table():
 
 
 @pytest.mark.parametrize(
-    "resource, schema", [(USER, CORE_USER), (USER, ENTERPRISE_USER), (GROUP, CORE_GROUP)]
+    "resource, schema",
+    [(USER, CORE_USER), (USER, ENTERPRISE_USER), (USER, ROSTER_USER), (GROUP, CORE_GROUP)],
 )
 def test_schemas_document_lists_exactly_the_table(resource, schema):
     listed = {

@@ -10,7 +10,10 @@ import httpx
 import pytest
 from scim2_client import BaseSyncSCIMClient
 from scim2_client.errors import RequestNetworkException
+from scim2_models import ResourceType, Schema, ScimProvider
 from scim2_tester import Status, check_server
+
+from provisioning.attributes import ROSTER_USER
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +61,27 @@ def scim_client(live_server, organization, make_scim_token):
         timeout=30,
     )
     with http:
-        yield HttpxSCIMClient(http)
+        yield HttpxSCIMClient(http, provider=described_without_roster_extension(http))
+
+
+def described_without_roster_extension(http: httpx.Client) -> ScimProvider:
+    """The server as its discovery endpoints describe it, less Roster's extension.
+
+    scim2-tester fills every attribute with random strings, and sshPublicKeys takes
+    OpenSSH public keys only (test_ssh_public_keys.py covers it). The discovery
+    endpoints themselves, the extension's schema among them, are still checked.
+    """
+    schemas = [
+        Schema.model_validate(schema)
+        for schema in http.get("/Schemas").json()["Resources"]
+        if schema["id"] != ROSTER_USER
+    ]
+    resource_types = []
+    for resource_type in http.get("/ResourceTypes").json()["Resources"]:
+        extensions = resource_type.get("schemaExtensions", [])
+        resource_type["schemaExtensions"] = [e for e in extensions if e["schema"] != ROSTER_USER]
+        resource_types.append(ResourceType.model_validate(resource_type))
+    return ScimProvider.from_discovery(schemas, resource_types)
 
 
 def summary(results):

@@ -9,6 +9,7 @@ LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ROSTER = "urn:ietf:params:scim:schemas:extension:roster:2.0:User"
 
 
 def base(path):
@@ -46,7 +47,10 @@ def test_resource_types_list(scim):
     by_id = {r["id"]: r for r in body["Resources"]}
     assert by_id["User"]["endpoint"] == "/Users"
     assert by_id["User"]["schema"] == USER
-    assert by_id["User"]["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+    assert by_id["User"]["schemaExtensions"] == [
+        {"schema": ENTERPRISE, "required": False},
+        {"schema": ROSTER, "required": False},
+    ]
     assert by_id["Group"]["endpoint"] == "/Groups"
     assert by_id["Group"]["meta"]["location"] == base("ResourceTypes/Group")
 
@@ -61,9 +65,9 @@ def test_single_resource_type(scim):
 def test_schemas_list_describes_what_is_kept(scim):
     body = scim.get("/Schemas").json()
     assert body["schemas"] == [LIST]
-    assert body["totalResults"] == 3
+    assert body["totalResults"] == 4
     by_id = {s["id"]: s for s in body["Resources"]}
-    assert set(by_id) == {USER, GROUP, ENTERPRISE}
+    assert set(by_id) == {USER, GROUP, ENTERPRISE, ROSTER}
     user_attributes = {a["name"]: a for a in by_id[USER]["attributes"]}
     # The whole core schema of RFC 7643 §4.1 round-trips, so all of it is listed.
     assert list(user_attributes) == [

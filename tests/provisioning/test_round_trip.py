@@ -11,10 +11,13 @@ pytestmark = pytest.mark.django_db
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
+# sshPublicKeys takes OpenSSH public keys only, and has tests of its own
+# (test_ssh_public_keys.py).
+ELSEWHERE = (table.SERVER, table.DISCARDED, table.SSH_KEYS)
 WRITABLE = [
     a
     for a in table.top_level(USER)
-    if a.writable and a.stored not in (table.SERVER, table.DISCARDED) and a.name != "userName"
+    if a.writable and a.stored not in ELSEWHERE and a.name != "userName"
 ]
 MULTI_VALUED = [a for a in WRITABLE if a.multi_valued]
 OPTIONAL = [a for a in WRITABLE if not a.required]
