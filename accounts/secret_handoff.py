@@ -6,8 +6,8 @@ readable for a few minutes only, so the session table never holds a usable secre
 if the page is never opened. Taking it removes it: a reload or Back finds nothing. A
 SECRET_KEY rotated in between still decrypts through SECRET_KEY_FALLBACKS.
 
-console.secret_handoff is the same mechanism for the console's tokens, written before
-this one; it can become one instance of SecretHandoff.
+The console's secrets (console.secret_handoff) and the person's app passwords
+(transfer.views) each hand off under a session key and purpose of their own.
 """
 
 from dataclasses import dataclass

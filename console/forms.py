@@ -1,6 +1,10 @@
 from django import forms
 from django.contrib.auth import authenticate
 
+from accounts.selectors import groups_of, users_of
+from transfer.forms import SshKeyAddForm
+from transfer.models import Access, Protocol, TransferMode
+
 
 class ConsoleLoginForm(forms.Form):
     email = forms.EmailField(
@@ -346,3 +350,105 @@ class DomainAddForm(forms.Form):
         "domains of their own.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
+
+
+class TransferPolicyForm(forms.Form):
+    mode = forms.ChoiceField(
+        label="File transfer", choices=TransferMode.choices, widget=forms.RadioSelect
+    )
+    groups = forms.ModelMultipleChoiceField(
+        label="Groups whose members may use file transfer",
+        required=False,
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Used with “On for members of chosen groups”.",
+    )
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["groups"].queryset = groups_of(organization).order_by("display_name")
+
+
+class FolderGrantForm(forms.Form):
+    group = forms.ModelChoiceField(label="Group", queryset=None, empty_label="Choose a group")
+    path = forms.CharField(
+        label="Folder",
+        max_length=255,
+        help_text="A path from the top of the file server, e.g. /Finance or /Finance/Reports.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    access = forms.ChoiceField(
+        label="Access", choices=Access.choices, initial=Access.READ, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = groups_of(organization).order_by("display_name")
+
+
+class TransferKeyCreateForm(forms.Form):
+    label = forms.CharField(
+        label="Label",
+        max_length=100,
+        help_text="The file server that will use this key, e.g. “sftp-1.acme.example”.",
+    )
+
+
+class AdminSshKeyAddForm(SshKeyAddForm):
+    """The person's own form, worded for an admin who adds a key for them. Its textarea
+    is never filled back in: a refused paste may be a private key."""
+
+    prefix = None  # the only form of the user page with these fields
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].help_text = (
+            "Which computer the key is on, e.g. “Ada's laptop”. Left empty, the key's comment "
+            "is used."
+        )
+        self.fields["public_key"].help_text = (
+            "One line of the person's .pub file (e.g. id_ed25519.pub), starting with "
+            "ssh-ed25519, ecdsa-sha2-… or ssh-rsa. Never the private key."
+        )
+
+
+class TransferSignInFilterForm(forms.Form):
+    """The transfer sign-in log's filters; every field is optional."""
+
+    person = forms.CharField(
+        label="Person",
+        required=False,
+        max_length=200,
+        help_text="Part of a userName or login name.",
+    )
+    # An exact pick, from a person's page or a row of the log: carried as a hidden field.
+    user = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
+    protocol = forms.ChoiceField(
+        label="Protocol", required=False, choices=[("", "Any protocol"), *Protocol.choices]
+    )
+    result = forms.ChoiceField(
+        label="Result",
+        required=False,
+        choices=[("", "Any result"), ("allowed", "Allowed"), ("refused", "Refused")],
+    )
+    since = forms.DateTimeField(
+        label="Since (UTC)",
+        required=False,
+        widget=forms.DateTimeInput({"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = users_of(organization)
+
+    def filters(self) -> dict:
+        """Keyword arguments for transfer.selectors.organization_sign_ins, and `person`."""
+        data = valid_filters(self)
+        result = data.get("result") or ""
+        return {
+            "person": data.get("person") or "",
+            "user": data.get("user"),
+            "protocol": data.get("protocol") or "",
+            "allowed": {"allowed": True, "refused": False}.get(result),
+            "since": data.get("since"),
+        }

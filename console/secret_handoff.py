@@ -1,35 +1,42 @@
-"""Carrying a new token's secret from the create POST to the page that shows it once.
-
-The secret rides in the session between the two requests, but encrypted (Fernet, with a
-key derived from SECRET_KEY for this purpose only, accounts.derived_keys) and readable
-for a few minutes only, so the session table never holds a usable provisioning token,
-even if the page is never opened. A SECRET_KEY rotated in between still decrypts
-through SECRET_KEY_FALLBACKS.
+"""Carrying a new secret (a token, an API key, a webhook or transfer key secret) from the
+create POST to the page that shows it once: accounts.secret_handoff's mechanism, under
+the console's session key and purpose.
 """
 
-from cryptography.fernet import InvalidToken
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 
-from accounts.derived_keys import fernet_for
+from accounts.secret_handoff import SecretHandoff
 
 SESSION_KEY = "console.new_token_secret"
 READABLE_SECONDS = 300
 PURPOSE = "roster.console.new-token-secret.v1"
 
 
-def hand_off(session, *, token_id: int, secret: str) -> None:
-    session[SESSION_KEY] = {
-        "token_id": token_id,
-        "sealed": fernet_for(PURPOSE).encrypt(secret.encode()).decode(),
-    }
+def _handoff() -> SecretHandoff:
+    # Built per call from the module's settings, which tests may change.
+    return SecretHandoff(
+        session_key=SESSION_KEY, purpose=PURPOSE, readable_seconds=READABLE_SECONDS
+    )
 
 
-def take(session, *, token_id: int) -> str | None:
-    """The secret for this token, once; None when absent, another token's, or too old."""
-    stored = session.get(SESSION_KEY)
-    if not stored or stored.get("token_id") != token_id:
-        return None
-    del session[SESSION_KEY]
-    try:
-        return fernet_for(PURPOSE).decrypt(stored["sealed"].encode(), ttl=READABLE_SECONDS).decode()
-    except (InvalidToken, KeyError, AttributeError):
-        return None
+def hand_off(session, *, token_id, secret: str) -> None:
+    _handoff().hand_off(session, handoff_id=token_id, secret=secret)
+
+
+def take(session, *, token_id) -> str | None:
+    """The secret handed off for this id, once; None when absent, another's, or too old."""
+    return _handoff().take(session, handoff_id=token_id)
+
+
+def show_once(request, *, handoff_id, template: str, context: dict, gone: str, gone_to: str):
+    """The page that shows a handed-off secret, once, answering `Cache-Control: no-store`;
+    a reload or Back finds nothing and goes to `gone_to`, saying `gone`."""
+    secret = take(request.session, token_id=handoff_id)
+    if secret is None:
+        messages.info(request, gone)
+        return redirect(gone_to)
+    response = render(request, template, {**context, "secret": secret})
+    add_never_cache_headers(response)  # includes no-store: Back must not replay it
+    return response

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditEvent, Group, Membership, Organization, User
 from provisioning.models import ProvisioningToken
 from provisioning.selectors import tokens_of
+from transfer.models import AppPassword, FolderGrant, SshKey, TransferKey, TransferSignIn
 
 # The overview chart's kinds of change and the audit actions each one counts.
 CHART_KINDS = {
@@ -103,6 +104,7 @@ def user_detail(organization: Organization, user_id) -> User | None:
     memberships = Membership.objects.select_related("group").order_by("group__display_name")
     return (
         User.objects.filter(organization=organization, pk=user_id)
+        .select_related("organization")
         .prefetch_related(Prefetch("memberships", queryset=memberships))
         .first()
     )
@@ -173,3 +175,50 @@ def activity(
             )
         )
     return events
+
+
+# -- File transfer: one object of the organization's, revoked or not ----------------------
+
+
+def transfer_key_of(organization: Organization, key_id) -> TransferKey | None:
+    return TransferKey.objects.filter(organization=organization, pk=key_id).first()
+
+
+def folder_grant_of(organization: Organization, grant_id) -> FolderGrant | None:
+    grants = FolderGrant.objects.filter(organization=organization, pk=grant_id)
+    return grants.select_related("group").first()
+
+
+def ssh_key_of(user: User, key_id) -> SshKey | None:
+    return SshKey.objects.filter(user=user, pk=key_id).first()
+
+
+def app_password_of(user: User, password_id) -> AppPassword | None:
+    return AppPassword.objects.filter(user=user, pk=password_id).first()
+
+
+def sign_ins_of_people_named(sign_ins: QuerySet[TransferSignIn], text: str):
+    """The rows whose userName or attempted login name contains `text` (any case)."""
+    text = text.strip()
+    if not text:
+        return sign_ins
+    return sign_ins.filter(Q(user__username__icontains=text) | Q(login__icontains=text))
+
+
+# credential_id as the sign-in log writes it (transfer.decisions.credential_of).
+_CREDENTIAL_MODELS = {"key": SshKey, "pw": AppPassword}
+
+
+def credential_labels(organization: Organization, sign_ins) -> dict[str, str]:
+    """The label of each credential the rows name (`key_12`, `pw_3`), revoked ones too;
+    at most one query per kind of credential."""
+    wanted: dict[str, set[int]] = {}
+    for row in sign_ins:
+        head, _, pk = row.credential_id.partition("_")
+        if head in _CREDENTIAL_MODELS and pk.isdigit():
+            wanted.setdefault(head, set()).add(int(pk))
+    labels = {}
+    for head, pks in wanted.items():
+        rows = _CREDENTIAL_MODELS[head].objects.filter(organization=organization, pk__in=pks)
+        labels.update({f"{head}_{pk}": label for pk, label in rows.values_list("pk", "label")})
+    return labels

@@ -3,6 +3,7 @@ from django.urls import path
 from console.views import (
     activity,
     auth,
+    credentials,
     domains,
     groups,
     guides,
@@ -11,6 +12,8 @@ from console.views import (
     provisioning,
     scim_log,
     sso,
+    transfer,
+    transfer_sign_ins,
     users,
 )
 
@@ -36,6 +39,19 @@ urlpatterns = [
     ),
     path("users/<uuid:user_id>/role/", users.user_role, name="user_role"),
     path("users/<uuid:user_id>/idp-link/", users.user_idp_link, name="user_idp_link"),
+    path("users/<uuid:user_id>/ssh-keys/", credentials.ssh_key_add_view, name="user_ssh_key_add"),
+    path(
+        "users/<uuid:user_id>/ssh-keys/<int:credential_id>/revoke/",
+        credentials.credential_revoke_view,
+        {"kind": "ssh_key"},
+        name="user_ssh_key_revoke",
+    ),
+    path(
+        "users/<uuid:user_id>/app-passwords/<int:credential_id>/revoke/",
+        credentials.credential_revoke_view,
+        {"kind": "app_password"},
+        name="user_app_password_revoke",
+    ),
     path("groups/", groups.group_list, name="groups"),
     path("groups/<uuid:group_id>/", groups.group_detail, name="group_detail"),
     path(
@@ -126,5 +142,25 @@ urlpatterns = [
     path("sso/domains/add/", domains.domain_add_view, name="domain_add"),
     path("sso/domains/<int:domain_id>/check/", domains.domain_check_view, name="domain_check"),
     path("sso/domains/<int:domain_id>/remove/", domains.domain_remove_view, name="domain_remove"),
+    path("transfer/", transfer.transfer_settings, name="transfer"),
+    path("transfer/policy/", transfer.transfer_policy_view, name="transfer_policy"),
+    path("transfer/folders/", transfer.folder_grant_add_view, name="folder_grant_add"),
+    path(
+        "transfer/folders/<int:grant_id>/remove/",
+        transfer.folder_grant_remove_view,
+        name="folder_grant_remove",
+    ),
+    path("transfer/keys/", transfer.transfer_key_create_view, name="transfer_key_create"),
+    path(
+        "transfer/keys/<int:key_id>/created/",
+        transfer.transfer_key_created,
+        name="transfer_key_created",
+    ),
+    path(
+        "transfer/keys/<int:key_id>/revoke/",
+        transfer.transfer_key_revoke_view,
+        name="transfer_key_revoke",
+    ),
+    path("transfer/sign-ins/", transfer_sign_ins.transfer_sign_in_list, name="transfer_sign_ins"),
     path("guides/<slug:name>/", guides.guide, name="guide"),
 ]

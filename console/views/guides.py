@@ -15,7 +15,10 @@ GUIDES = {
     "entra": "Connecting Microsoft Entra ID",
     "scim": "SCIM provisioning",
     "saml": "SAML single sign-on",
+    "transfer": "File-transfer access",
 }
+# The section of the console each guide belongs to; the others are User Provisioning's.
+GUIDE_NAV = {"transfer": "transfer"}
 
 
 def guide_text(name: str) -> str:
@@ -28,7 +31,7 @@ def guide(request, name):
         raise Http404("No such guide.")
     others = [(slug, title) for slug, title in GUIDES.items() if slug != name]
     context = {
-        "nav": "provisioning",
+        "nav": GUIDE_NAV.get(name, "provisioning"),
         "title": GUIDES[name],
         "text": guide_text(name),
         "guides": others,

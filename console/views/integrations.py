@@ -8,7 +8,6 @@ takes it out and answers `Cache-Control: no-store`.
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
@@ -64,17 +63,14 @@ def integrations(request):
 
 
 def _show_secret_once(request, *, handoff_id: str, context: dict):
-    secret = secret_handoff.take(request.session, token_id=handoff_id)
-    if secret is None:
-        messages.info(request, "That secret was shown once and cannot be shown again.")
-        return redirect("console:integrations")
-    response = render(
+    return secret_handoff.show_once(
         request,
-        "console/integrations/secret.html",
-        {"nav": "integrations", "secret": secret, **context},
+        handoff_id=handoff_id,
+        template="console/integrations/secret.html",
+        context={"nav": "integrations", **context},
+        gone="That secret was shown once and cannot be shown again.",
+        gone_to="console:integrations",
     )
-    add_never_cache_headers(response)  # includes no-store: Back must not replay it
-    return response
 
 
 @console_admin_required

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
@@ -87,26 +86,15 @@ def token_create_view(request):
 @console_admin_required
 def token_created(request, token_id):
     token = _token_or_404(request, token_id)
-    secret = secret_handoff.take(request.session, token_id=token.pk)
-    if secret is None:
-        messages.info(
-            request,
-            f"The secret of token {token.prefix} was shown once and cannot be shown again. "
-            "If it was not copied, revoke the token and create a new one.",
-        )
-        return redirect("console:provisioning")
-    response = render(
+    return secret_handoff.show_once(
         request,
-        "console/provisioning/created.html",
-        {
-            "nav": "provisioning",
-            "token": token,
-            "secret": secret,
-            "scim_base_url": scim_base_url(),
-        },
+        handoff_id=token.pk,
+        template="console/provisioning/created.html",
+        context={"nav": "provisioning", "token": token, "scim_base_url": scim_base_url()},
+        gone=f"The secret of token {token.prefix} was shown once and cannot be shown again. "
+        "If it was not copied, revoke the token and create a new one.",
+        gone_to="console:provisioning",
     )
-    add_never_cache_headers(response)  # includes no-store: Back must not replay it
-    return response
 
 
 @console_admin_required

@@ -20,6 +20,7 @@ _SECTION_PAGES = {
     "saml_idp": "console:sso",
     "saml_sp_key": "console:sso",
     "identity_provider": "console:sso",
+    "transfer_key": "console:transfer",
 }
 
 

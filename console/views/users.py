@@ -4,6 +4,7 @@ an admin may take by hand (the identity provider remains the source of truth).""
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.actors import Actor
@@ -16,15 +17,17 @@ from accounts.services import (
     user_set_role,
 )
 from console import selectors
-from console.forms import RoleForm, UserFilterForm, valid_filters
+from console.forms import AdminSshKeyAddForm, RoleForm, UserFilterForm, valid_filters
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
+from console.views.transfer_sign_ins import sign_in_rows
+from transfer import selectors as transfer_selectors
 
 # Newest first, through the (organization, created_at, id) index.
 USER_ORDERING = ("-created_at", "-id")
 
 
-def _user_or_404(request, user_id):
+def user_or_404(request, user_id):
     user = selectors.user_detail(request.user.organization, user_id)
     if user is None:
         raise Http404("No such user in this organization.")
@@ -55,9 +58,22 @@ def user_list(request):
     )
 
 
-@console_admin_required
-def user_detail(request, user_id):
-    user = _user_or_404(request, user_id)
+def _file_transfer(user, key_form) -> dict:
+    """The person's login name, credentials and recent sign-ins on the file servers."""
+    sign_ins = transfer_selectors.recent_sign_ins(user)
+    return {
+        "login_name": transfer_selectors.login_name_of(user),
+        "ssh_keys": transfer_selectors.ssh_keys_of(user),
+        "app_passwords": transfer_selectors.app_passwords_of(user),
+        "sign_ins": sign_in_rows(user.organization, sign_ins),
+        "ssh_key_form": key_form or AdminSshKeyAddForm(),
+        "now": timezone.now(),
+    }
+
+
+def render_user_detail(request, user, *, key_form=None, status=200):
+    """The user's page; `key_form` is a refused "Add an SSH key" form to show again."""
+    can_manage_owners = request.user.role == Role.OWNER
     return render(
         request,
         "console/users/detail.html",
@@ -67,15 +83,23 @@ def user_detail(request, user_id):
             "memberships": user.memberships.all(),
             "events": selectors.audit_for_target(request.user.organization, "user", user.pk),
             "role_form": RoleForm(initial={"role": user.role}),
-            "can_manage_owners": request.user.role == Role.OWNER,
+            "can_manage_owners": can_manage_owners,
+            "can_manage_credentials": can_manage_owners or user.role != Role.OWNER,
+            "transfer": _file_transfer(user, key_form),
         },
+        status=status,
     )
+
+
+@console_admin_required
+def user_detail(request, user_id):
+    return render_user_detail(request, user_or_404(request, user_id))
 
 
 @console_admin_required
 def user_set_active_confirm(request, user_id, active):
     """A confirmation page: deactivation ends the person's sessions at once."""
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     if request.method == "POST":
         actor = Actor.for_user(request.user)
         try:
@@ -98,7 +122,7 @@ def user_set_active_confirm(request, user_id, active):
 @console_admin_required
 @require_POST
 def user_role(request, user_id):
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose one of the listed roles.")
@@ -119,7 +143,7 @@ def user_role(request, user_id):
 @require_POST
 def user_idp_link(request, user_id):
     """An owner hands a console-made user to the identity provider, or takes it back."""
-    user = _user_or_404(request, user_id)
+    user = user_or_404(request, user_id)
     linked = request.POST.get("linked") == "on"
     try:
         user_link_to_idp(

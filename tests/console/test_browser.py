@@ -472,13 +472,13 @@ def test_a_new_organizations_pages_are_accessible_and_fit_both_widths(
 
     axe_page.goto("/console/")
     checklist = axe_page.get_by_role("region", name="Get started")
-    assert "0 of 5 steps done" in checklist.inner_text()
+    assert "0 of 8 steps done" in checklist.inner_text()
     checklist.get_by_role("link", name="Create a provisioning token").click()
     axe_page.get_by_label("Label").fill("Okta")
     axe_page.get_by_role("button", name="Create token").click()
     axe_page.wait_for_url(re.compile(r"/tokens/\d+/created/$"))
     axe_page.goto("/console/")
-    assert "1 of 5 steps done" in checklist.inner_text()
+    assert "1 of 8 steps done" in checklist.inner_text()
     assert checklist.get_by_role("link", name="Create a provisioning token").count() == 0
     screenshot(axe_page, "overview-checklist")
 

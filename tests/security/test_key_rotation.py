@@ -19,6 +19,8 @@ from provisioning.tokens import LEGACY_KEY_ID, PROVISIONING_TOKEN
 from sso import keystore, sp
 from sso.models import SpKeyPair
 from tests.sso.conftest import post_acs, signed_in_user_id, start_login
+from transfer.models import APP_PASSWORD, TRANSFER_KEY
+from transfer.views import NEW_APP_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -234,6 +236,9 @@ def test_every_derived_key_has_a_purpose_of_its_own():
         signing.PURPOSE,
         keystore.PURPOSE,
         secret_handoff.PURPOSE,
+        TRANSFER_KEY.purpose,
+        APP_PASSWORD.purpose,
+        NEW_APP_PASSWORD.purpose,
     ]
     assert len(set(purposes)) == len(purposes)
 
