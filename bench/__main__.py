@@ -14,7 +14,18 @@ from pathlib import Path
 
 from bench import database, report, server
 
-SCENARIOS = ("push", "paging", "groups", "filters", "saml", "outbox", "events", "webhooks")
+SCENARIOS = (
+    "push",
+    "paging",
+    "groups",
+    "filters",
+    "saml",
+    "outbox",
+    "events",
+    "webhooks",
+    "recovery",
+    "transfer",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -58,7 +69,7 @@ def main(argv=None) -> int:
     port = server.free_port()
     database.setup_django(url, secret_key, f"http://127.0.0.1:{port}")
 
-    from bench import events, saml, scenarios, seed, webhooks
+    from bench import events, recovery, saml, scenarios, seed, transfer, webhooks
 
     sizes, budget = (seed.QUICK, scenarios.QUICK) if args.quick else (seed.FULL, scenarios.FULL)
     print("seeding")
@@ -111,10 +122,14 @@ def main(argv=None) -> int:
         with other_server("without-events", **overrides) as without_events:
             return events.outbox_overhead(srv, without_events, data, budget, run_id)
 
-    def worker():
-        log_path = args.out / f"worker-{run_id}.log"
+    def worker(processes: int = 1, **environment):
         return server.job_worker(
-            database_url=url, secret_key=secret_key, redis_url=redis_url, log_path=log_path
+            database_url=url,
+            secret_key=secret_key,
+            redis_url=redis_url,
+            log_path=args.out / f"worker-{run_id}.log",
+            processes=processes,
+            environment=environment,
         )
 
     steps["push"] = push
@@ -122,6 +137,8 @@ def main(argv=None) -> int:
     steps["webhooks"] = lambda srv: webhooks.delivery_lag(
         srv, worker, budget, run_id, quick=args.quick
     )
+    steps["recovery"] = lambda srv: recovery.outage_recovery(worker, quick=args.quick)
+    steps["transfer"] = lambda srv: transfer.decisions(srv, data, budget)
 
     log_path = args.out / f"gunicorn-{run_id}.log"
     with server.gunicorn(

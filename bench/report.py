@@ -138,6 +138,10 @@ def markdown(results: dict) -> str:
                 )
             ],
         )
+    if transfer := results.get("transfer"):
+        lines += _transfer(transfer)
+    if recovery := results.get("recovery"):
+        lines += _recovery(recovery)
     if paging := results.get("paging"):
         medians = paging["median_ms"]
         lines += [
@@ -262,6 +266,103 @@ def markdown(results: dict) -> str:
             ],
         )
     return "\n".join(lines)
+
+
+def _transfer(transfer: dict) -> list[str]:
+    lines = [
+        "## File-server login decisions",
+        "",
+        f"Concurrency {transfer['concurrency']}, {transfer['rounds']} rounds, each against "
+        f"/readyz ({transfer['readyz_per_s']} requests/s) on the same server.",
+        "",
+    ]
+    rows = []
+    for kind, target in transfer["targets"].items():
+        summary = transfer["summaries"][kind]
+        rows.append(
+            [
+                kind,
+                summary["throughput_per_s"],
+                summary["p50_ms"],
+                summary["p99_ms"],
+                f"**{transfer['ratios'][kind]}**",
+                f">= {target}",
+            ]
+        )
+    lines += _table(
+        ["decision", "per s (last round)", "p50 ms", "p99 ms", "÷ /readyz", "target"], rows
+    )
+    burst = transfer["burst"]
+    lines += [
+        "",
+        f"Burst: {burst['people']} decisions for {burst['people']} people, "
+        f"{burst['concurrency']} at once: p50 {burst['p50_ms']} ms, p99 {burst['p99_ms']} ms, "
+        f"{burst['server_errors']} server errors, answers {burst['statuses']}.",
+        "",
+    ]
+    return lines
+
+
+def _recovery(recovery: dict) -> list[str]:
+    triggers = ", ".join(recovery["added_job_triggers"]) or "none"
+    lines = [
+        f"## Webhook outage recovery: {recovery['events']} events over "
+        f"{recovery['resources']} resources, one group of {recovery['group_events']}",
+        "",
+        f"Baseline: {recovery['events']} fresh events, one per user, to a receiver answering "
+        "204. Outage: the receiver answers 503 until every resource's first delivery has "
+        "failed and the other events are queued behind them, the group's last; then 204, "
+        "and recovery is timed from then to the last delivery (the users' alone beside "
+        "it); the group's deliveries behind its first are timed from the first of them to "
+        "arrive to the last. Retries every "
+        f"{recovery['retry_seconds']} s (WEBHOOK_RETRY_DELAYS, for the bench only). "
+        f"{recovery['concurrency']} jobs at once per worker process, polling every "
+        f"{recovery['poll_seconds']} s; triggers added to procrastinate_jobs: {triggers}.",
+        "",
+    ]
+    rows = []
+    for run in recovery["runs"]:
+        base, outage = run["baseline"], run["outage"]
+        group, users = outage["group"], outage["users"]
+        rows.append(
+            [
+                run["processes"],
+                f"{base['per_s']} ({base['seconds']} s)",
+                f"{outage['outage_seconds']} s, {outage['refused']} refused",
+                f"{outage['per_s']} ({outage['seconds']} s)",
+                f"{users['per_s']} ({users['delivered']} in {users['seconds']} s)",
+                f"**{run['recovery_over_baseline']}**",
+                f">= {recovery['target']}",
+                f"**{group['per_s']}** ({group['delivered']} in {group['seconds']} s)",
+                f">= {recovery['group_target_per_s']}",
+                f"{outage['out_of_order']} out of order, {outage['duplicates']} duplicates",
+            ]
+        )
+    lines += _table(
+        [
+            "worker processes",
+            "baseline deliveries/s",
+            "outage",
+            "recovery deliveries/s",
+            "users' deliveries/s",
+            "recovery / baseline",
+            "target",
+            "group deliveries/s",
+            "target",
+            "order",
+        ],
+        rows,
+    )
+    for run in recovery["runs"]:
+        outage = run["outage"]
+        if not outage["complete"]:
+            lines += [
+                f"**{run['processes']} worker process(es): not recovered within "
+                f"{outage['seconds']} s**: {outage['delivered']} of {outage['deliveries']} "
+                f"delivered, deliveries by status {outage['statuses']}.",
+                "",
+            ]
+    return lines
 
 
 def _save(figure, path: Path) -> None:

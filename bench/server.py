@@ -80,6 +80,8 @@ def server_environment(
         SCIM_TOKEN_RATE="1000000/1m",
         # Likewise the ACS's per-address limit: every sign-in comes from 127.0.0.1.
         SSO_ACS_RATE="1000000/1m",
+        # And the transfer key's: one file server asking as fast as it can.
+        TRANSFER_KEY_RATE="1000000/1m",
         # The webhook benchmark's receiver listens on 127.0.0.1 (docs/events.md).
         WEBHOOK_ALLOW_LOOPBACK="1",
     )
@@ -159,17 +161,23 @@ def gunicorn(
         server.wait_ready()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        _stop([process], timeout=15)
 
 
 @contextmanager
-def job_worker(*, database_url: str, secret_key: str, redis_url: str, log_path: Path):
-    """`manage.py run_worker` with the server's settings, stopped with SIGTERM (its clean stop)."""
+def job_worker(
+    *,
+    database_url: str,
+    secret_key: str,
+    redis_url: str,
+    log_path: Path,
+    processes: int = 1,
+    concurrency: int | None = None,
+    environment: dict | None = None,
+):
+    """`processes` times `manage.py run_worker`, with the server's settings and
+    `environment` on top (such as WEBHOOK_RETRY_DELAYS), `concurrency` jobs at once each
+    (WORKER_CONCURRENCY by default); stopped with SIGTERM, their clean stop."""
     env = server_environment(
         database_url=database_url,
         secret_key=secret_key,
@@ -177,20 +185,30 @@ def job_worker(*, database_url: str, secret_key: str, redis_url: str, log_path: 
         workers=1,
         redis_url=redis_url,
     )
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    env.update(environment or {})
+    command = [sys.executable, "manage.py", "run_worker"]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
+    started = []
     try:
-        yield process
+        with open(log_path, "ab") as log:
+            for _ in range(processes):
+                process = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+                started.append(process)
+        yield started
     finally:
+        _stop(started, timeout=30)
+
+
+def _stop(processes: list[subprocess.Popen], *, timeout: float) -> None:
+    """SIGTERM to all, then up to `timeout` seconds each before SIGKILL."""
+    for process in processes:
         process.terminate()
+    for process in processes:
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)

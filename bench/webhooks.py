@@ -13,14 +13,13 @@ within DRAIN_SECONDS of the last write; the report flags a run where one did not
 import asyncio
 import json
 import statistics
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
 from bench import seed
+from bench.receiver import Receiver, drop_leftover_jobs, register_endpoint
 from bench.scenarios import SCIM, USER_SCHEMA, Budget, ratio
 from bench.server import Server
 
@@ -34,72 +33,27 @@ DRAIN_SECONDS = 180.0
 WARMUP_EVENTS = 5
 
 
-class Receiver:
-    """A webhook receiver on a free loopback port: first arrival of each event, by user id."""
+class ArrivalsByUser(Receiver):
+    """The first arrival of each `user.created` event, by user id."""
 
     def __init__(self):
+        super().__init__()
         self.arrivals: dict[str, float] = {}
         self.occurred: dict[str, float] = {}
         self.duplicates = 0
         self.unsigned = 0
-        self._lock = threading.Lock()
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                arrived = time.time()
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.record(body, arrived, signed=bool(self.headers.get("webhook-signature")))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def record(self, body: dict, arrived: float, *, signed: bool) -> None:
+    def record(self, body: dict, arrived: float, *, status: int, signed: bool) -> None:
         user_id = body["data"]["user"]["id"]
-        with self._lock:
-            self.unsigned += not signed
-            if user_id in self.arrivals:
-                self.duplicates += 1
-                return
-            self.arrivals[user_id] = arrived
-            self.occurred[user_id] = datetime.fromisoformat(body["occurred_at"]).timestamp()
+        self.unsigned += not signed
+        if user_id in self.arrivals:
+            self.duplicates += 1
+            return
+        self.arrivals[user_id] = arrived
+        self.occurred[user_id] = datetime.fromisoformat(body["occurred_at"]).timestamp()
 
     def wait_for(self, user_ids, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if all(user_id in self.arrivals for user_id in user_ids):
-                    return True
-            time.sleep(0.05)
-        return False
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _endpoint(organization, url: str):
-    from accounts.events.models import WebhookEndpoint
-    from accounts.services.integrations import webhook_endpoint_create, webhook_endpoint_disable
-
-    # An earlier run's endpoint points at a receiver that is gone: its pending
-    # deliveries are cancelled rather than retried against this run's worker.
-    for old in WebhookEndpoint.objects.filter(organization=organization, enabled=True):
-        webhook_endpoint_disable(endpoint=old, reason="An earlier benchmark run.", actor=seed.ACTOR)
-    endpoint, _ = webhook_endpoint_create(
-        organization=organization, url=url, actor=seed.ACTOR, event_types=["user.created"]
-    )
-    return endpoint
+        return self.wait_until(lambda: all(u in self.arrivals for u in user_ids), timeout)
 
 
 def _user(name: str) -> str:
@@ -164,21 +118,6 @@ def _attempt_starts(user_ids) -> dict[str, float]:
     return {str(user_id): started.timestamp() for user_id, started in rows if started}
 
 
-def _drop_leftover_jobs() -> int:
-    """Cancel the queued deliveries of earlier runs, whose endpoints were disabled above:
-    this run's worker would otherwise work through them first."""
-    from procrastinate.contrib.django import app
-    from procrastinate.contrib.django.models import ProcrastinateJob
-
-    from accounts.events.fanout import DELIVER_QUEUE
-
-    leftover = ProcrastinateJob.objects.filter(queue_name=DELIVER_QUEUE, status="todo")
-    ids = list(leftover.values_list("id", flat=True))
-    for job_id in ids:
-        app.job_manager.cancel_job_by_id(job_id)
-    return len(ids)
-
-
 def _measure(server, tenant, receiver, prefix: str, rate: int, count: int) -> dict:
     committed, elapsed = asyncio.run(_paced_writes(server, tenant, prefix, count, rate))
     receiver.wait_for(committed, timeout=DRAIN_SECONDS)
@@ -227,9 +166,9 @@ def delivery_lag(server: Server, worker_started, budget: Budget, run_id: str, *,
         slug="bench-webhooks", defaults={"name": "Bench webhooks"}
     )
     tenant = seed._tenant(organization, 0)
-    with Receiver() as receiver:
-        _endpoint(organization, receiver.url)
-        dropped = _drop_leftover_jobs()
+    with ArrivalsByUser() as receiver:
+        register_endpoint(organization, receiver.url, ["user.created"])
+        dropped = drop_leftover_jobs()
         with worker_started():
             warm, _ = asyncio.run(
                 _paced_writes(server, tenant, f"hook-{run_id}-warm", WARMUP_EVENTS, RATE_PER_S)
