@@ -149,15 +149,23 @@ def row_for_secret(
     return row
 
 
-def credential_mark_used(credential, *, now: datetime | None = None) -> None:
-    """Record that a credential was used, at most once a minute: a conditional UPDATE,
-    no lock, no audit event."""
+def mark_used(model, pk, *, last_used_at: datetime | None, now: datetime | None = None) -> None:
+    """Record that the credential `model`/`pk`, last used at `last_used_at`, was used:
+    at most once a minute, a conditional UPDATE, no lock, no audit event. For callers
+    that hold the credential's id and last use but not the row (a login decision)."""
     now = now or timezone.now()
-    if credential.last_used_at is not None and now - credential.last_used_at < LAST_USED_RESOLUTION:
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
         return
     stale_before = now - LAST_USED_RESOLUTION
     # The condition keeps concurrent requests from rewriting the same minute.
-    type(credential).objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=credential.pk
+    model.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=pk
     ).update(last_used_at=now)
-    credential.last_used_at = now
+
+
+def credential_mark_used(credential, *, now: datetime | None = None) -> None:
+    """mark_used for a credential row in hand, which then shows the new last use."""
+    now = now or timezone.now()
+    mark_used(type(credential), credential.pk, last_used_at=credential.last_used_at, now=now)
+    if credential.last_used_at is None or now - credential.last_used_at >= LAST_USED_RESOLUTION:
+        credential.last_used_at = now

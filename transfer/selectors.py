@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from accounts.domain_verification import email_domain_key
-from accounts.models import DomainState, Group, Organization, OrganizationDomain, User
+from accounts.models import DomainState, Organization, OrganizationDomain, User
 from transfer import decisions
 from transfer.models import (
     AppPassword,
@@ -134,10 +134,6 @@ def folder_grants_of(organization: Organization) -> list[FolderGrant]:
         .select_related("group")
         .order_by("group__display_name", "path")
     )
-
-
-def grants_of_group(group: Group) -> list[FolderGrant]:
-    return list(FolderGrant.objects.filter(group=group).order_by("path"))
 
 
 @dataclass(frozen=True)

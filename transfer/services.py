@@ -5,14 +5,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import AccountsError, InvalidValue
 from accounts.events.models import EventType
 from accounts.events.outbox import credential_event, record_change
-from accounts.keyed_secrets import LAST_USED_RESOLUTION
+from accounts.keyed_secrets import mark_used
 from accounts.models import AuditAction, Group, Organization, User
 from accounts.services.audit import audit_entry, audit_record
 from accounts.services.privileges import check_console_actor, check_token_may_act_on
@@ -538,14 +537,6 @@ def transfer_sign_ins_purge(*, now: datetime | None = None) -> int:
     return deleted
 
 
-def _mark_used(model, pk, last_used_at, now) -> None:
-    """credential_mark_used for a credential known by its id and last use."""
-    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
-        return
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-    model.objects.filter(stale, pk=pk).update(last_used_at=now)
-
-
 def _refusal_sampled_out(organization_id) -> bool:
     """Past TRANSFER_REFUSAL_AUDIT_RATE a refusal is in the sign-in log only."""
     rate = ratelimit.Rate.parse(settings.TRANSFER_REFUSAL_AUDIT_RATE)
@@ -573,7 +564,7 @@ def transfer_decision_record(
     )
     if decision.allowed:
         model = SshKey if attempt.kind == CredentialKind.SSH_KEY else AppPassword
-        _mark_used(model, person.credential_pk, person.credential_last_used_at, now)
+        mark_used(model, person.credential_pk, last_used_at=person.credential_last_used_at, now=now)
         return
     # An unknown login name asked with an organization's key is that organization's to
     # see; asked with a platform key it belongs to nobody, and is in the log only.
