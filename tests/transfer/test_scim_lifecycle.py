@@ -55,3 +55,17 @@ def test_deactivation_reactivation_and_group_removal_over_scim_take_effect_at_on
 
     assert scim.delete(f"/Users/{bob.pk}").status_code == 204
     assert reasons() == ["unknown_user", "unknown_user"]
+
+
+def test_replacing_the_idps_keys_with_none_refuses_the_key_at_once(
+    scim, org_key, organization, bob, bob_key, bob_password, transfer_on
+):
+    server = DecisionClient(Client(), org_key[1])
+    keys_path = "urn:ietf:params:scim:schemas:extension:roster:2.0:User:sshPublicKeys"
+
+    patch(scim, f"/Users/{bob.pk}", {"op": "replace", "path": keys_path, "value": []}, status=200)
+
+    by_key = server.authenticate("bob@acme.example", public_key=bob_key[1])
+    by_password = server.authenticate("bob@acme.example", password=bob_password[1])
+    assert (by_key.status_code, by_key.json()["reason"]) == (403, "bad_credential")
+    assert by_password.status_code == 200
