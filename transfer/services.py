@@ -171,32 +171,47 @@ def ssh_key_add(
     return key
 
 
+def _revoke_credential(credential, *, actor: Actor, acting_user: User | None, refuse=None):
+    """Lock the credential, check who acts, and revoke it once, audited with its event.
+
+    `refuse(credential)` may raise to keep a credential its holder may not remove.
+    """
+    credential = (
+        type(credential)
+        .objects.select_for_update(of=("self",))
+        .select_related("user__organization")
+        .get(pk=credential.pk)
+    )
+    _check_acting_user(credential.user, acting_user)
+    if credential.revoked_at is not None:
+        return credential
+    if refuse is not None:
+        refuse(credential)
+    credential.revoked_at = timezone.now()
+    credential.save(update_fields=["revoked_at"])
+    _record_credential(
+        credential,
+        actor=actor,
+        action=AuditAction.CREDENTIAL_REVOKED,
+        event_type=EventType.CREDENTIAL_REVOKED,
+    )
+    return credential
+
+
+def _managed_by_the_idp(key: SshKey) -> None:
+    if key.source == CredentialSource.IDP:
+        raise CredentialRefused(
+            "Your identity provider manages this key; ask your administrator to remove it there."
+        )
+
+
 @atomic()
 def ssh_key_revoke(
     *, key: SshKey, actor: Actor, by_owner: bool = False, acting_user: User | None = None
 ) -> SshKey:
     """Revoke a key; the person may not remove a key their identity provider manages."""
-    key = (
-        SshKey.objects.select_for_update(of=("self",))
-        .select_related("user__organization")
-        .get(pk=key.pk)
-    )
-    _check_acting_user(key.user, acting_user)
-    if key.revoked_at is not None:
-        return key
-    if by_owner and key.source == CredentialSource.IDP:
-        raise CredentialRefused(
-            "Your identity provider manages this key; ask your administrator to remove it there."
-        )
-    key.revoked_at = timezone.now()
-    key.save(update_fields=["revoked_at"])
-    _record_credential(
-        key,
-        actor=actor,
-        action=AuditAction.CREDENTIAL_REVOKED,
-        event_type=EventType.CREDENTIAL_REVOKED,
-    )
-    return key
+    refuse = _managed_by_the_idp if by_owner else None
+    return _revoke_credential(key, actor=actor, acting_user=acting_user, refuse=refuse)
 
 
 class KeyListRefused(InvalidValue):
@@ -326,23 +341,7 @@ def app_password_create(
 def app_password_revoke(
     *, password: AppPassword, actor: Actor, acting_user: User | None = None
 ) -> AppPassword:
-    password = (
-        AppPassword.objects.select_for_update(of=("self",))
-        .select_related("user__organization")
-        .get(pk=password.pk)
-    )
-    _check_acting_user(password.user, acting_user)
-    if password.revoked_at is not None:
-        return password
-    password.revoked_at = timezone.now()
-    password.save(update_fields=["revoked_at"])
-    _record_credential(
-        password,
-        actor=actor,
-        action=AuditAction.CREDENTIAL_REVOKED,
-        event_type=EventType.CREDENTIAL_REVOKED,
-    )
-    return password
+    return _revoke_credential(password, actor=actor, acting_user=acting_user)
 
 
 # -- Transfer keys -----------------------------------------------------------------------
