@@ -9,7 +9,7 @@ from procrastinate.contrib.django import app
 from accounts.events.fanout import DELIVER_QUEUE, DELIVER_TASK
 from accounts.services.domains import domains_recheck_verified
 from accounts.services.integrations import events_purge
-from accounts.services.webhook_delivery import RetryLater, attempt_delivery
+from accounts.services.webhook_delivery import RetryLater, attempt_delivery, deliver_following
 
 # A job that fails unexpectedly (the database away, a bug) is retried this many times.
 UNEXPECTED_FAILURE_RETRIES = 10
@@ -31,12 +31,16 @@ class DeliveryRetry(BaseRetryStrategy):
         return None
 
 
-@app.task(name=DELIVER_TASK, queue=DELIVER_QUEUE, retry=DeliveryRetry())
-def deliver_webhook(delivery_id: int) -> None:
+@app.task(name=DELIVER_TASK, queue=DELIVER_QUEUE, retry=DeliveryRetry(), pass_context=True)
+def deliver_webhook(context, delivery_id: int) -> None:
+    """Sends the delivery, then, while this job still holds its resource's lock, the
+    deliveries queued behind it (accounts.services.webhook_delivery.deliver_following)."""
     # Outside a request cycle Django does not recycle connections by itself.
     close_old_connections()
     try:
-        attempt_delivery(delivery_id)
+        attempt_delivery(delivery_id, on_schedule=True)
+        if context.job.lock:
+            deliver_following(context.job.lock, context.job.id)
     finally:
         close_old_connections()
 

@@ -3,10 +3,15 @@
 The attempt is counted before the request goes out, in its own transaction, so an
 attempt cut short by a killed worker still counts; the request itself runs outside any
 transaction, and its outcome is recorded in another one.
+
+The job that holds a resource's lock, once its own delivery is settled, sends the
+deliveries queued behind it in the same way, in order (`deliver_following`).
 """
 
 import json
+import math
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from accounts.events.fanout import deliveries_queued_behind, withdraw_job
 from accounts.events.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from accounts.events.snapshots import event_body
 from accounts.events.webhooks import sender, signing
@@ -22,6 +28,14 @@ from accounts.services.integrations import webhook_endpoint_disable
 
 USER_AGENT = "Roster-Webhooks/1"
 SYSTEM_ACTOR = Actor.system("webhook delivery")
+# How much one job sends of the deliveries queued behind it: the next job on the lock
+# carries on from there, so a long backlog never keeps one worker slot for long and a
+# worker asked to stop (WORKER_SHUTDOWN_SECONDS) is not held up by it.
+FOLLOWING_MAX_DELIVERIES = 200
+FOLLOWING_MAX_SECONDS = 5.0
+FOLLOWING_BATCH = 50
+# A job fetched this early for its delivery's next attempt (clocks of two machines) runs.
+SCHEDULE_TOLERANCE_SECONDS = 1.0
 
 
 class RetryLater(Exception):
@@ -89,8 +103,14 @@ def retry_delay(attempts: int) -> int | None:
     return max(1, round(delays[attempts - 1] * random.uniform(0.8, 1.2)))
 
 
+class NotDue(Exception):
+    def __init__(self, seconds: int):
+        super().__init__(f"due in {seconds} s")
+        self.seconds = seconds
+
+
 @transaction.atomic
-def _start(delivery_id: int, now: datetime) -> Request | None:
+def _start(delivery_id: int, now: datetime, *, on_schedule: bool) -> Request | None:
     delivery = (
         WebhookDelivery.objects.select_for_update(of=("self",))
         .select_related("endpoint", "event")
@@ -105,6 +125,11 @@ def _start(delivery_id: int, now: datetime) -> Request | None:
         delivery.last_error = "The endpoint is disabled."
         delivery.save(update_fields=["status", "last_error"])
         return None
+    due = delivery.next_attempt_at
+    if on_schedule and due is not None:
+        early = (due - now).total_seconds()
+        if early > SCHEDULE_TOLERANCE_SECONDS:
+            raise NotDue(math.ceil(early))
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.next_attempt_at = None
@@ -154,13 +179,51 @@ def _finish(delivery_id: int, outcome: sender.Outcome, now: datetime) -> int | N
     return retry_in
 
 
-def attempt_delivery(delivery_id: int, *, now: datetime | None = None) -> None:
-    """Sends the delivery once; raises RetryLater when another attempt is due."""
+def attempt_delivery(
+    delivery_id: int, *, now: datetime | None = None, on_schedule: bool = False
+) -> None:
+    """Sends the delivery once; raises RetryLater when another attempt is due.
+
+    `on_schedule`: a delivery whose next attempt is still ahead (it failed while sent
+    by the job ahead of it, below) is not sent now: RetryLater with the time left.
+    """
     now = now or timezone.now()
-    request = _start(delivery_id, now)
+    try:
+        request = _start(delivery_id, now, on_schedule=on_schedule)
+    except NotDue as not_due:
+        raise RetryLater(not_due.seconds) from None
     if request is None:
         return
     outcome = sender.post(request.url, body=request.body, headers=request.headers)
     retry_in = _finish(delivery_id, outcome, timezone.now())
     if retry_in is not None:
         raise RetryLater(retry_in)
+
+
+def deliver_following(lock: str, job_id: int) -> int:
+    """Sends the deliveries queued on `lock` behind job `job_id`, which holds the lock
+    and whose own delivery is settled; returns how many were settled.
+
+    In queue order, each as `attempt_delivery` sends it; once one is settled its job is
+    withdrawn, so that nothing fetches it again. The first that fails stops the run with
+    its next attempt recorded: its own job, next on the lock, then waits for that time.
+    Per-resource order is the queue's, and a delivery is settled before its job goes, so
+    a worker that dies half way leaves jobs that finish the rest (at least once).
+    """
+    settled, after = 0, job_id
+    deadline = time.monotonic() + FOLLOWING_MAX_SECONDS
+    while settled < FOLLOWING_MAX_DELIVERIES:
+        batch = min(FOLLOWING_BATCH, FOLLOWING_MAX_DELIVERIES - settled)
+        queued = deliveries_queued_behind(lock, after, limit=batch)
+        for item in queued:
+            try:
+                attempt_delivery(item.delivery_id, on_schedule=True)
+            except RetryLater:
+                return settled
+            withdraw_job(item.job_id)
+            settled, after = settled + 1, item.job_id
+            if time.monotonic() >= deadline:
+                return settled
+        if len(queued) < batch:
+            return settled
+    return settled

@@ -13,7 +13,9 @@ import threading
 import time
 
 import pytest
+from procrastinate.contrib.django.models import ProcrastinateJob
 
+from accounts.events.fanout import delivery_lock
 from accounts.events.models import DeliveryStatus, WebhookDelivery
 from accounts.services import user_update
 from accounts.services.integrations import webhook_endpoint_create
@@ -149,6 +151,9 @@ def test_a_released_lock_wakes_the_worker_for_the_next_delivery_of_the_resource(
     assert elapsed < 2 * 1.2 + 2, [
         round(r.at - receiver.received[0].at, 2) for r in receiver.received
     ]
+    # The first delivery's job sent the four behind it and withdrew their jobs.
+    jobs = ProcrastinateJob.objects.filter(lock=delivery_lock(endpoint.pk, ann.pk))
+    assert list(jobs.values_list("status", flat=True)) == ["succeeded"]
 
 
 def test_a_worker_killed_mid_delivery_delivers_after_restart(
