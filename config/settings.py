@@ -224,6 +224,11 @@ TRANSFER_REFUSAL_AUDIT_RATE = env_rate(ENV, "TRANSFER_REFUSAL_AUDIT_RATE", "20/1
 TRANSFER_LOG_RETENTION_DAYS = max(env_int(ENV, "TRANSFER_LOG_RETENTION_DAYS", 30), 1)
 # What people are told to connect to: "sftp=sftp.example.com:22,ftps=ftp.example.com:21".
 TRANSFER_ENDPOINTS = env_endpoints(ENV, "TRANSFER_ENDPOINTS")
+# Where SFTPGo keeps homes and shared folders: the hook answers home_dir as this root
+# joined with the person's home, and each granted folder under the folders root
+# (docs/sftpgo.md).
+TRANSFER_SFTPGO_HOME_ROOT = ENV.get("TRANSFER_SFTPGO_HOME_ROOT") or "/srv/sftpgo/data"
+TRANSFER_SFTPGO_FOLDERS_ROOT = ENV.get("TRANSFER_SFTPGO_FOLDERS_ROOT") or "/srv/sftpgo/folders"
 
 SESSION_ENGINE = "accounts.session_store"
 # Sessions end after this many seconds without a request.

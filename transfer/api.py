@@ -1,7 +1,8 @@
 """The decision API file servers ask at every login (`/transfer/v1/`, docs/transfer.md).
 
 Every request carries `Authorization: Bearer <transfer key>`. The views translate HTTP
-to an `Attempt` and a `Decision` to JSON; the decision itself is transfer.decisions.
+(or SFTPGo's hook body, transfer.sftpgo) to an `Attempt` and a `Decision` to JSON; the
+decision itself is transfer.decisions.
 Hostile input is a 400, never a 500: every field is type-checked before it reaches a
 query, and no value is echoed back.
 """
@@ -26,7 +27,7 @@ from accounts.api.pagination import DirectoryCursorPagination
 from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.keyed_secrets import credential_mark_used
 from config import metrics, ratelimit, request_context
-from transfer import answers, decisions, ssh_keys
+from transfer import answers, decisions, sftpgo, ssh_keys
 from transfer.models import TRANSFER_KEY, Protocol, TransferKey
 from transfer.services import transfer_decision_record
 
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 API_401 = "The transfer key is missing, unknown or revoked."
 API_400_BODY = "The body must be a JSON object."
+API_429_FAILURES = "Too many refused logins for this login name; retry later."
 KEY_RATE = "transfer-key"
 FAILURE_RATE = "transfer-failures"
 # Longest value any field may have (a public key line is at most 16 KiB).
@@ -166,23 +168,24 @@ def _count(decision: decisions.Decision, protocol: str) -> None:
     ).inc()
 
 
-@csrf_exempt  # A file server, not a browser; the transfer key is the proof.
-@never_cache
-@require_POST
-@with_transfer_key
-def authenticate(request, key: TransferKey):
-    """May this login name log in now with this key or password, and to what?"""
-    try:
-        attempt = attempt_from(request)
-    except BadRequest as exc:
-        return _error(400, str(exc))
+class TooManyRefusals(Exception):
+    """Past TRANSFER_FAILURE_RATE for the login name: no decision is made."""
+
+    def __init__(self, verdict: ratelimit.Verdict):
+        super().__init__("too many refused logins")
+        self.verdict = verdict
+
+
+def decide_and_record(attempt: decisions.Attempt, key: TransferKey) -> decisions.Decision:
+    """The decision every file server's login gets, whatever protocol asked for it:
+    throttled per login name, logged, audited when refused and counted in /metrics."""
     # Refused logins per login name: counted before the decision, so parallel guesses
     # cannot all slip under the limit, and given back when the login is allowed.
     failures = ratelimit.Rate.parse(settings.TRANSFER_FAILURE_RATE)
     login_key = attempt.login.username_key
     verdict = ratelimit.hit(FAILURE_RATE, login_key, failures)
     if not verdict.allowed:
-        return _throttled(verdict, "Too many refused logins for this login name; retry later.")
+        raise TooManyRefusals(verdict)
     decision = decisions.decide(attempt, key)
     transfer_decision_record(decision=decision, attempt=attempt, key=key)
     _count(decision, attempt.protocol)
@@ -193,8 +196,52 @@ def authenticate(request, key: TransferKey):
             "transfer login refused",
             extra={"event": "transfer.login_refused", "reason": decision.reason},
         )
+    return decision
+
+
+@csrf_exempt  # A file server, not a browser; the transfer key is the proof.
+@never_cache
+@require_POST
+@with_transfer_key
+def authenticate(request, key: TransferKey):
+    """May this login name log in now with this key or password, and to what?"""
+    try:
+        attempt = attempt_from(request)
+    except BadRequest as exc:
+        return _error(400, str(exc))
+    try:
+        decision = decide_and_record(attempt, key)
+    except TooManyRefusals as exc:
+        return _throttled(exc.verdict, API_429_FAILURES)
+    if not decision.allowed:
         return JsonResponse({"allowed": False, "reason": decision.reason}, status=403)
     return JsonResponse({"allowed": True, **answers.allowed_answer(decision)})
+
+
+@csrf_exempt  # SFTPGo, not a browser; the transfer key is the proof.
+@never_cache
+@require_POST
+@with_transfer_key
+def sftpgo_auth(request, key: TransferKey):
+    """SFTPGo's external authentication hook: the decision /authenticate makes, answered
+    as the SFTPGo user to log in, or as `{"username": ""}` to refuse (docs/sftpgo.md)."""
+    try:
+        attempt = sftpgo.attempt_from(_parse_body(request))
+    except (BadRequest, sftpgo.InvalidHookBody) as exc:
+        return _error(400, str(exc))
+    try:
+        decision = decide_and_record(attempt, key)
+    except TooManyRefusals as exc:
+        return _throttled(exc.verdict, API_429_FAILURES)
+    if not decision.allowed:
+        return JsonResponse(sftpgo.refused())
+    user = sftpgo.user_for(
+        attempt.login.login,
+        answers.allowed_answer(decision),
+        home_root=settings.TRANSFER_SFTPGO_HOME_ROOT,
+        folders_root=settings.TRANSFER_SFTPGO_FOLDERS_ROOT,
+    )
+    return JsonResponse(user)
 
 
 @never_cache

@@ -9,6 +9,8 @@ urlpatterns = [
     path("v1/authenticate", api.authenticate, name="authenticate"),
     path("v1/authorized_keys", api.authorized_keys, name="authorized_keys"),
     path("v1/accounts", api.AccountList.as_view(), name="accounts"),
+    # SFTPGo's external authentication hook (transfer.sftpgo, docs/sftpgo.md).
+    path("v1/sftpgo/auth", api.sftpgo_auth, name="sftpgo_auth"),
     # The person's own File transfer page (transfer.views, docs/transfer-users.md).
     path("", views.page, name="page"),
     path("sign-in-again/", views.sign_in_again, name="sign_in_again"),
