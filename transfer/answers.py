@@ -47,6 +47,13 @@ def _groups(groups: list[dict]) -> list[dict]:
     return sorted(answered, key=lambda group: group["displayName"].lower())
 
 
+def home_of(login: str, uid: int) -> str:
+    """The person's home, relative to a file server's root of homes: one path segment,
+    whatever the login name holds. The login name when it works as a system account name
+    (no "/", never "." or ".."), else the uid, so that no name can reach outside the root."""
+    return f"/{login}" if decisions.works_with_system_accounts(login) else f"/{uid}"
+
+
 def account_answer(*, user: User, login: str, groups: list[dict], folders: list[dict]) -> dict:
     """A login that is allowed now: who, their ids, home, groups and folders."""
     uid = _uid(user)
@@ -61,7 +68,7 @@ def account_answer(*, user: User, login: str, groups: list[dict], folders: list[
         },
         "uid": uid,
         "gid": uid,
-        "home": f"/{login}",
+        "home": home_of(login, uid),
         "groups": _groups(groups),
         "folders": folders,
     }

@@ -31,8 +31,9 @@ from transfer.models import (
 )
 
 QUALIFIER = "+"
-# What an OpenSSH or NSS account name may hold, after folding.
-SYSTEM_NAME = re.compile(r"^[a-z0-9._@+-]+$")
+# What an OpenSSH or NSS account name may hold, after folding: never "." or "..", and
+# never a leading "-" that a command taking the name as an argument reads as an option.
+SYSTEM_NAME = re.compile(r"^(?![.-])[a-z0-9._@+-]+$")
 # A login name longer than this is no user's (userName is at most 255 characters).
 MAX_LOGIN_LENGTH = 320
 

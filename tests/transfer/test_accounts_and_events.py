@@ -34,6 +34,25 @@ def test_accounts_lists_every_allowed_login_in_the_read_apis_envelope(
     assert listed["acme+carol@gmail.example"]["user"]["id"] == str(carol.pk)
 
 
+@pytest.mark.parametrize(
+    ("username", "login", "home"),
+    [
+        ("..", "acme+..", "/acme+.."),
+        (".profile@acme.example", ".profile@acme.example", None),
+        ("x/../../etc@acme.example", "x/../../etc@acme.example", None),
+        ("-oX@acme.example", "-oX@acme.example", None),
+    ],
+)
+def test_a_home_is_one_path_segment_whatever_the_login_name(
+    server, organization, acme_domain, make_user, transfer_on, username, login, home
+):
+    """Joined with a file server's root of homes, no login name reaches outside it: one
+    that is no system account name gets the person's uid as its home (None below)."""
+    make_user(organization, username)
+    [item] = accounts(server).json()["data"]
+    assert (item["login"], item["home"]) == (login, home or f"/{item['uid']}")
+
+
 def test_accounts_pages_with_limit_and_after(server, organization, make_user, transfer_on):
     for n in range(5):
         make_user(organization, f"p{n}@gmail.example")
