@@ -66,6 +66,9 @@ BOOLEAN_FILTER = "boolean"
 DATETIME_FILTER = "dateTime"
 ID_FILTER = "id"
 MEMBER_FILTER = "member"
+# eq/ne/pr on every value of a multi-valued attribute in `profile`
+# (provisioning.value_filters); `query` is the JSON key.
+VALUES_FILTER = "values"
 
 # A value kept in a JSON column is bounded like the widest text column; certificates
 # (base64 DER) and photo URLs need more.
@@ -186,13 +189,24 @@ _EXTERNAL_ID = dict(
 )
 
 
-def _plural(name, *, value_type=STRING, case_exact=False, types=(), entra=()) -> list:
+def _plural(
+    name, *, value_type=STRING, case_exact=False, types=(), entra=(), filterable=False, note=""
+) -> list:
     """A multi-valued attribute with the RFC 7643 §2.4 sub-attributes, kept in `profile`."""
     long = value_type in (BINARY, REFERENCE)
     value_length = JSON_LONG_TEXT_MAX_LENGTH if long else JSON_TEXT_MAX_LENGTH
+    value_filter = dict(query=f"profile__{name}", filter=VALUES_FILTER) if filterable else {}
     return [
         _core(name, type=COMPLEX, multi_valued=True, entra_adds_types=entra),
-        _core(name, sub="value", type=value_type, case_exact=case_exact, max_length=value_length),
+        _core(
+            name,
+            sub="value",
+            type=value_type,
+            case_exact=case_exact,
+            max_length=value_length,
+            note=note,
+            **value_filter,
+        ),
         _core(name, sub="display", max_length=JSON_TEXT_MAX_LENGTH),
         _core(name, sub="type", canonical_values=types, max_length=JSON_TEXT_MAX_LENGTH),
         _core(name, sub="primary", type=BOOLEAN),
@@ -334,8 +348,8 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         sortable=True,
         folded_key="email_key",
         search_field="email_search",
-        note="any string; `co`/`sw`/`ew` search every value, `eq`, the other operators "
-        "and sorts compare the sign-in address",
+        note="any string; `eq`, `ne`, `co`, `sw`, `ew` and brackets search every value "
+        "(`ne`: no value equals); `gt`/`ge`/`lt`/`le` and sorts compare the sign-in address",
     ),
     _core("emails", sub="display", max_length=JSON_TEXT_MAX_LENGTH),
     _core(
@@ -345,12 +359,16 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         max_length=32,
         query="email_type",
         filter=TEXT,
+        note="outside brackets, the sign-in address's type; `emails[type eq ...]` "
+        "looks at every value",
     ),
     _core("emails", sub="primary", type=BOOLEAN),
     *_plural(
         "phoneNumbers",
         types=("work", "home", "mobile", "fax", "pager", "other"),
         entra=("work", "mobile", "fax"),
+        filterable=True,
+        note="`eq`, `ne` (no value equals) and `pr` on every value, and brackets",
     ),
     *_plural("ims", types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),
     *_plural("photos", value_type=REFERENCE, case_exact=True, types=("photo", "thumbnail")),
@@ -503,14 +521,38 @@ def schemas_of(resource: str) -> tuple[str, ...]:
     return (CORE_SCHEMA[resource], *EXTENSIONS[resource])
 
 
+# The URNs of the SCIM 2.0 drafts, before RFC 7643 moved them under urn:ietf:params.
+# OneLogin's "SCIM Provisioner" templates and CyberArk still send them (docs/onelogin.md).
+LEGACY_URNS = {
+    USER: {
+        "urn:scim:schemas:core:2.0": CORE_USER,
+        "urn:scim:schemas:core:2.0:user": CORE_USER,
+        "urn:scim:schemas:extension:enterprise:2.0": ENTERPRISE_USER,
+        "urn:scim:schemas:extension:enterprise:2.0:user": ENTERPRISE_USER,
+    },
+    GROUP: {
+        "urn:scim:schemas:core:2.0": CORE_GROUP,
+        "urn:scim:schemas:core:2.0:group": CORE_GROUP,
+    },
+}
+
+
 def known_schema(resource: str, urn: str | None) -> str | None:
-    """The canonical URN for `urn` (any case; None is the core schema), or None if unknown."""
+    """The canonical URN for `urn` (any case, or a legacy spelling; None is the core
+    schema), or None if unknown."""
     if urn is None:
         return CORE_SCHEMA[resource]
     for schema in schemas_of(resource):
         if schema.lower() == urn.lower():
             return schema
-    return None
+    return LEGACY_URNS[resource].get(urn.lower())
+
+
+def legacy_urn(urn: str, core_urn: str) -> str | None:
+    """The canonical URN a legacy spelling stands for, on the resource whose core
+    schema is `core_urn`; None when `urn` is not a legacy spelling."""
+    resource = next(r for r, schema in CORE_SCHEMA.items() if schema == core_urn)
+    return LEGACY_URNS[resource].get(urn.lower())
 
 
 def lookup(resource: str, schema: str, name: str, sub: str | None = None) -> Attribute | None:

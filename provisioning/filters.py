@@ -7,10 +7,10 @@ ORM escapes LIKE wildcards in co/sw/ew). Unknown attributes and meaningless
 comparisons are refused with invalidFilter rather than silently ignored.
 """
 
+import re
 import uuid
 
-from django.db import connection
-from django.db.models import BooleanField, F, Func, Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import (
     Contains,
@@ -31,7 +31,6 @@ from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
-from accounts import email_search
 from accounts.folding import casefold_key
 from accounts.models import Group, Membership, User
 from provisioning import attributes as table
@@ -42,11 +41,20 @@ from provisioning.attributes import (
     GROUP,
     ID_FILTER,
     MEMBER_FILTER,
+    PROFILE,
     TEXT,
     USER,
+    VALUES_FILTER,
     Attribute,
 )
 from provisioning.errors import INVALID_FILTER, BadRequest
+from provisioning.value_filters import (
+    ElementCondition,
+    ValuesMatch,
+    any_value_equals_q,
+    any_value_present_q,
+    email_search_q,
+)
 
 # The ORM escapes LIKE wildcards in these; on PostgreSQL the case-insensitive ones
 # compile to UPPER(column::text) LIKE UPPER(%s), which the trigram indexes serve.
@@ -90,6 +98,48 @@ def _tokens(text: str):
         yield token
 
 
+def _parsed(text: str):
+    return SCIMParser().parse(_tokens(text))
+
+
+# One token of a filter: a quoted string (with its escapes), a bracket or parenthesis,
+# or a run of anything else up to a space.
+_FILTER_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[()\[\]]|[^\s()\[\]"]+')
+_OPERATORS = {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"}
+_KEYWORDS = _OPERATORS | {"pr", "and", "or", "not", "true", "false", "null"}
+_QUOTED = '"'
+
+
+def with_bare_values_quoted(text: str) -> str:
+    """The filter with each unquoted comparison value quoted, where that is unambiguous.
+
+    RFC 7644 §3.4.2.2 quotes string values, but Microsoft's SCIM validator sends
+    `userName sw O`, `name.familyName eq Employee` and
+    `meta.created gt 2015-10-10T14:38:21.8617979-07:00`, and Entra's lookups
+    `externalId eq 0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef`
+    (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups,
+    "Known issues"). A value is quoted only when it is one token with no space, quote
+    or backslash, right after an operator that follows an attribute path, and is no
+    keyword (true/false/null stay literals); it is then compared as a string (or read as
+    a date for meta.*). Used only when the filter does not parse as sent.
+    """
+    tokens = list(_FILTER_TOKEN.finditer(text))
+    edits = []
+    for before, operator, value in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (
+            operator[0].lower() in _OPERATORS
+            and before[0] not in "()[" + _QUOTED
+            and before[0].lower() not in _KEYWORDS
+            and value[0][0] not in "()[]" + _QUOTED
+            and value[0].lower() not in _KEYWORDS
+            and "\\" not in value[0]
+        ):
+            edits.append(value.span())
+    for start, end in reversed(edits):
+        text = f"{text[:start]}{_QUOTED}{text[start:end]}{_QUOTED}{text[end:]}"
+    return text
+
+
 def _depth(node) -> int:
     """How deeply the AST nests, measured without recursion."""
     deepest, stack = 0, [(node, 1)]
@@ -120,9 +170,15 @@ def parse(text: str):
     if len(text) > MAX_FILTER_LENGTH:
         raise invalid(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
     try:
-        node = SCIMParser().parse(_tokens(text))
+        node = _parsed(text)
     except Exception as error:  # the lexer and parser raise several unrelated types
-        raise invalid(f"The filter could not be parsed: {error}") from None
+        lenient = with_bare_values_quoted(text)
+        try:
+            node = _parsed(lenient) if lenient != text else None
+        except Exception:
+            node = None
+        if node is None:
+            raise invalid(f"The filter could not be parsed: {error}") from None
     if node is not None and _depth(node) > MAX_FILTER_DEPTH:
         raise invalid("The filter nests too deeply; split it into several requests.")
     return node
@@ -138,37 +194,103 @@ class FilterTranslator:
         node = parse(text)
         if node is None:
             raise invalid("The filter is empty.")
-        return self.visit(node, namespace=None)
+        return self.visit(node)
 
-    def visit(self, node, namespace) -> Q:
+    def visit(self, node) -> Q:
         if isinstance(node, scim_ast.Filter):
-            inner_namespace = node.namespace if node.namespace is not None else namespace
-            q = self.visit(node.expr, inner_namespace)
+            if node.namespace is not None:
+                # emails[type eq "work" and value co "x"]: about one value at a time.
+                q = self.value_filter(node.namespace, node.expr)
+            else:
+                q = self.visit(node.expr)
             return ~q if node.negated else q
         if isinstance(node, scim_ast.LogExpr):
-            left = self.visit(node.expr1, namespace)
-            right = self.visit(node.expr2, namespace)
+            left = self.visit(node.expr1)
+            right = self.visit(node.expr2)
             return left & right if node.op.lower() == "and" else left | right
         if isinstance(node, scim_ast.AttrExpr):
-            return self.visit_comparison(node, namespace)
+            path = node.attr_path
+            if isinstance(path.attr_name, scim_ast.Filter):
+                # emails[type eq "work"].value eq "x": the comparison joins the brackets.
+                value_filter = path.attr_name
+                return self.value_filter(value_filter.namespace, value_filter.expr, also=node)
+            return self.compare(path, node)
         raise invalid("The filter has an unsupported form.")
 
-    def visit_comparison(self, node, namespace) -> Q:
-        path = node.attr_path
-        if isinstance(path.attr_name, scim_ast.Filter):
-            # emails[type eq "work"].value eq "x": the bracketed filter AND the comparison.
-            value_filter = path.attr_name
-            outer = value_filter.namespace
-            selector = self.visit(value_filter.expr, outer)
-            target = scim_ast.AttrPath(outer.attr_name, outer.sub_attr, outer.uri)
-            return selector & self.compare(target, node, one_value=True)
-        if namespace is not None:
-            # Inside brackets, names are sub-attributes of the bracketed attribute.
-            path = scim_ast.AttrPath(
-                namespace.attr_name, scim_ast.SubAttr(path.attr_name), namespace.uri
-            )
-            return self.compare(path, node, one_value=True)
-        return self.compare(path, node)
+    def value_filter(self, outer, expr, *, also=None) -> Q:
+        """A bracketed filter (and the comparison after it, `also`): some single value of
+        the multi-valued attribute satisfies all of it (RFC 7644 §3.4.2.2)."""
+        schema = table.known_schema(self.resource, outer.uri or None)
+        parent = table.lookup(self.resource, schema, outer.attr_name) if schema else None
+        if parent is None or not parent.multi_valued:
+            raise invalid(f"{outer.attr_name!r} takes no value filter.")
+        value_row = table.lookup(self.resource, schema, outer.attr_name, "value")
+        if value_row is not None and value_row.filter == MEMBER_FILTER:
+            return self.member_value_filter(value_row, expr, also)
+        if parent.stored != PROFILE or value_row is None or value_row.filter is None:
+            raise invalid(f"Filtering on {outer.attr_name!r} is not supported.")
+        condition = ElementCondition(parent)
+        sql, params = condition.translate(expr)
+        if also is not None:
+            sub = outer.sub_attr.value if outer.sub_attr is not None else "value"
+            value = also.comp_value.value if also.comp_value is not None else None
+            more, more_params = condition.compare(sub, also.value.lower(), value)
+            sql, params = f"({sql}) AND ({more})", [*params, *more_params]
+        q = Q(ValuesMatch(F("profile"), parent.name, sql, params))
+        for op, value in self.named_values(expr, also, outer):
+            q &= self.indexed_value(value_row, op, value)
+        return q
+
+    @staticmethod
+    def named_values(expr, also, outer) -> list[tuple[str, str]]:
+        """(op, value) of the comparisons on `value` that every match must satisfy: the
+        ones joined by `and` at the top of the brackets, and the one after them."""
+        found = []
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, scim_ast.Filter) and not node.negated and node.namespace is None:
+                stack.append(node.expr)
+            elif isinstance(node, scim_ast.LogExpr) and node.op.lower() == "and":
+                stack += [node.expr1, node.expr2]
+            elif (
+                isinstance(node, scim_ast.AttrExpr)
+                and isinstance(node.attr_path.attr_name, str)
+                and node.attr_path.attr_name.lower() == "value"
+                and node.comp_value is not None
+            ):
+                found.append((node.value.lower(), node.comp_value.value))
+        sub = outer.sub_attr.value if outer.sub_attr is not None else None
+        if also is not None and (sub or "").lower() == "value" and also.comp_value is not None:
+            found.append((also.value.lower(), also.comp_value.value))
+        return [(op, value) for op, value in found if isinstance(value, str)]
+
+    @staticmethod
+    def indexed_value(value_row: Attribute, op: str, value: str) -> Q:
+        """A condition every user holding such a value meets, answered by an index; Q()
+        when no index answers it."""
+        if value in ("true", "false", "null"):
+            return Q()
+        if value_row.search_field and op in ("eq", "co", "sw", "ew"):
+            return email_search_q(value_row.search_field, op, value)
+        if value_row.filter == VALUES_FILTER and op == "eq":
+            return any_value_equals_q(value_row, value)
+        return Q()
+
+    def member_value_filter(self, value_row: Attribute, expr, also) -> Q:
+        """members[value eq "<id>"]: only `value` names anything about a member."""
+        if also is not None:
+            raise invalid('members takes members[value eq "<id>"].')
+        if not (
+            isinstance(expr, scim_ast.Filter)
+            and isinstance(expr.expr, scim_ast.AttrExpr)
+            and isinstance(expr.expr.attr_path.attr_name, str)
+            and expr.expr.attr_path.attr_name.lower() == "value"
+        ):
+            raise invalid('members takes members[value eq "<id>"].')
+        node = expr.expr
+        value = node.comp_value.value if node.comp_value is not None else None
+        return self.compare_member(value_row, node.value.lower(), value)
 
     def resolve(self, path) -> Attribute:
         name = path.attr_name
@@ -185,9 +307,7 @@ class FilterTranslator:
             raise invalid(f"Filtering on {shown!r} is not supported.")
         return attribute
 
-    def compare(self, path, node, *, one_value: bool = False) -> Q:
-        """`one_value`: inside brackets, where every comparison is about the same value,
-        which only the sign-in address's columns can tell."""
+    def compare(self, path, node) -> Q:
         attribute = self.resolve(path)
         op = node.value.lower()
         value = node.comp_value.value if node.comp_value is not None else None
@@ -198,8 +318,10 @@ class FilterTranslator:
             if op not in ("eq", "ne"):
                 raise invalid(f"{op!r} cannot compare with null.")
             q = ~self.present(attribute) if op == "eq" else self.present(attribute)
-        elif attribute.search_field and op in STRING_LOOKUPS and not one_value:
+        elif attribute.search_field and op in ("eq", "ne", *STRING_LOOKUPS):
             q = self.search_every_value(attribute, op, value)
+        elif attribute.filter == VALUES_FILTER:
+            q = self.compare_every_value(attribute, op, value)
         else:
             handler = {
                 TEXT: self.compare_text,
@@ -228,6 +350,8 @@ class FilterTranslator:
     def present(attribute: Attribute) -> Q:
         if attribute.filter in (BOOLEAN_FILTER, DATETIME_FILTER, ID_FILTER):
             return Q()
+        if attribute.filter == VALUES_FILTER:
+            return any_value_present_q(attribute)
         if attribute.filter == MEMBER_FILTER:
             return Q(pk__in=Membership.objects.values("group_id"))
         if "__" in attribute.query:  # a key inside a JSON column
@@ -258,15 +382,27 @@ class FilterTranslator:
 
     @staticmethod
     def search_every_value(attribute: Attribute, op: str, value) -> Q:
-        """co/sw/ew on every value (RFC 7644 §3.4.2.2), not only the sign-in address."""
-        if value in ("true", "false"):
-            raise invalid(f"{attribute.path} is compared with a string, not a boolean.")
-        needle = email_search.needle(op, str(value))
-        q = Q(Contains(F(attribute.search_field), needle))
-        keys = email_search.index_keys(needle)
-        if keys and connection.vendor == "postgresql":
-            q &= Q(SubstringKeysContain(F(attribute.search_field), keys))
-        return q
+        """eq/ne/co/sw/ew on every value (RFC 7644 §3.4.2.2), not only the sign-in address.
+
+        `ne` is "no value equals": the negation of `eq`, as for members. Read literally,
+        the "any value" rule would make `emails ne "x"` match a user who has x and one
+        more address, which no client means."""
+        if value in ("true", "false") or not isinstance(value, str):
+            raise invalid(f"{attribute.path} is compared with a string.")
+        if op == "ne":
+            return ~email_search_q(attribute.search_field, "eq", value)
+        return email_search_q(attribute.search_field, op, value)
+
+    @staticmethod
+    def compare_every_value(attribute: Attribute, op: str, value) -> Q:
+        """eq/ne on every value of a multi-valued attribute kept in `profile`; `ne` is
+        "no value equals", as for emails."""
+        if value in ("true", "false") or not isinstance(value, str):
+            raise invalid(f"{attribute.path} is compared with a string.")
+        if op not in ("eq", "ne"):
+            raise invalid(f"{attribute.path} takes eq, ne or pr.")
+        q = any_value_equals_q(attribute, value)
+        return ~q if op == "ne" else q
 
     @staticmethod
     def compare_boolean(attribute: Attribute, op: str, value) -> Q:
@@ -310,22 +446,6 @@ class FilterTranslator:
         else:
             q = Q(pk__in=Membership.objects.filter(user_id=parsed).values("group_id"))
         return ~q if op == "ne" else q
-
-
-class SubstringKeysContain(Func):
-    """PostgreSQL: `roster_substring_keys(column) @> keys`, which the GIN index on that
-    expression answers (accounts.email_search, migration accounts 0013)."""
-
-    function = email_search.KEYS_FUNCTION
-    output_field = BooleanField()
-
-    def __init__(self, column, keys: list[str]):
-        super().__init__(column)
-        self.keys = keys
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = super().as_sql(compiler, connection, **extra_context)
-        return f"{sql} @> %s::text[]", [*params, self.keys]
 
 
 USER_FILTER = FilterTranslator(USER)

@@ -1,5 +1,6 @@
 """List and search parameters (RFC 7644 §3.4.2, §3.4.3) and the ListResponse they produce."""
 
+import re
 from dataclasses import dataclass
 
 from provisioning.errors import INVALID_VALUE, BadRequest
@@ -15,15 +16,26 @@ def _names(name: str, raw):
     raise BadRequest(f"{name} must be a string or a list of strings.", scim_type=INVALID_VALUE)
 
 
+# An integer as RFC 7644 §3.4.2.4 means it: ASCII digits, an optional sign, nothing else
+# (no "1.5", "1e3", "0x10", "1_000" or non-ASCII digits, which int() would take).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# The deepest offset any database is asked for: OFFSET is a signed 64-bit number on
+# PostgreSQL and SQLite, and no organization comes near it, so a startIndex beyond it
+# answers an empty page without a query (it once failed with "bigint out of range").
+MAX_OFFSET = 2**62
+
+
 def _integer(name: str, raw, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if isinstance(raw, bool):
-        raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE)
-    try:
-        return int(raw)
-    except (TypeError, ValueError, OverflowError):
-        raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE) from None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+        try:
+            return int(raw.strip())
+        except ValueError:  # longer than Python converts (sys.get_int_max_str_digits)
+            pass
+    raise BadRequest(f"{name} must be an integer.", scim_type=INVALID_VALUE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,15 @@ class ListParams:
     descending: bool
     attributes: object
     excluded_attributes: object
+
+    @property
+    def offset(self) -> int:
+        return self.start_index - 1
+
+    @property
+    def reaches_rows(self) -> bool:
+        """Whether the page can hold any row: count > 0 and an offset a database takes."""
+        return self.count > 0 and self.offset <= MAX_OFFSET
 
     @classmethod
     def read(cls, source: dict) -> "ListParams":

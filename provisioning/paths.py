@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from scim2_filter_parser import ast as scim_ast
 
+from provisioning.attributes import legacy_urn
 from provisioning.errors import INVALID_PATH, BadRequest
 from provisioning.filters import parse
 
@@ -39,10 +40,15 @@ def parse_path(text, *, core_urn: str, known_urns: tuple[str, ...] = ()) -> Path
     for urn in (core_urn, *known_urns):
         if lowered == urn.lower():
             return Path(urn=urn.lower(), attr="", value_filter=None, sub=None, text=text)
+    legacy = legacy_urn(lowered, core_urn)
+    if legacy is not None:
+        return Path(urn=legacy.lower(), attr="", value_filter=None, sub=None, text=text)
     match = _PATH.match(text)
     if match is None:
         raise BadRequest(f"The path {text!r} is not a valid SCIM path.", scim_type=INVALID_PATH)
     urn = match["urn"].lower() if match["urn"] else None
+    if urn is not None:
+        urn = (legacy_urn(urn, core_urn) or urn).lower()
     if urn == core_urn.lower():
         urn = None
     return Path(

@@ -249,6 +249,21 @@ def clean_values(attribute: Attribute, value) -> list | None:
 # -- changes ------------------------------------------------------------------------
 
 
+def is_other_schema(key: str) -> bool:
+    """A body key that is the URN of a schema this service does not have, ending in a
+    version rather than a resource name: CyberArk sends its custom attributes under
+    `urn:scim:schemas:extension:custom:2.0`
+    (https://docs.cyberark.com/Idaptive/Latest/en/Content/Developer/scim-management/scim-endpoints-manage-users.htm),
+    which no path grammar reads. Ignored, as attributes of unknown schemas are
+    (RFC 7644 §3.3)."""
+    lowered = key.lower()
+    return (
+        lowered.startswith("urn:")
+        and known_schema(USER, lowered) is None
+        and lowered.rsplit(":", 1)[-1].replace(".", "").isdigit()
+    )
+
+
 class Target:
     """Where a PATCH path (or a key of a body) points."""
 
@@ -351,6 +366,8 @@ class UserChange:
     def write_object(self, body: dict, *, op: str) -> None:
         for key, value in body.items():
             if not isinstance(key, str) or key.lower() in NOT_ATTRIBUTES:
+                continue
+            if is_other_schema(key):
                 continue
             path = parse_key(key, core_urn=CORE_USER, known_urns=EXTENSIONS[USER])
             target = self.target(path, strict=False)

@@ -122,8 +122,8 @@ class ResourceMethods(ScimView):
             matching = self.queryset(with_related=False)
         resources = []
         ids = []
-        offset = params.start_index - 1
-        if params.count:
+        offset = params.offset
+        if params.reaches_rows:
             # Deferred join: skip through the ordering index alone (an index-only
             # scan), then load just this page's rows by primary key.
             ids = list(

@@ -300,3 +300,154 @@ def test_email_substring_filter_uses_the_substring_key_index(organization, other
     )
     assert "user_email_search_keys_idx" in matching.explain()
     assert [user.username for user in matching] == ["u01234"]
+
+
+@pytest.fixture
+def erin(scim):
+    """A user with two addresses and two phone numbers, the second of each not the first."""
+    response = scim.post(
+        "/Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "erin",
+            "emails": [
+                {"value": "erin@work.example", "type": "work", "primary": True},
+                {"value": "Erin.Private@Home.example", "type": "home"},
+            ],
+            "phoneNumbers": [
+                {"value": "+1 555 0100", "type": "work"},
+                {"value": "+1 555 0199", "type": "mobile"},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "query, matches",
+    [
+        # RFC 7644 §3.4.2.2: a multi-valued attribute matches when any value matches.
+        ('emails eq "erin.private@home.example"', True),
+        ('emails.value eq "ERIN.PRIVATE@HOME.EXAMPLE"', True),
+        ('emails eq "erin.private@home"', False),
+        ('emails[type eq "home"].value eq "erin.private@home.example"', True),
+        ('emails[type eq "work"].value eq "erin.private@home.example"', False),
+        ('emails[type eq "HOME" and value eq "erin.private@home.example"]', True),
+        ('emails[type eq "work" and value co "private"]', False),
+        ('emails[value ew "@home.example"]', True),
+        ('emails[type eq "home"]', True),
+        ('emails[type eq "other"]', False),
+        ('emails[not (type eq "work")].value sw "erin.p"', True),
+        ('emails[primary eq true].value eq "erin@work.example"', True),
+        ('emails[primary eq true].value eq "erin.private@home.example"', False),
+        # ne is "no value equals" (docs/scim.md).
+        ('emails ne "erin.private@home.example"', False),
+        ('emails ne "nobody@home.example"', True),
+        ('not (emails eq "erin@work.example")', False),
+        ('phoneNumbers eq "+1 555 0199"', True),
+        ('phoneNumbers.value eq "+1 555 0199"', True),
+        ('phoneNumbers.value eq "+1 555 0"', False),
+        ('phoneNumbers[type eq "mobile"].value eq "+1 555 0199"', True),
+        ('phoneNumbers[type eq "work"].value eq "+1 555 0199"', False),
+        ('phoneNumbers[type eq "work" and value sw "+1 555"]', True),
+        ("phoneNumbers pr", True),
+        ('phoneNumbers ne "+1 555 0100"', False),
+        ('phoneNumbers ne "+1 555 0111"', True),
+    ],
+)
+def test_multi_valued_filters_match_any_value(scim, erin, query, matches):
+    assert found(scim, query) == ({erin} if matches else set())
+
+
+def test_users_without_phone_numbers(scim, erin, make_user, organization):
+    other = str(make_user(organization, "no-phone").pk)
+    assert found(scim, "not (phoneNumbers pr)") == {other}
+    assert found(scim, 'phoneNumbers ne "+1 555 0100"') == {other}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'phoneNumbers co "555"',
+        'phoneNumbers gt "1"',
+        "phoneNumbers eq true",
+        'ims eq "x"',
+        'emails[shoeSize eq "44"]',
+        'emails[type eq "work"].shoeSize eq "x"',
+        'displayName[value eq "x"]',
+        'members[display eq "x"]',
+    ],
+)
+def test_unsupported_multi_valued_filters_are_invalid_filter(scim, erin, query):
+    response = scim.get("/Users" if "members" not in query else "/Groups", filter=query)
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidFilter"
+
+
+def test_multi_valued_filters_follow_a_change(scim, erin):
+    response = scim.patch(
+        f"/Users/{erin}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "remove", "path": 'emails[type eq "home"]'},
+                {
+                    "op": "replace",
+                    "path": 'phoneNumbers[type eq "mobile"].value',
+                    "value": "+44 20",
+                },
+            ],
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert found(scim, 'emails eq "erin.private@home.example"') == set()
+    assert found(scim, 'phoneNumbers eq "+44 20"') == {erin}
+    assert found(scim, 'phoneNumbers eq "+1 555 0199"') == set()
+
+
+def _crowd(organization, other_organization):
+    def entries(organization, prefix):
+        for i in range(3000):
+            emails = [
+                {"value": f"{prefix}{i:05d}@work.example", "type": "work", "primary": True},
+                {"value": f"{prefix}.private{i:05d}@home.example", "type": "home"},
+            ]
+            yield User(
+                organization=organization,
+                username=f"{prefix}{i:05d}",
+                username_key=f"{prefix}{i:05d}",
+                email=emails[0]["value"],
+                email_key=emails[0]["value"],
+                email_search=search_text(emails),
+                profile={"emails": emails, "phoneNumbers": [{"value": f"+1 555 {i:05d}"}]},
+            )
+
+    User.objects.bulk_create([*entries(organization, "u"), *entries(other_organization, "u")])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL query plans")
+@pytest.mark.parametrize(
+    "query, index",
+    [
+        ('emails eq "U.PRIVATE01234@HOME.example"', "user_email_search_keys_idx"),
+        (
+            'emails[type eq "home"].value eq "u.private01234@home.example"',
+            "user_email_search_keys_idx",
+        ),
+        ('phoneNumbers eq "+1 555 01234"', "user_phone_values_idx"),
+        (
+            'phoneNumbers[type eq "work" or value eq "+1 555 01234"].value eq "+1 555 01234"',
+            "user_phone_values_idx",
+        ),
+    ],
+)
+def test_multi_valued_equality_uses_an_index(organization, other_organization, query, index):
+    from provisioning.filters import USER_FILTER
+
+    _crowd(organization, other_organization)
+    matching = User.objects.filter(organization=organization).filter(USER_FILTER.to_q(query))
+    assert index in matching.explain()
+    assert [user.username for user in matching] == ["u01234"]
