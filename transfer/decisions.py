@@ -137,7 +137,11 @@ def people_named(name: LoginName, key: TransferKey):
         if name.qualified_domain:
             qualified &= ~Q(_verified(name.qualified_domain))
         match |= qualified
-    people = User.objects.filter(match, organization__isnull=False)
+    # Every reading's key up front, so that one index finds the candidates (the unique
+    # one within an organization, transfer migration 0002 across them) before the
+    # readings' conditions are checked on them.
+    keys = {name.username_key, name.qualified_key} - {""}
+    people = User.objects.filter(match, username_key__in=keys, organization__isnull=False)
     if key.organization_id is not None:
         people = people.filter(organization_id=key.organization_id)
     bare_first = Case(When(username_key=name.username_key, then=Value(0)), default=Value(1))

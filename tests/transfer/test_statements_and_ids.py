@@ -1,5 +1,6 @@
 """What a decision costs in statements, and POSIX ids that never move or repeat."""
 
+import re
 import threading
 
 import pytest
@@ -110,3 +111,42 @@ def test_concurrent_allocations_give_one_number_per_person_and_never_the_same_tw
     assert all(len(numbers) == 1 for numbers in by_person.values())
     numbers = [numbers.pop() for numbers in by_person.values()]
     assert len(set(numbers)) == len(people)
+
+
+@pytest.mark.parametrize("platform", [False, True], ids=["organization key", "platform key"])
+def test_a_decision_finds_the_person_by_index_however_many_people(
+    organization, org_key, platform_key, platform
+):
+    """The person is read by the folded login name's index, with the organization's key
+    (the unique index in the organization) and with a platform key (across them), never
+    by reading the organization's or the platform's people one by one."""
+    from accounts.models import User
+    from transfer import decisions
+    from transfer.models import TransferKey
+
+    User.objects.bulk_create(
+        [
+            User(
+                organization=organization,
+                username=f"p{i}@gmail.example",
+                username_key=f"p{i}@gmail.example",
+            )
+            for i in range(2000)
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_user")
+    key = TransferKey.objects.get(pk=(platform_key if platform else org_key)[0].pk)
+    name = decisions.parse_login(f"{organization.slug}+p7@gmail.example")
+    people = decisions.people_named(name, key)
+
+    plan = people.explain(analyze=True)
+    assert "Seq Scan on accounts_user" not in plan
+    assert "user_org_active_idx" not in plan
+    if platform:
+        # The unique index leads with the organization: read whole, not searched.
+        assert "user_username_key_idx" in plan
+    # The people read and dropped on the way: at most the other reading's namesake.
+    dropped = [int(n) for n in re.findall(r"Rows Removed by (?:Filter|Index Recheck): (\d+)", plan)]
+    assert max(dropped, default=0) <= 1, plan
+    assert [person.username for person in people] == ["p7@gmail.example"]
