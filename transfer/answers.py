@@ -110,7 +110,7 @@ def _key_line(key: SshKey) -> str:
 
 def authorized_keys_lines(login: decisions.LoginName, key: TransferKey) -> list[str]:
     """The usable keys of the person, when they may log in now; else none."""
-    person = next(iter(decisions.people_named(login, key).annotate(in_scope=_in_scope())[:1]), None)
+    person = decisions.person_named(login, key, in_scope=True)
     if person is None or not may_log_in(person):
         return []
     keys = SshKey.objects.filter(user=person, revoked_at=None).exclude(

@@ -9,22 +9,27 @@ unknown login name costs the same lookups and one digest computation, as a wrong
 credential does (docs/transfer.md).
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Case, Exists, F, FilteredRelation, OuterRef, Q, Value, When
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts import raw_rows as rows
 from accounts.domain_verification import domain_key_or_blank
 from accounts.folding import casefold_key
-from accounts.models import DomainState, Membership, OrganizationDomain, User
+from accounts.models import DomainState, Membership, Organization, OrganizationDomain, User
 from transfer import ssh_keys
 from transfer.models import (
     APP_PASSWORD,
     Access,
+    AppPassword,
     CredentialKind,
+    PosixId,
     Refusal,
+    SshKey,
     TransferKey,
     TransferMode,
     TransferPolicy,
@@ -53,7 +58,6 @@ class Decision:
     user: User | None = None
     login: str = ""
     credential: Credential | None = None
-    credential_pk: int | None = None
     groups: list = field(default_factory=list)
     folders: list = field(default_factory=list)
 
@@ -115,39 +119,136 @@ def parse_login(login) -> LoginName | None:
     )
 
 
-def _verified(domain: str):
-    """Whether the person's organization verified `domain` (false for '')."""
-    return Exists(
-        OrganizationDomain.objects.filter(
-            organization=OuterRef("organization"), domain=domain, state=DomainState.VERIFIED
-        )
+# The credential a lookup joins: the presented key's (by fingerprint) or app password's
+# (by prefix) among the person's live ones, or none.
+CREDENTIAL_MODELS = {CredentialKind.SSH_KEY: SshKey, CredentialKind.APP_PASSWORD: AppPassword}
+CREDENTIAL_LOOKUP = {CredentialKind.SSH_KEY: "fingerprint", CredentialKind.APP_PASSWORD: "prefix"}
+# The models a person's row carries, in the order of their columns.
+PERSON_MODELS = (User, Organization, TransferPolicy, PosixId)
+
+
+def _verified_sql(domain_param: str) -> str:
+    """Whether the person's organization verified the domain `domain_param` (an SQL
+    parameter; never true for '', since no domain is blank)."""
+    domain = OrganizationDomain
+    return (
+        f"EXISTS (SELECT 1 FROM {rows.table(domain)} d "  # noqa: S608
+        f"WHERE {rows.column(domain, 'domain', 'd')} = {domain_param} "
+        f"AND {rows.column(domain, 'organization', 'd')} = "
+        f"{rows.column(User, 'organization', 'u')} "
+        f"AND {rows.column(domain, 'state', 'd')} = %(verified)s)"
     )
 
 
-def people_named(name: LoginName, key: TransferKey):
-    """The person the login name names, as a queryset of at most one row's worth.
+@functools.cache
+def _person_sql(credential_kind: str | None, organization_key: bool, in_scope: bool) -> str:
+    """One statement for the person a login name names (accounts.raw_rows: every login
+    decision runs it), with their organization, its setting, their POSIX id and, as
+    asked, the presented credential and whether they are in the file-transfer scope.
 
-    An organization's key only ever finds its own organization's people.
+    Both readings of the name are in it; a reading that does not apply has blank
+    parameters, which match nothing. Both keys come first, so that an index on the
+    folded login name finds the candidates (the unique one within an organization,
+    transfer migration 0002 across them) before the readings are checked.
     """
-    match = Q(pk__in=[])
-    if name.domain:
-        match |= Q(username_key=name.username_key) & Q(_verified(name.domain))
-    if name.slug:
-        qualified = Q(username_key=name.qualified_key, organization__slug=name.slug)
-        if name.qualified_domain:
-            qualified &= ~Q(_verified(name.qualified_domain))
-        match |= qualified
-    # Every reading's key up front, so that one index finds the candidates (the unique
-    # one within an organization, transfer migration 0002 across them) before the
-    # readings' conditions are checked on them.
-    keys = {name.username_key, name.qualified_key} - {""}
-    people = User.objects.filter(match, username_key__in=keys, organization__isnull=False)
-    if key.organization_id is not None:
-        people = people.filter(organization_id=key.organization_id)
-    bare_first = Case(When(username_key=name.username_key, then=Value(0)), default=Value(1))
-    return people.select_related(
-        "organization", "organization__transfer_policy", "posix_id"
-    ).order_by(bare_first)
+    u, o = rows.column, rows.table
+    select = [
+        rows.columns(model, alias) for model, alias in zip(PERSON_MODELS, "uopx", strict=True)
+    ]
+    joins = [
+        f"JOIN {o(Organization)} o "
+        f"ON {u(Organization, 'id', 'o')} = {u(User, 'organization', 'u')}",
+        f"LEFT JOIN {o(TransferPolicy)} p "
+        f"ON {u(TransferPolicy, 'organization', 'p')} = {u(Organization, 'id', 'o')}",
+        f"LEFT JOIN {o(PosixId)} x ON {u(PosixId, 'user', 'x')} = {u(User, 'id', 'u')}",
+    ]
+    if credential_kind is not None:
+        model = CREDENTIAL_MODELS[credential_kind]
+        select.append(rows.columns(model, "c"))
+        joins.append(
+            f"LEFT JOIN {o(model)} c ON {u(model, 'user', 'c')} = {u(User, 'id', 'u')} "
+            f"AND {u(model, CREDENTIAL_LOOKUP[credential_kind], 'c')} = %(credential)s "
+            f"AND {u(model, 'revoked_at', 'c')} IS NULL"
+        )
+    if in_scope:
+        scope = TransferPolicy.scope_groups.through
+        select.append(
+            f"EXISTS (SELECT 1 FROM {o(scope)} s JOIN {o(Membership)} m "  # noqa: S608
+            f"ON {u(Membership, 'group', 'm')} = {u(scope, 'group', 's')} "
+            f"WHERE {u(scope, 'transferpolicy', 's')} = {u(User, 'organization', 'u')} "
+            f"AND {u(Membership, 'user', 'm')} = {u(User, 'id', 'u')})"
+        )
+    key = u(User, "username_key", "u")
+    where = [
+        f"{key} IN (%(bare_key)s, %(qualified_key)s)",
+        f"{u(User, 'organization', 'u')} IS NOT NULL",
+        f"(({key} = %(bare_key)s AND {_verified_sql('%(domain)s')}) "
+        f"OR ({u(Organization, 'slug', 'o')} = %(slug)s AND {key} = %(qualified_key)s "
+        f"AND NOT {_verified_sql('%(qualified_domain)s')}))",
+    ]
+    if organization_key:
+        # An organization's key only ever finds its own organization's people.
+        where.append(f"{u(User, 'organization', 'u')} = %(organization)s")
+    return (
+        f"SELECT {', '.join(select)} FROM {o(User)} u {' '.join(joins)} "  # noqa: S608
+        f"WHERE {' AND '.join(where)} "
+        # The bare reading wins: verified domains are unique on the platform.
+        f"ORDER BY CASE WHEN {key} = %(bare_key)s THEN 0 ELSE 1 END LIMIT 1"
+    )
+
+
+def person_query(
+    name: LoginName,
+    key: TransferKey,
+    *,
+    credential_kind: str | None = None,
+    credential_lookup: str = "",
+    in_scope: bool = False,
+) -> tuple[str, dict]:
+    """The statement and parameters `person_named` runs."""
+    sql = _person_sql(credential_kind, key.organization_id is not None, in_scope)
+    params = {
+        "bare_key": name.username_key,
+        # A name with no qualified reading repeats the bare key: the IN needs two.
+        "qualified_key": name.qualified_key or name.username_key,
+        "domain": name.domain,
+        "slug": name.slug,
+        "qualified_domain": name.qualified_domain,
+        "verified": DomainState.VERIFIED,
+        "organization": key.organization_id,
+        "credential": credential_lookup,
+    }
+    return sql, params
+
+
+def person_named(
+    name: LoginName,
+    key: TransferKey,
+    *,
+    credential_kind: str | None = None,
+    credential_lookup: str = "",
+    in_scope: bool = False,
+) -> User | None:
+    """The person the login name names, or None; one statement (`_person_sql`).
+
+    With `credential_kind`, the person's live credential of that kind whose fingerprint
+    or prefix is `credential_lookup` is `credential` (None without one); with
+    `in_scope`, `in_scope` says whether they are in a group of the organization's scope.
+    """
+    if not name.domain and not name.slug:
+        return None
+    found = rows.fetch(
+        *person_query(
+            name,
+            key,
+            credential_kind=credential_kind,
+            credential_lookup=credential_lookup,
+            in_scope=in_scope,
+        )
+    )
+    if not found:
+        return None
+    return _person_from_row(found[0], credential_kind, in_scope)
 
 
 def policy_of(user: User) -> TransferPolicy | None:
@@ -157,28 +258,27 @@ def policy_of(user: User) -> TransferPolicy | None:
         return None
 
 
-def _with_ssh_key(people, fingerprint: str):
-    live = Q(ssh_keys__fingerprint=fingerprint, ssh_keys__revoked_at__isnull=True)
-    return people.annotate(
-        credential=FilteredRelation("ssh_keys", condition=live),
-        credential_pk=F("credential__pk"),
-        credential_label=F("credential__label"),
-        credential_expires_at=F("credential__expires_at"),
-        credential_last_used_at=F("credential__last_used_at"),
-    )
-
-
-def _with_app_password(people, prefix: str):
-    live = Q(app_passwords__prefix=prefix, app_passwords__revoked_at__isnull=True)
-    return people.annotate(
-        credential=FilteredRelation("app_passwords", condition=live),
-        credential_pk=F("credential__pk"),
-        credential_label=F("credential__label"),
-        credential_expires_at=F("credential__expires_at"),
-        credential_last_used_at=F("credential__last_used_at"),
-        credential_digest=F("credential__digest"),
-        credential_key_id=F("credential__key_id"),
-    )
+def _person_from_row(row: tuple, credential_kind: str | None, in_scope: bool) -> User:
+    """The person, their organization (with its setting, or none) and their POSIX id (or
+    none) loaded from one row, as select_related would cache them."""
+    loaded, start = [], 0
+    models = [*PERSON_MODELS]
+    if credential_kind is not None:
+        models.append(CREDENTIAL_MODELS[credential_kind])
+    for model in models:
+        values = row[start : start + rows.width(model)]
+        start += rows.width(model)
+        # A LEFT JOIN that found nothing: every column NULL, the primary key first of all.
+        pk_index = model._meta.concrete_fields.index(model._meta.pk)
+        loaded.append(None if values[pk_index] is None else rows.instance(model, values))
+    person, organization, policy, posix_id, *credential = loaded
+    person.organization = organization
+    Organization.transfer_policy.related.set_cached_value(organization, policy)
+    User.posix_id.related.set_cached_value(person, posix_id)
+    person.credential = credential[0] if credential else None
+    if in_scope:
+        person.in_scope = bool(row[start])
+    return person
 
 
 @dataclass(frozen=True)
@@ -204,26 +304,22 @@ def _credential_matches(attempt: Attempt, person: User | None) -> bool:
     fingerprint, computed for every attempt.
     """
     if attempt.kind == CredentialKind.SSH_KEY:
-        return person is not None and attempt.public_key is not None and person.credential_pk
-    if person is None or person.credential_pk is None:
+        return person is not None and attempt.public_key is not None and person.credential
+    if person is None or person.credential is None:
         # The digest a match would have cost: nothing to compare it with.
         APP_PASSWORD.digest_of(attempt.password)
         return False
-    return APP_PASSWORD.matches(
-        attempt.password, digest=person.credential_digest, key_id=person.credential_key_id
-    )
+    return person.credential.holds(APP_PASSWORD, attempt.password)
 
 
 def find_person(attempt: Attempt, key: TransferKey) -> User | None:
     """One statement: the person with their organization, setting, POSIX id and the
-    credential that matches the attempt's (annotated `credential_*`)."""
-    people = people_named(attempt.login, key)
+    credential that matches the attempt's (`credential`, None without one)."""
     if attempt.kind == CredentialKind.SSH_KEY:
-        fingerprint = attempt.public_key.fingerprint if attempt.public_key else ""
-        people = _with_ssh_key(people, fingerprint)
+        lookup = attempt.public_key.fingerprint if attempt.public_key else ""
     else:
-        people = _with_app_password(people, APP_PASSWORD.prefix_of(attempt.password) or "")
-    return next(iter(people[:1]), None)
+        lookup = APP_PASSWORD.prefix_of(attempt.password) or ""
+    return person_named(attempt.login, key, credential_kind=attempt.kind, credential_lookup=lookup)
 
 
 def refusal_of(attempt: Attempt, person: User | None, now: datetime) -> str:
@@ -233,7 +329,7 @@ def refusal_of(attempt: Attempt, person: User | None, now: datetime) -> str:
         return Refusal.UNKNOWN_USER
     if not credential_ok:
         return Refusal.BAD_CREDENTIAL
-    if person.credential_expires_at is not None and person.credential_expires_at <= now:
+    if person.credential.expires_at is not None and person.credential.expires_at <= now:
         return Refusal.EXPIRED_CREDENTIAL
     if not person.is_active:
         return Refusal.INACTIVE
@@ -247,14 +343,14 @@ def credential_of(attempt: Attempt, person: User) -> Credential:
     if attempt.kind == CredentialKind.SSH_KEY:
         return Credential(
             kind=CredentialKind.SSH_KEY,
-            id=f"key_{person.credential_pk}",
-            label=person.credential_label,
+            id=f"key_{person.credential.pk}",
+            label=person.credential.label,
             fingerprint=attempt.public_key.fingerprint,
         )
     return Credential(
         kind=CredentialKind.APP_PASSWORD,
-        id=f"pw_{person.credential_pk}",
-        label=person.credential_label,
+        id=f"pw_{person.credential.pk}",
+        label=person.credential.label,
     )
 
 
@@ -306,7 +402,6 @@ def decide(attempt: Attempt, key: TransferKey, *, now: datetime | None = None) -
         # The name as the person's page shows it, whatever case the client typed.
         bare = person.username_key == attempt.login.username_key
         decision.login = login_name(person, verified=bare)
-        decision.credential_pk = person.credential_pk
     if reason:
         return decision
     groups, grants, in_scope = groups_of(person)

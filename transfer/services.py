@@ -11,7 +11,7 @@ from accounts.actors import Actor
 from accounts.errors import AccountsError, InvalidValue
 from accounts.events.models import EventType
 from accounts.events.outbox import credential_event, record_change
-from accounts.keyed_secrets import mark_used
+from accounts.keyed_secrets import credential_mark_used
 from accounts.models import AuditAction, Group, Organization, User
 from accounts.services.audit import audit_entry, audit_record
 from accounts.services.privileges import check_console_actor, check_token_may_act_on
@@ -562,8 +562,7 @@ def transfer_decision_record(
         at=now,
     )
     if decision.allowed:
-        model = SshKey if attempt.kind == CredentialKind.SSH_KEY else AppPassword
-        mark_used(model, person.credential_pk, last_used_at=person.credential_last_used_at, now=now)
+        credential_mark_used(person.credential, now=now)
         return
     # An unknown login name asked with an organization's key is that organization's to
     # see; asked with a platform key it belongs to nobody, and is in the log only.
