@@ -37,19 +37,26 @@ def width(model) -> int:
     return len(model._meta.concrete_fields)
 
 
+def _converted(model, field, value):
+    expression = field.get_col(model._meta.db_table)
+    converters = [
+        *connection.ops.get_db_converters(expression),
+        *expression.get_db_converters(connection),
+    ]
+    for converter in converters:
+        value = converter(value, expression, connection)
+    return value
+
+
+def value(model, field_name: str, raw):
+    """A column's value as the ORM reads it (a UUID, a datetime on SQLite too)."""
+    return _converted(model, model._meta.get_field(field_name), raw)
+
+
 def instance(model, values):
     """The saved instance a row of `columns(model, …)` holds."""
     fields = model._meta.concrete_fields
-    loaded = []
-    for field, value in zip(fields, values, strict=True):
-        expression = field.get_col(model._meta.db_table)
-        converters = [
-            *connection.ops.get_db_converters(expression),
-            *expression.get_db_converters(connection),
-        ]
-        for converter in converters:
-            value = converter(value, expression, connection)
-        loaded.append(value)
+    loaded = [_converted(model, field, raw) for field, raw in zip(fields, values, strict=True)]
     return model.from_db(connection.alias, [field.attname for field in fields], loaded)
 
 

@@ -14,19 +14,26 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts import raw_rows as rows
 from accounts.domain_verification import domain_key_or_blank
 from accounts.folding import casefold_key
-from accounts.models import DomainState, Membership, Organization, OrganizationDomain, User
+from accounts.models import (
+    DomainState,
+    Group,
+    Membership,
+    Organization,
+    OrganizationDomain,
+    User,
+)
 from transfer import ssh_keys
 from transfer.models import (
     APP_PASSWORD,
     Access,
     AppPassword,
     CredentialKind,
+    FolderGrant,
     PosixId,
     Refusal,
     SshKey,
@@ -363,32 +370,37 @@ def folders_of(grants) -> list[dict]:
     return [{"path": path, "access": access[path]} for path in sorted(access)]
 
 
+@functools.cache
+def _groups_sql() -> str:
+    u, o = rows.column, rows.table
+    scope = TransferPolicy.scope_groups.through
+    return (
+        f"SELECT {u(Membership, 'group', 'm')}, {u(Group, 'display_name', 'g')}, "  # noqa: S608
+        f"{u(PosixId, 'number', 'x')}, {u(FolderGrant, 'path', 'f')}, "
+        f"{u(FolderGrant, 'access', 'f')}, "
+        f"EXISTS (SELECT 1 FROM {o(scope)} s WHERE {u(scope, 'transferpolicy', 's')} = %s "
+        f"AND {u(scope, 'group', 's')} = {u(Membership, 'group', 'm')}) "
+        f"FROM {o(Membership)} m "
+        f"JOIN {o(Group)} g ON {u(Group, 'id', 'g')} = {u(Membership, 'group', 'm')} "
+        f"LEFT JOIN {o(PosixId)} x ON {u(PosixId, 'group', 'x')} = {u(Group, 'id', 'g')} "
+        f"LEFT JOIN {o(FolderGrant)} f ON {u(FolderGrant, 'group', 'f')} = {u(Group, 'id', 'g')} "
+        f"WHERE {u(Membership, 'user', 'm')} = %s"
+    )
+
+
 def groups_of(person: User) -> tuple[list[dict], list[tuple], bool]:
     """One statement: the person's groups with their gids, their groups' folder grants,
-    and whether any of the groups is in the organization's file-transfer scope."""
-    in_scope = Exists(
-        TransferPolicy.scope_groups.through.objects.filter(
-            transferpolicy_id=person.organization_id, group_id=OuterRef("group_id")
-        )
-    )
-    rows = (
-        Membership.objects.filter(user=person)
-        .annotate(in_scope=in_scope)
-        .values_list(
-            "group_id",
-            "group__display_name",
-            "group__posix_id__number",
-            "group__folder_grants__path",
-            "group__folder_grants__access",
-            "in_scope",
-        )
-    )
+    and whether any of the groups is in the organization's file-transfer scope
+    (accounts.raw_rows: every allowed login runs it)."""
+    person_id = User._meta.pk.get_db_prep_value(person.pk, rows.connection)
+    found = rows.fetch(_groups_sql(), [person.organization_id, person_id])
     groups: dict = {}
     grants, scoped = [], False
-    for group_id, display_name, gid, path, access, group_in_scope in rows:
+    for raw_group_id, display_name, gid, path, access, group_in_scope in found:
+        group_id = rows.value(Membership, "group", raw_group_id)
         groups.setdefault(group_id, {"id": group_id, "displayName": display_name, "gid": gid})
         grants.append((path, access))
-        scoped = scoped or group_in_scope
+        scoped = scoped or bool(group_in_scope)
     return list(groups.values()), grants, scoped
 
 
