@@ -27,7 +27,7 @@ from accounts.api.pagination import DirectoryCursorPagination
 from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.keyed_secrets import credential_mark_used
 from config import metrics, ratelimit, request_context
-from transfer import answers, decisions, sftpgo, ssh_keys
+from transfer import answers, decisions, selectors, sftpgo, ssh_keys
 from transfer.models import TRANSFER_KEY, Protocol, TransferKey
 from transfer.services import transfer_decision_record
 
@@ -61,7 +61,7 @@ def transfer_key_for(request) -> TransferKey | None:
     prefix = TRANSFER_KEY.prefix_of(secret)
     if prefix is None:
         return None
-    key = TransferKey.objects.select_related("organization").filter(prefix=prefix).first()
+    key = selectors.transfer_key_by_prefix(prefix)
     if key is None or not key.holds(TRANSFER_KEY, secret) or not key.is_live:
         return None
     credential_mark_used(key)

@@ -1,9 +1,12 @@
-"""Reads for the console and the person's own page, each saying what it loads."""
+"""Reads for the console, the person's own page and the decision API, each saying what
+it loads."""
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from accounts import raw_rows as rows
 from accounts.domain_verification import email_domain_key
 from accounts.models import DomainState, Organization, OrganizationDomain, User
 from transfer import decisions
@@ -18,6 +21,32 @@ from transfer.models import (
 )
 
 RECENT_SIGN_INS = 20
+
+
+@functools.cache
+def _transfer_key_sql() -> str:
+    key, organization = TransferKey, Organization
+    return (
+        f"SELECT {rows.columns(key, 'k')}, {rows.columns(organization, 'o')} "  # noqa: S608
+        f"FROM {rows.table(key)} k LEFT JOIN {rows.table(organization)} o "
+        f"ON {rows.column(organization, 'id', 'o')} = {rows.column(key, 'organization', 'k')} "
+        f"WHERE {rows.column(key, 'prefix', 'k')} = %s"
+    )
+
+
+def transfer_key_by_prefix(prefix: str) -> TransferKey | None:
+    """The transfer key with that lookup prefix and its organization (none for a platform
+    key); one statement (accounts.raw_rows: every decision API request runs it)."""
+    found = rows.fetch(_transfer_key_sql(), [prefix])
+    if not found:
+        return None
+    (row,) = found
+    split = rows.width(TransferKey)
+    key = rows.instance(TransferKey, row[:split])
+    key.organization = (
+        rows.instance(Organization, row[split:]) if key.organization_id is not None else None
+    )
+    return key
 
 
 def policy_for(organization: Organization) -> TransferPolicy:
