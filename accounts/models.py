@@ -42,6 +42,10 @@ class Organization(models.Model):
     # Members and admins must sign in with SSO; owners keep a password sign-in, the
     # break-glass path (sso.services.sso_requirement_set, docs/security.md).
     sso_required = models.BooleanField(default=False)
+    # Bumped by every change to the organization's custom attribute declarations, so a
+    # process may keep them parsed per (organization, version) and a request that
+    # loaded the organization needs no query for them (accounts.custom_attributes).
+    custom_attributes_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -194,6 +198,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     # numbers, addresses, ...), keyed by their SCIM names as the attribute table in
     # provisioning.attributes spells them.
     profile = models.JSONField(default=dict, blank=True)
+    # Values of the organization's declared custom attributes (CustomAttribute), keyed
+    # by their declared names, each in its type's canonical form
+    # (accounts.custom_attributes); written by the user services only.
+    custom_attributes = models.JSONField(default=dict, db_default={}, blank=True)
+    # "<name>" and "<name>=<folded value>" for every value of an indexed custom
+    # attribute: what SCIM `pr` and `eq` filters look for, GIN-indexed (migration 0021).
+    custom_search = models.JSONField(default=list, db_default=[], blank=True, editable=False)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     # The admin role came from a group mapping (accounts.services.role_mapping), so it
     # goes when the person leaves every mapped group; a role set by hand never does.
@@ -348,6 +359,50 @@ class Membership(models.Model):
         return f"{self.user_id} in {self.group_id}"
 
 
+class CustomAttributeType(models.TextChoices):
+    # RFC 7643 §2.3 data types an owner may declare.
+    STRING = "string", "String"
+    BOOLEAN = "boolean", "Boolean"
+    INTEGER = "integer", "Integer"
+    DATETIME = "dateTime", "Date and time"
+    REFERENCE = "reference", "Reference (URL)"
+
+
+class CustomAttribute(models.Model):
+    """A user attribute an owner declared for the organization's identity provider.
+
+    Its values live in User.custom_attributes under `name`. The name and the type are
+    fixed once declared (the values are stored for them, and identity providers map
+    to the name); deleting the declaration purges the values
+    (accounts.services.custom_attributes).
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="custom_attributes"
+    )
+    name = models.CharField(max_length=64)
+    type = models.CharField(max_length=16, choices=CustomAttributeType.choices)
+    multi_valued = models.BooleanField(default=False)
+    description = models.CharField(max_length=500, blank=True)
+    indexed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "organization", name="custom_attribute_name_ci_unique_per_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=[choice.value for choice in CustomAttributeType]),
+                name="custom_attribute_type_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class ActorType(models.TextChoices):
     USER = "user", "User"
     TOKEN = "token", "Provisioning token"
@@ -400,6 +455,9 @@ class AuditAction(models.TextChoices):
     TRANSFER_FOLDER_GRANTED = "transfer.folder_granted", "Folder granted"
     TRANSFER_FOLDER_REMOVED = "transfer.folder_removed", "Folder grant removed"
     TRANSFER_LOGIN_REFUSED = "transfer.login_refused", "File-transfer login refused"
+    CUSTOM_ATTRIBUTE_DECLARED = "custom_attribute.declared", "Custom attribute declared"
+    CUSTOM_ATTRIBUTE_CHANGED = "custom_attribute.changed", "Custom attribute changed"
+    CUSTOM_ATTRIBUTE_DELETED = "custom_attribute.deleted", "Custom attribute deleted"
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -7,7 +7,15 @@ from django.db.models.functions import Lower
 
 from accounts.domain_verification import domain_key_or_blank, email_domain_key
 from accounts.folding import casefold_key
-from accounts.models import DomainState, Group, Membership, Organization, OrganizationDomain, User
+from accounts.models import (
+    CustomAttribute,
+    DomainState,
+    Group,
+    Membership,
+    Organization,
+    OrganizationDomain,
+    User,
+)
 
 
 def user_by_username(organization: Organization, username: str) -> User | None:
@@ -116,3 +124,11 @@ def email_in_verified_domain(organization: Organization, email: str) -> bool:
             organization=organization, domain=key, state=DomainState.VERIFIED
         ).exists()
     )
+
+
+def custom_attributes_of(organization: Organization) -> QuerySet[CustomAttribute]:
+    return CustomAttribute.objects.filter(organization=organization).order_by("created_at", "id")
+
+
+def custom_attribute_of(organization: Organization, attribute_id) -> CustomAttribute | None:
+    return custom_attributes_of(organization).filter(pk=attribute_id).first()

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import authenticate
 
+from accounts.models import CustomAttributeType
 from accounts.selectors import groups_of, users_of
 from transfer.forms import SshKeyAddForm
 from transfer.models import Access, Protocol, TransferMode
@@ -452,3 +453,40 @@ class TransferSignInFilterForm(forms.Form):
             "allowed": {"allowed": True, "refused": False}.get(result),
             "since": data.get("since"),
         }
+
+
+class CustomAttributeDeclareForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=64,
+        help_text="The SCIM attribute name your identity provider maps to, e.g. badgeNumber: "
+        "a letter, then letters, digits, - or _. Fixed once declared.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    type = forms.ChoiceField(
+        label="Type",
+        choices=CustomAttributeType.choices,
+        help_text="Values of another type are refused. Fixed once declared.",
+    )
+    multi_valued = forms.BooleanField(label="Several values (a list)", required=False)
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    indexed = forms.BooleanField(
+        label="Indexed: SCIM filters may use it (eq, ne, pr)", required=False
+    )
+
+
+class CustomAttributeChangeForm(forms.Form):
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    indexed = forms.BooleanField(
+        label="Indexed: SCIM filters may use it (eq, ne, pr)", required=False
+    )

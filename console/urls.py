@@ -4,6 +4,7 @@ from console.views import (
     activity,
     auth,
     credentials,
+    custom_attributes,
     domains,
     groups,
     guides,
@@ -64,6 +65,21 @@ urlpatterns = [
     path("provisioning/", provisioning.provisioning, name="provisioning"),
     path("provisioning/requests/", scim_log.scim_request_list, name="scim_requests"),
     path("provisioning/tokens/", provisioning.token_create_view, name="token_create"),
+    path(
+        "provisioning/attributes/",
+        custom_attributes.custom_attribute_list,
+        name="custom_attributes",
+    ),
+    path(
+        "provisioning/attributes/<int:attribute_id>/",
+        custom_attributes.custom_attribute_change_view,
+        name="custom_attribute_change",
+    ),
+    path(
+        "provisioning/attributes/<int:attribute_id>/delete/",
+        custom_attributes.custom_attribute_delete_view,
+        name="custom_attribute_delete",
+    ),
     path(
         "provisioning/tokens/<int:token_id>/created/",
         provisioning.token_created,

@@ -15,11 +15,12 @@ from accounts.errors import UnknownMember
 from accounts.models import Source
 from accounts.selectors import users_by_ids
 from provisioning.attributes import EXTENSIONS, USER
+from provisioning.custom_attributes import custom_schema
 from provisioning.errors import INVALID_VALUE, BadRequest
 from provisioning.group_operations import GroupChange
 from provisioning.schemas import CORE_GROUP, CORE_USER, public_url
 from provisioning.ssh_public_keys import SSH_PUBLIC_KEYS, has_no_keys_yet, values_of
-from provisioning.user_attributes import UserChange, document_of, fields_of, rendered
+from provisioning.user_attributes import UserChange, document_of, rendered
 from transfer.services import CredentialRefused, ssh_keys_replace_from_idp
 
 
@@ -71,7 +72,7 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
     @cached_property
     def change(self) -> UserChange:
         """What a write asks for; made only when a request writes, not for every read."""
-        return UserChange(self.obj)
+        return UserChange(self.obj, custom_schema(self.organization))
 
     @property
     def display_name(self):
@@ -91,12 +92,15 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
         ]
 
     def to_dict(self):
+        custom = custom_schema(self.organization)
         document = document_of(self.obj)
         ssh_public_keys = values_of(self.obj)
         if ssh_public_keys:
             document[SSH_PUBLIC_KEYS] = ssh_public_keys
+        document.update(custom.values_of(self.obj.custom_attributes))
         document = rendered(document)
-        schemas = [CORE_USER, *(urn for urn in EXTENSIONS[USER] if urn in document)]
+        extensions = (*EXTENSIONS[USER], custom.urn)
+        schemas = [CORE_USER, *(urn for urn in extensions if urn and urn in document)]
         return {
             "schemas": schemas,
             "id": str(self.obj.pk),
@@ -117,6 +121,8 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
     def save(self):
         # The request gate runs every request in one transaction; the services each
         # run in their own (nested) one, so a refusal of either leaves nothing written.
+        # What was ignored goes to the request log (provisioning.request_log).
+        self.request.scim_ignored_attributes = self.change.ignored
         created = self.obj is None
         self.save_fields()
         self.save_ssh_keys(created=created)
@@ -131,7 +137,7 @@ class ScimUserAdapter(ScimResourceMixin, SCIMUser):
                 **wanted,
             )
             return
-        current = fields_of(self.change.original)
+        current = self.change.original_fields()
         changed = {field: value for field, value in wanted.items() if current.get(field) != value}
         if changed:
             self.obj = services.user_apply(user=self.obj, actor=self.actor, **changed)

@@ -13,7 +13,9 @@ Where a value lives (`stored`):
 - DISCARDED: accepted and never stored (password: people sign in with SSO);
 - SSH_KEYS: the person's file-transfer keys that the identity provider manages
   (transfer.models.SshKey rows from CredentialSource.IDP), written through
-  transfer.services (provisioning.ssh_public_keys).
+  transfer.services (provisioning.ssh_public_keys);
+- CUSTOM: an attribute the organization declared (provisioning.custom_attributes): its
+  rows are made per organization from the declarations, never listed here.
 
 `query` is the model field (or JSON key path) that filters and sorts compare; a row
 with a `filter` is filterable and has an index on that expression (a unit test checks
@@ -42,6 +44,7 @@ COMPLEX = "complex"
 REFERENCE = "reference"
 BINARY = "binary"
 DATETIME = "dateTime"
+INTEGER = "integer"
 
 # RFC 7643 §2.2 characteristics.
 READ_WRITE = "readWrite"
@@ -59,6 +62,7 @@ ENTERPRISE = "enterprise"
 SERVER = "server"
 DISCARDED = "discarded"
 SSH_KEYS = "ssh_keys"
+CUSTOM = "custom"
 
 # How a filter compares the `query` expression (RFC 7644 §3.4.2.2).
 TEXT = "text"  # case-insensitively unless the attribute is caseExact
@@ -69,6 +73,8 @@ MEMBER_FILTER = "member"
 # eq/ne/pr on every value of a multi-valued attribute in `profile`
 # (provisioning.value_filters); `query` is the JSON key.
 VALUES_FILTER = "values"
+# eq/ne/pr on an indexed custom attribute, through User.custom_search.
+CUSTOM_FILTER = "custom"
 
 # A value kept in a JSON column is bounded like the widest text column; certificates
 # (base64 DER) and photo URLs need more.

@@ -31,12 +31,15 @@ from scim2_filter_parser import ast as scim_ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
+from accounts.custom_attributes import clean_one, has_search_token_q, presence_token, value_token
+from accounts.errors import InvalidValue
 from accounts.folding import casefold_key
 from accounts.models import Group, Membership, User
 from provisioning import attributes as table
 from provisioning.attributes import (
     BOOLEAN_FILTER,
     COMPLEX,
+    CUSTOM_FILTER,
     DATETIME_FILTER,
     GROUP,
     ID_FILTER,
@@ -47,6 +50,7 @@ from provisioning.attributes import (
     VALUES_FILTER,
     Attribute,
 )
+from provisioning.custom_attributes import NO_CUSTOM_ATTRIBUTES, CustomSchema, custom_schema
 from provisioning.errors import INVALID_FILTER, BadRequest
 from provisioning.value_filters import (
     ElementCondition,
@@ -185,10 +189,12 @@ def parse(text: str):
 
 
 class FilterTranslator:
-    """Translates one parsed filter for one resource type, from the attribute table."""
+    """Translates one parsed filter for one resource type, from the attribute table
+    (and for users, the organization's custom attributes)."""
 
-    def __init__(self, resource: str):
+    def __init__(self, resource: str, custom: CustomSchema = NO_CUSTOM_ATTRIBUTES):
         self.resource = resource
+        self.custom = custom
 
     def to_q(self, text: str) -> Q:
         node = parse(text)
@@ -292,13 +298,33 @@ class FilterTranslator:
         value = node.comp_value.value if node.comp_value is not None else None
         return self.compare_member(value_row, node.value.lower(), value)
 
+    def resolve_custom(self, path) -> Attribute | None:
+        """A declared attribute named in its extension, or in the core namespace."""
+        if path.uri and not self.custom.owns(path.uri):
+            return None
+        attribute = self.custom.attribute(path.attr_name)
+        if attribute is None:
+            if path.uri:
+                raise invalid(f"No custom attribute {path.attr_name!r} is declared.")
+            return None
+        if path.sub_attr is not None:
+            raise invalid(f"{attribute.name} has no sub-attributes.")
+        if attribute.filter is None:
+            raise invalid(
+                f"{attribute.name} is not indexed: an owner marks it indexed in the console "
+                "to filter on it."
+            )
+        return attribute
+
     def resolve(self, path) -> Attribute:
         name = path.attr_name
         sub = path.sub_attr.value if path.sub_attr is not None else None
         schema = table.known_schema(self.resource, path.uri or None)
-        if schema is None:
+        if schema is None and not self.custom.owns(path.uri):
             raise invalid(f"Unknown schema {path.uri!r} in filter.")
-        attribute = table.lookup(self.resource, schema, name, sub)
+        attribute = table.lookup(self.resource, schema, name, sub) if schema else None
+        if attribute is None and sub is None:
+            attribute = self.resolve_custom(path) or None
         if attribute is not None and attribute.type == COMPLEX and attribute.multi_valued:
             # RFC 7644 §3.4.2.2: a multi-valued attribute compares its "value".
             attribute = table.lookup(self.resource, schema, name, "value")
@@ -322,6 +348,8 @@ class FilterTranslator:
             q = self.search_every_value(attribute, op, value)
         elif attribute.filter == VALUES_FILTER:
             q = self.compare_every_value(attribute, op, value)
+        elif attribute.filter == CUSTOM_FILTER:
+            q = self.compare_custom(attribute, op, value)
         else:
             handler = {
                 TEXT: self.compare_text,
@@ -346,10 +374,11 @@ class FilterTranslator:
             return None
         return value
 
-    @staticmethod
-    def present(attribute: Attribute) -> Q:
+    def present(self, attribute: Attribute) -> Q:
         if attribute.filter in (BOOLEAN_FILTER, DATETIME_FILTER, ID_FILTER):
             return Q()
+        if attribute.filter == CUSTOM_FILTER:
+            return has_search_token_q(presence_token(self.custom.declaration(attribute)))
         if attribute.filter == VALUES_FILTER:
             return any_value_present_q(attribute)
         if attribute.filter == MEMBER_FILTER:
@@ -402,6 +431,22 @@ class FilterTranslator:
         if op not in ("eq", "ne"):
             raise invalid(f"{attribute.path} takes eq, ne or pr.")
         q = any_value_equals_q(attribute, value)
+        return ~q if op == "ne" else q
+
+    def compare_custom(self, attribute: Attribute, op: str, value) -> Q:
+        """eq/ne on any value of a custom attribute, through the search strings that the
+        GIN index on `custom_search` serves (accounts migration 0021); `ne` is "no value
+        equals", as for emails."""
+        if op not in ("eq", "ne"):
+            raise invalid(f"{attribute.name} takes eq, ne or pr.")
+        declared = self.custom.declaration(attribute)
+        try:
+            wanted = clean_one(declared, value)
+        except InvalidValue as error:
+            raise invalid(str(error)) from None
+        if wanted is None:
+            raise invalid(f"{attribute.name} is compared with a value; use pr for presence.")
+        q = has_search_token_q(value_token(declared, wanted))
         return ~q if op == "ne" else q
 
     @staticmethod
@@ -459,18 +504,27 @@ class ScimFilterQuery(FilterQuery):
     attr_map: dict = {}
 
     @classmethod
+    def translator_for(cls, organization) -> FilterTranslator:
+        return cls.translator
+
+    @classmethod
     def search(cls, filter_query, request=None):
         organization = request.scim_organization
         return (
             cls.model_getter()
             .objects.filter(organization=organization)
-            .filter(cls.translator.to_q(filter_query))
+            .filter(cls.translator_for(organization).to_q(filter_query))
         )
 
 
 class UserFilterQuery(ScimFilterQuery):
     model_getter = staticmethod(lambda: User)
     translator = USER_FILTER
+
+    @classmethod
+    def translator_for(cls, organization) -> FilterTranslator:
+        custom = custom_schema(organization)
+        return FilterTranslator(USER, custom) if custom.rows else cls.translator
 
 
 class GroupFilterQuery(ScimFilterQuery):

@@ -2,7 +2,9 @@
 
 What an admin needs to answer "why did Okta's push fail": the status, the SCIM error's
 `detail` and `scimType` (RFC 7644 §3.12), and for a failed write the body that was
-refused, with every secret removed first.
+refused, with every secret removed first. A write that succeeded but ignored attributes
+nobody declared (RFC 7644 §3.3) names them in `detail`, so an admin sees why a value
+did not arrive.
 """
 
 import json
@@ -71,7 +73,21 @@ def _scim_error(response) -> tuple[str, str]:
         return "", ""
     if not isinstance(document, dict):
         return "", ""
-    return str(document.get("scimType") or "")[:32], str(document.get("detail") or "")[:500]
+    scim_type = str(document.get("scimType") or "")[:32]
+    return scim_type, str(document.get("detail") or "")[:MAX_DETAIL_CHARS]
+
+
+IGNORED_DETAIL = "Ignored, not declared: "
+MAX_DETAIL_CHARS = 500
+
+
+def _ignored_detail(request, response) -> str:
+    """The attributes a successful write ignored (provisioning.user_attributes)."""
+    ignored = getattr(request, "scim_ignored_attributes", None)
+    if not ignored or response.status_code >= 400:
+        return ""
+    text = IGNORED_DETAIL + ", ".join(ignored)
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
 
 
 def resource_of(path: str) -> str:
@@ -93,7 +109,7 @@ def _row(*, request, token, response, duration_ms: float, request_id: str) -> Sc
         duration_ms=duration_ms,
         request_id=request_id[:64],
         scim_type=scim_type,
-        detail=detail,
+        detail=detail or _ignored_detail(request, response),
         body=_kept_body(request, response.status_code),
     )
 

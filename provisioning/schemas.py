@@ -2,7 +2,10 @@
 
 The schemas are built from the attribute table (provisioning.attributes), with the
 descriptions of django-scim2's copies of RFC 7643 §8.7, so a client reading /Schemas
-learns exactly what round-trips.
+learns exactly what round-trips. An organization that declared custom attributes also
+has its own extension schema (provisioning.custom_attributes), listed in its /Schemas
+and in the User resource type's schemaExtensions: what Okta's "Refresh app attributes"
+and Entra's attribute list read.
 """
 
 import copy
@@ -23,6 +26,7 @@ from provisioning.attributes import (
     sub_attributes,
     top_level,
 )
+from provisioning.custom_attributes import NO_CUSTOM_ATTRIBUTES, CustomSchema
 
 LIST_RESPONSE = SchemaURI.LIST_RESPONSE
 SEARCH_REQUEST = SchemaURI.SERACH_REQUEST
@@ -106,10 +110,23 @@ SCHEMAS = {
 }
 
 
-def schema_documents() -> list[dict]:
+def custom_schema_document(custom: CustomSchema) -> dict:
+    """The organization's extension: one simple attribute per declaration."""
+    return {
+        "id": custom.urn,
+        "name": f"{custom.name} User",
+        "description": f"The custom user attributes {custom.name} declared.",
+        "attributes": [_described(row, {}) for row in custom.rows],
+    }
+
+
+def schema_documents(custom: CustomSchema = NO_CUSTOM_ATTRIBUTES) -> list[dict]:
     documents = []
-    for schema_id in SCHEMAS:
-        document = copy.deepcopy(SCHEMAS[schema_id])
+    schemas = dict(SCHEMAS)
+    if custom.rows:
+        schemas[custom.urn] = custom_schema_document(custom)
+    for schema_id in schemas:
+        document = copy.deepcopy(schemas[schema_id])
         document["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:Schema"]
         document["meta"] = {
             "resourceType": "Schema",
@@ -119,8 +136,9 @@ def schema_documents() -> list[dict]:
     return documents
 
 
-def resource_type_documents() -> list[dict]:
+def resource_type_documents(custom: CustomSchema = NO_CUSTOM_ATTRIBUTES) -> list[dict]:
     # RFC 7643 §6: endpoints are relative to the base URL.
+    extensions = (*EXTENSIONS[USER], custom.urn) if custom.rows else EXTENSIONS[USER]
     user = {
         "schemas": [SchemaURI.RESOURCE_TYPE],
         "id": "User",
@@ -128,7 +146,7 @@ def resource_type_documents() -> list[dict]:
         "endpoint": "/Users",
         "description": "User Account",
         "schema": CORE_USER,
-        "schemaExtensions": [{"schema": urn, "required": False} for urn in EXTENSIONS[USER]],
+        "schemaExtensions": [{"schema": urn, "required": False} for urn in extensions],
         "meta": {"resourceType": "ResourceType", "location": public_url("ResourceTypes/User")},
     }
     group = {

@@ -5,17 +5,22 @@ with canonical names throughout. The request changes a copy of it (full replacem
 for POST/PUT, RFC 7644 §3.5.2 operations for PATCH); `fields_of` turns the result into
 model fields for the accounts services, and `ssh_keys` the keys the identity provider
 manages afterwards (provisioning.ssh_public_keys). Names, types, mutability and where a
-value lives all come from the attribute table. Nothing here writes to the database.
+value lives all come from the attribute table, and for the organization's custom
+attributes from its declarations (provisioning.custom_attributes). Nothing here writes
+to the database.
 """
 
 import copy
 
+from accounts.custom_attributes import clean_value
+from accounts.errors import InvalidValue
 from accounts.models import User
 from provisioning.attributes import (
     BOOLEAN,
     COLUMN,
     COMPLEX,
     CORE_USER,
+    CUSTOM,
     DISCARDED,
     ENTERPRISE,
     EXTENSIONS,
@@ -31,6 +36,7 @@ from provisioning.attributes import (
     sub_attributes,
     top_level,
 )
+from provisioning.custom_attributes import NO_CUSTOM_ATTRIBUTES, CustomSchema
 from provisioning.errors import (
     INVALID_PATH,
     INVALID_SYNTAX,
@@ -276,12 +282,44 @@ class Target:
 
 
 class UserChange:
-    """Applies a SCIM body or PATCH operations to a copy of a user's document."""
+    """Applies a SCIM body or PATCH operations to a copy of a user's document.
 
-    def __init__(self, user: User | None):
+    `custom` is the organization's extension: its values join the document under their
+    rows and are stored apart (`custom_attributes`). Attributes nobody declared are
+    ignored (RFC 7644 §3.3) and named in `ignored`, for the request log.
+    """
+
+    def __init__(self, user: User | None, custom: CustomSchema = NO_CUSTOM_ATTRIBUTES):
+        self.custom = custom
         self.original = document_of(user)
+        if user is not None:
+            self.original.update(custom.values_of(user.custom_attributes))
         self.document = copy.deepcopy(self.original)
         self.ssh_keys = SshKeysChange(user)
+        self.ignored: list[str] = []
+
+    def known_urns(self) -> tuple[str, ...]:
+        return (*EXTENSIONS[USER], self.custom.urn) if self.custom.urn else EXTENSIONS[USER]
+
+    def schema_of(self, urn: str | None) -> str | None:
+        if self.custom.owns(urn):
+            return self.custom.urn
+        return known_schema(USER, urn)
+
+    def note_ignored(self, text: str) -> None:
+        if text not in self.ignored:
+            self.ignored.append(text)
+
+    @staticmethod
+    def custom_values(document: dict) -> dict:
+        return {a.name: v for a, v in document.items() if a.stored == CUSTOM and v not in EMPTY}
+
+    def original_fields(self) -> dict:
+        """The fields as stored before the change, to compare `fields()` with."""
+        return {
+            **fields_of(self.original),
+            "custom_attributes": self.custom_values(self.original),
+        }
 
     def fields(self) -> dict:
         """The fields to store. A derived value (name.formatted that only joins the given
@@ -301,7 +339,8 @@ class UserChange:
                     derived.add(_derived(sub, original))
                 if value[sub.sub] in derived:
                     del value[sub.sub]
-        return fields_of({a: v for a, v in document.items() if v not in EMPTY})
+        kept = {a: v for a, v in document.items() if v not in EMPTY}
+        return {**fields_of(kept), "custom_attributes": self.custom_values(kept)}
 
     # -- PUT / POST -------------------------------------------------------------------
 
@@ -339,7 +378,7 @@ class UserChange:
                 raise invalid("A PATCH operation without a path needs an object value.")
             self.write_object(value, op=op)
             return
-        path = parse_path(path, core_urn=CORE_USER, known_urns=EXTENSIONS[USER])
+        path = parse_path(path, core_urn=CORE_USER, known_urns=self.known_urns())
         target = self.target(path, strict=True)
         if target is not None:
             self.operate(op, target, value, explicit=True)
@@ -347,29 +386,50 @@ class UserChange:
     def target(self, path: Path, *, strict: bool) -> Target | None:
         """The table rows a path names. An explicit PATCH path naming no User attribute
         is invalidPath; in a body, unknown attributes are ignored (RFC 7644 §3.3).
-        Attributes of schemas other than the User's (vendor extensions) are ignored."""
-        schema = known_schema(USER, path.urn)
+        Attributes of schemas other than the User's (vendor extensions) are ignored, and
+        so are the organization's attributes nobody declared, named or not."""
+        schema = self.schema_of(path.urn)
         if schema is None:
+            self.note_ignored(path.text)
             return None
         if path.attr == "":
             return Target(schema, None, None, None, path.text)
+        if schema == self.custom.urn:
+            return self.custom_target(path, self.custom.attribute(path.attr))
         attribute = lookup(USER, schema, path.attr)
+        if attribute is None and schema == CORE_USER and self.custom.attribute(path.attr):
+            # Okta's Profile Editor sends custom attributes in the core namespace unless
+            # told otherwise (docs/okta.md, "Custom attributes").
+            return self.custom_target(path, self.custom.attribute(path.attr))
         sub = lookup(USER, schema, path.attr, path.sub) if path.sub else None
         if attribute is None or (path.sub and sub is None):
             if strict:
                 raise invalid_path(f"{path.text!r} is not a User attribute.")
+            self.note_ignored(path.text)
             return None
         if path.value_filter is not None and not attribute.multi_valued:
             raise invalid_path(f"{path.text!r}: only multi-valued attributes take a filter.")
         return Target(schema, attribute, sub, path.value_filter, path.text)
+
+    def custom_target(self, path: Path, attribute: Attribute | None) -> Target | None:
+        if attribute is None:
+            self.note_ignored(path.text)
+            return None
+        if path.sub or path.value_filter is not None:
+            raise invalid_path(
+                f"{path.text!r}: {attribute.name} is a custom attribute of simple values; "
+                "name it alone."
+            )
+        return Target(attribute.schema, attribute, None, None, path.text)
 
     def write_object(self, body: dict, *, op: str) -> None:
         for key, value in body.items():
             if not isinstance(key, str) or key.lower() in NOT_ATTRIBUTES:
                 continue
             if is_other_schema(key):
+                self.note_ignored(key)
                 continue
-            path = parse_key(key, core_urn=CORE_USER, known_urns=EXTENSIONS[USER])
+            path = parse_key(key, core_urn=CORE_USER, known_urns=self.known_urns())
             target = self.target(path, strict=False)
             if target is not None:
                 self.operate(op, target, value, explicit=False)
@@ -387,6 +447,9 @@ class UserChange:
         if attribute.stored == SSH_KEYS:
             self.write_ssh_keys(op, target, value)
             return
+        if attribute.stored == CUSTOM:
+            self.write_custom(op, attribute, value)
+            return
         if not attribute.writable or (target.sub is not None and not target.sub.writable):
             if not explicit:
                 return  # read-only attributes echoed back in a body (Okta's PUT does)
@@ -402,10 +465,18 @@ class UserChange:
         else:
             self.set(attribute, clean(attribute, value))
 
+    def extension_rows(self, schema: str) -> list[Attribute]:
+        if schema == self.custom.urn:
+            return list(self.custom.rows)
+        return top_level(USER, schema)
+
     def operate_on_extension(self, op: str, target: Target, value) -> None:
         """The whole extension object: {"urn:...:enterprise:2.0:User": {...}}."""
-        if op in (REMOVE, PUT, REPLACE):
-            for attribute in top_level(USER, target.schema):
+        custom = target.schema == self.custom.urn
+        # A PUT starts from nothing already; clearing here would also drop the values
+        # the same body sent in the core namespace (Okta's default for custom ones).
+        if op in (REMOVE, REPLACE) or (op == PUT and not custom):
+            for attribute in self.extension_rows(target.schema):
                 if attribute.stored == SSH_KEYS:
                     self.ssh_keys.replace([])
                 else:
@@ -415,10 +486,38 @@ class UserChange:
         if not isinstance(value, dict):
             raise invalid(f"{target.text} must be an object.")
         for key, item in value.items():
-            attribute = lookup(USER, target.schema, key) if isinstance(key, str) else None
+            if not isinstance(key, str):
+                continue
+            rows = self.custom.attribute if custom else lambda k: lookup(USER, target.schema, k)
+            attribute = rows(key)
             if attribute is not None:
                 self.operate(op, Target(target.schema, attribute, None, None, key), item,
                              explicit=False)  # fmt: skip
+            elif custom:
+                self.note_ignored(f"{target.schema}:{key}")
+
+    def write_custom(self, op: str, attribute: Attribute, value) -> None:
+        """A declared attribute: set, or for a multi-valued one add appends the values
+        not already there and remove with a value takes those values out
+        (RFC 7644 §3.5.2.1, §3.5.2.2)."""
+        declared = self.custom.declaration(attribute)
+        try:
+            if op == REMOVE:
+                if attribute.multi_valued and value not in EMPTY:
+                    gone = clean_value(declared, value) or []
+                    kept = [v for v in self.document.get(attribute) or [] if v not in gone]
+                    self.set(attribute, kept)
+                else:
+                    self.document.pop(attribute, None)
+                return
+            cleaned = clean_value(declared, value)
+            if op == ADD and attribute.multi_valued:
+                current = list(self.document.get(attribute) or [])
+                cleaned = current + [v for v in cleaned or [] if v not in current]
+                cleaned = clean_value(declared, cleaned)
+            self.set(attribute, cleaned)
+        except InvalidValue as error:
+            raise invalid(str(error)) from None
 
     def write_ssh_keys(self, op: str, target: Target, value) -> None:
         if op == REMOVE:

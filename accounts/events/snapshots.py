@@ -24,6 +24,9 @@ def user_snapshot(user: User) -> dict:
         "display_name": user.display_name,
         "title": user.title,
         "role": user.role,
+        # The organization's declared custom attributes, by their declared names; a
+        # deleted declaration's values are purged, so this holds declared ones only.
+        "custom_attributes": dict(user.custom_attributes or {}),
         "version": user.version,
         "created_at": _timestamp(user.created_at),
         "updated_at": _timestamp(user.updated_at),

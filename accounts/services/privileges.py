@@ -118,3 +118,9 @@ def check_may_manage_domains(acting_user: User | None, actor: Actor, organizatio
     """Verified domains feed single sign-on (discovery, just-in-time creation, email
     matching), so they follow its rule: owners only; admins see them read-only."""
     _check_owner_power(acting_user, actor, organization, what="verified domains")
+
+
+def check_may_declare_attributes(acting_user: User | None, actor: Actor, organization) -> None:
+    """Custom attributes decide what the identity provider may store about people and
+    what leaves in events and the API: owners only, as for verified domains."""
+    _check_owner_power(acting_user, actor, organization, what="custom attributes")

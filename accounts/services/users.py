@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts import addresses, sessions
 from accounts.actors import Actor
+from accounts.custom_attributes import clean_values, declared_attributes, search_tokens
 from accounts.errors import InvalidValue, PrivilegeRefused, UsernameTaken
 from accounts.events.models import EventType
 from accounts.events.outbox import record_change, user_event
@@ -33,6 +34,7 @@ PROFILE_FIELDS = (
     "locale",
     "enterprise",
     "profile",
+    "custom_attributes",
 )
 
 
@@ -114,6 +116,7 @@ def user_create(
     locale: str = "",
     enterprise: dict | None = None,
     profile: dict | None = None,
+    custom_attributes: dict | None = None,
     is_active: bool = True,
     role: str = Role.MEMBER,
     source: str = Source.MANUAL,
@@ -139,6 +142,8 @@ def user_create(
             "locale": locale,
         }
     )
+    declared = declared_attributes(organization)
+    custom_attributes = clean_values(custom_attributes or {}, declared)
     user = User(
         organization=organization,
         username=username,
@@ -152,6 +157,8 @@ def user_create(
         locale=locale,
         enterprise=enterprise or {},
         profile=profile,
+        custom_attributes=custom_attributes,
+        custom_search=search_tokens(custom_attributes, declared),
         is_active=is_active,
         role=role,
         source=source,
@@ -221,6 +228,10 @@ def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fie
     user = _locked(user)
     fields = _with_sign_in_columns(user, fields)
     _check_lengths(fields)
+    declared = None
+    if "custom_attributes" in fields:
+        declared = declared_attributes(user.organization)
+        fields["custom_attributes"] = clean_values(fields["custom_attributes"] or {}, declared)
     changes = {
         name: {"from": getattr(user, name), "to": value}
         for name, value in fields.items()
@@ -234,6 +245,8 @@ def user_apply(*, user: User, actor: Actor, is_active: bool | None = None, **fie
         check_not_last_owner(user, verb="deactivate")
     for name, change in changes.items():
         setattr(user, name, change["to"])
+    if "custom_attributes" in changes:
+        user.custom_search = search_tokens(user.custom_attributes, declared)
     if activation:
         user.is_active = is_active
     user.version += 1

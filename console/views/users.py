@@ -71,6 +71,14 @@ def _file_transfer(user, key_form) -> dict:
     }
 
 
+def _custom_values(user) -> list[tuple[str, str]]:
+    """(name, shown value) of the user's custom attributes; a list shows its values."""
+    return [
+        (name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+        for name, value in (user.custom_attributes or {}).items()
+    ]
+
+
 def render_user_detail(request, user, *, key_form=None, status=200):
     """The user's page; `key_form` is a refused "Add an SSH key" form to show again."""
     can_manage_owners = request.user.role == Role.OWNER
@@ -80,6 +88,7 @@ def render_user_detail(request, user, *, key_form=None, status=200):
         {
             "nav": "users",
             "subject": user,
+            "custom_values": _custom_values(user),
             "memberships": user.memberships.all(),
             "events": selectors.audit_for_target(request.user.organization, "user", user.pk),
             "role_form": RoleForm(initial={"role": user.role}),

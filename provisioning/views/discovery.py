@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django_scim import views as stock
 
 from provisioning import schemas
+from provisioning.custom_attributes import custom_schema
 from provisioning.errors import NotFound, error_response
 from provisioning.views.base import ScimView, list_response, scim_response
 
@@ -26,13 +27,13 @@ def _discovery_item(documents: list[dict], wanted: str) -> HttpResponse:
 
 class ResourceTypesView(ScimView, stock.ResourceTypesView):
     def get(self, request, uuid=None, *args, **kwargs):
-        documents = schemas.resource_type_documents()
+        documents = schemas.resource_type_documents(custom_schema(request.scim_organization))
         return _discovery_item(documents, uuid) if uuid else _discovery_list(documents)
 
 
 class SchemasView(ScimView, stock.SchemasView):
     def get(self, request, uuid=None, *args, **kwargs):
-        documents = schemas.schema_documents()
+        documents = schemas.schema_documents(custom_schema(request.scim_organization))
         return _discovery_item(documents, uuid) if uuid else _discovery_list(documents)
 
 
