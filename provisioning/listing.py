@@ -16,6 +16,11 @@ def _names(name: str, raw):
     raise BadRequest(f"{name} must be a string or a list of strings.", scim_type=INVALID_VALUE)
 
 
+# RFC 9865 §2.1: a cursor this service did not give, or gave too long ago.
+INVALID_CURSOR = "invalidCursor"
+EXPIRED_CURSOR = "expiredCursor"
+INVALID_COUNT = "invalidCount"
+
 # An integer as RFC 7644 §3.4.2.4 means it: ASCII digits, an optional sign, nothing else
 # (no "1.5", "1e3", "0x10", "1_000" or non-ASCII digits, which int() would take).
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -47,6 +52,8 @@ class ListParams:
     descending: bool
     attributes: object
     excluded_attributes: object
+    # RFC 9865: None is index paging; "" asks for the first page of cursor paging.
+    cursor: str | None = None
 
     @property
     def offset(self) -> int:
@@ -77,7 +84,11 @@ class ListParams:
         sort_by = source.get("sortBy")
         if sort_by is not None and not isinstance(sort_by, str):
             raise BadRequest("sortBy must be a string.", scim_type=INVALID_VALUE)
+        cursor = source.get("cursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise BadRequest("cursor must be a string.", scim_type=INVALID_CURSOR)
         return cls(
+            cursor=cursor.strip() if cursor is not None else None,
             filter=query or None,
             start_index=start_index,
             count=count,

@@ -70,3 +70,32 @@ class ScimRequest(models.Model):
     @property
     def failed(self) -> bool:
         return self.status >= 400
+
+
+class ResourceCount(models.Model):
+    """One change to the number of an organization's users or groups; their sum is it.
+
+    Written by database triggers (migration 0005) in the transaction of every INSERT,
+    DELETE or COPY on the users' and groups' tables, whichever code path ran it: one
+    row per statement and organization, never an update. Concurrent writers therefore
+    never wait for each other, as they would on a single counter row; a reader sums the
+    rows of one organization (provisioning.counts), and folds them into one when they
+    pile up. PostgreSQL only: elsewhere the lists count with COUNT(*).
+    """
+
+    # The database deletes the rows with their organization (ON DELETE CASCADE, added
+    # by the migration): the deletion of an organization's users adds rows while
+    # Django's collector is already past this table.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    resource = models.CharField(max_length=8)
+    delta = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "resource", "id"], name="rescount_org_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.resource} {self.delta:+d}"

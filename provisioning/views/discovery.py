@@ -6,12 +6,15 @@ from django_scim import views as stock
 from provisioning import schemas
 from provisioning.custom_attributes import custom_schema
 from provisioning.errors import NotFound, error_response
+from provisioning.paging import service_provider_pagination
 from provisioning.views.base import ScimView, list_response, scim_response
 
 
 class ServiceProviderConfigView(ScimView, stock.ServiceProviderConfigView):
     def get(self, request, *args, **kwargs):
-        return scim_response(schemas.service_provider_config())
+        return scim_response(
+            {**schemas.service_provider_config(), "pagination": service_provider_pagination()}
+        )
 
 
 def _discovery_list(documents: list[dict]) -> HttpResponse:

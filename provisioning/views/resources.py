@@ -12,7 +12,7 @@ from django_scim import views as stock
 from accounts.models import Membership
 from accounts.selectors import parse_id
 from accounts.transactions import remember_locked
-from provisioning import attributes, schemas, selectors
+from provisioning import attributes, counts, paging, schemas, selectors
 from provisioning.adapters import ScimGroupAdapter, ScimUserAdapter, etag_of
 from provisioning.bounds import check_not_too_many
 from provisioning.errors import INVALID_SYNTAX, INVALID_VALUE, BadRequest, NotFound
@@ -29,10 +29,24 @@ from provisioning.views.base import (
 )
 
 
+def cursor_list_response(resources: list, *, total: int, next_cursor: str | None):
+    """RFC 9865 §2: a cursor page has no startIndex; nextCursor is absent on the last."""
+    document = {
+        "schemas": [schemas.LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+    if next_cursor is not None:
+        document["nextCursor"] = next_cursor
+    return scim_response(document)
+
+
 class ResourceMethods(ScimView):
     """GET/POST/PUT/PATCH/DELETE of one resource type, and its list and search."""
 
     adapter_class = None
+    resource = ""  # provisioning.counts.USER or GROUP
     sort_fields: dict = {}
     related_attribute = ""  # the attribute whose prefetch a client can skip
     core_prefix = ""
@@ -108,35 +122,24 @@ class ResourceMethods(ScimView):
         return [direction, "id"]
 
     def list_resources(self, params: ListParams) -> HttpResponse:
-        """The page's ids, its rows and their prefetch, and the count when it is needed.
-
-        Each is a bounded query. A page that ends the list (fewer ids than asked
-        for, past none) says the total itself, so a lookup that finds nothing, as
-        Okta's and Entra's `userName eq` checks usually do, is one query.
-        """
+        """The page's ids (provisioning.paging), its rows and their prefetch."""
         with_related = self.wants_related(params.attributes, params.excluded_attributes)
         ordering = self.ordering(params)
         if params.filter:
             matching = self.parser_getter().search(params.filter, self.request)
         else:
             matching = self.queryset(with_related=False)
+        where = {"organization": self.request.scim_organization, "resource": self.resource}
+        if params.cursor is not None:
+            ordering = list(paging.CREATION_ORDER)
+            page = paging.cursor_page(matching, params, **where)
+        else:
+            page = paging.index_page(matching, params, ordering=ordering, **where)
         resources = []
-        ids = []
-        offset = params.offset
-        if params.reaches_rows:
-            # Deferred join: skip through the ordering index alone (an index-only
-            # scan), then load just this page's rows by primary key.
-            ids = list(
-                matching.order_by(*ordering).values_list("pk", flat=True)[
-                    offset : offset + params.count
-                ]
-            )
-        ends_the_list = 0 < len(ids) < params.count or (not ids and offset == 0 < params.count)
-        total = offset + len(ids) if ends_the_list else matching.count()
-        if ids:
-            page = self.load_related(matching) if with_related else matching
-            page = page.prefetch_related(*self.always_loaded())
-            page = page.filter(pk__in=ids).order_by(*ordering)
+        if page.ids:
+            rows = self.load_related(matching) if with_related else matching
+            rows = rows.prefetch_related(*self.always_loaded())
+            rows = rows.filter(pk__in=page.ids).order_by(*ordering)
             options = self.render_options(params.attributes, params.excluded_attributes)
             resources = [
                 project(
@@ -144,9 +147,11 @@ class ResourceMethods(ScimView):
                     params.attributes,
                     params.excluded_attributes,
                 )
-                for obj in page
+                for obj in rows
             ]
-        return list_response(resources, total=total, start_index=params.start_index)
+        if params.cursor is not None:
+            return cursor_list_response(resources, total=page.total, next_cursor=page.next_cursor)
+        return list_response(resources, total=page.total, start_index=params.start_index)
 
     # -- HTTP methods ------------------------------------------------------------------
 
@@ -232,6 +237,7 @@ class SearchMethods(ResourceMethods):
 
 
 class UserResource:
+    resource = counts.USER
     adapter_class = ScimUserAdapter
     parser_getter = UserFilterQuery
     related_attribute = "groups"
@@ -255,6 +261,7 @@ class UserResource:
 
 
 class GroupResource:
+    resource = counts.GROUP
     adapter_class = ScimGroupAdapter
     parser_getter = GroupFilterQuery
     related_attribute = "members"
