@@ -142,6 +142,10 @@ def markdown(results: dict) -> str:
         lines += _transfer(transfer)
     if recovery := results.get("recovery"):
         lines += _recovery(recovery)
+    if million := results.get("million"):
+        from bench.million import markdown as million_markdown
+
+        lines += million_markdown(million)
     if paging := results.get("paging"):
         medians = paging["median_ms"]
         lines += [
@@ -235,6 +239,17 @@ def markdown(results: dict) -> str:
                 ]
             ],
         )
+        if lifted := saml.get("limits_lifted"):
+            low, high = saml["default_over_lifted_target"]
+            lines += [
+                f"From one address, default sign-in limits: "
+                f"{saml['summary']['throughput_per_s']} responses/s; limits lifted: "
+                f"{lifted['throughput_per_s']}/s ({lifted['statuses']}); default ÷ lifted "
+                f"**{saml['default_over_lifted']}** (target {low} to {high}; medians of "
+                f"{saml['rounds_per_s']['default']} and {saml['rounds_per_s']['lifted']}, "
+                "taken in turns).",
+                "",
+            ]
         rates = saml["validation"]["validate_response"]
         lines += ["### validate_response in process (one thread)", ""]
         lines += _table(
