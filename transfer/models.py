@@ -1,6 +1,8 @@
 """File-transfer access: who may log in to the file servers, with what, and to which
 folders; every decision is logged (docs/transfer.md)."""
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 
@@ -17,6 +19,11 @@ class TransferMode(models.TextChoices):
     GROUPS = "groups", "On for members of chosen groups"
 
 
+# Names the file-transfer settings among directory events' resources (uuid5 of the
+# organization's id): fixed for good, since consumers keep the ids.
+SETTINGS_RESOURCE_NAMESPACE = uuid.UUID("5d2c7a1e-3f6b-4c8e-9a0d-7b1e2f4c6a80")
+
+
 class TransferPolicy(models.Model):
     """An organization's file-transfer setting; no row means off."""
 
@@ -27,6 +34,8 @@ class TransferPolicy(models.Model):
     scope_groups = models.ManyToManyField(Group, blank=True, related_name="+")
     # The longest an app password may live, in days; None: no maximum.
     max_app_password_days = models.PositiveIntegerField(null=True, blank=True)
+    # Grows with every change of the mode or the scope: the version of its events.
+    version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -38,6 +47,11 @@ class TransferPolicy(models.Model):
 
     def __str__(self):
         return f"{self.organization_id}: {self.mode}"
+
+    @property
+    def resource_id(self) -> uuid.UUID:
+        """The setting's id as a directory event's resource: stable, one per organization."""
+        return uuid.uuid5(SETTINGS_RESOURCE_NAMESPACE, str(self.organization_id))
 
 
 class Access(models.TextChoices):

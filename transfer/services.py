@@ -11,7 +11,12 @@ from accounts import raw_rows as rows
 from accounts.actors import Actor
 from accounts.errors import AccountsError, InvalidValue
 from accounts.events.models import EventType
-from accounts.events.outbox import credential_event, record_change
+from accounts.events.outbox import (
+    credential_event,
+    group_resource_event,
+    record_change,
+    resource_event,
+)
 from accounts.keyed_secrets import credential_mark_used
 from accounts.models import AuditAction, Group, Organization, User
 from accounts.services.audit import audit_entry, audit_record
@@ -417,9 +422,10 @@ def transfer_policy_set(
     if before == after:
         return policy
     policy.mode = mode
-    policy.save(update_fields=["mode", "updated_at"])
+    policy.version += 1
+    policy.save(update_fields=["mode", "version", "updated_at"])
     policy.scope_groups.set(groups)
-    audit_record(
+    audit = audit_entry(
         organization=organization,
         actor=actor,
         action=AuditAction.TRANSFER_SETTINGS_CHANGED,
@@ -431,7 +437,32 @@ def transfer_policy_set(
             "groups": sorted(group.display_name for group in groups),
         },
     )
+    # File servers that follow the events re-read who may log in at once, and cut the
+    # sessions of those who no longer may (docs/file-servers.md).
+    event = resource_event(
+        organization_id=organization.pk,
+        type=EventType.TRANSFER_SETTINGS_CHANGED,
+        actor=actor,
+        resource_id=policy.resource_id,
+        resource_version=policy.version,
+        data={"transfer": settings_snapshot(policy, organization, groups)},
+    )
+    record_change(audit=audit, events=[event])
     return policy
+
+
+def settings_snapshot(policy: TransferPolicy, organization: Organization, groups) -> dict:
+    """The file-transfer setting as its events carry it."""
+    return {
+        "id": str(policy.resource_id),
+        "version": policy.version,
+        "organization": organization.slug,
+        "mode": policy.mode,
+        "scope_groups": [
+            {"id": str(group.pk), "display_name": group.display_name}
+            for group in sorted(groups, key=lambda group: group.display_name.lower())
+        ],
+    }
 
 
 def folder_path(path: str) -> str:
@@ -449,16 +480,32 @@ def folder_path(path: str) -> str:
     return canonical
 
 
-def _audit_grant(grant: FolderGrant, *, actor: Actor, action: str, changes: dict) -> None:
-    audit_record(
-        organization=grant.group.organization,
+def _record_grant_change(grant: FolderGrant, *, actor: Actor, action: str, changes: dict) -> None:
+    """The audit event and a transfer.folders_changed event with the group's folders as
+    they are now, for file servers that make the folders (docs/file-servers.md)."""
+    group = grant.group
+    audit = audit_entry(
+        organization=group.organization,
         actor=actor,
         action=action,
         target_type="group",
-        target_id=grant.group.pk,
-        target_label=grant.group.display_name,
+        target_id=group.pk,
+        target_label=group.display_name,
         changes={"path": grant.path, **changes},
     )
+    folders = [
+        {"path": path, "access": access}
+        for path, access in FolderGrant.objects.filter(group=group)
+        .order_by("path")
+        .values_list("path", "access")
+    ]
+    event = group_resource_event(
+        group=group,
+        type=EventType.TRANSFER_FOLDERS_CHANGED,
+        actor=actor,
+        data={"folders": folders},
+    )
+    record_change(audit=audit, events=[event])
 
 
 @transaction.atomic
@@ -475,7 +522,7 @@ def folder_grant_set(*, group: Group, path: str, access: str, actor: Actor) -> F
         grant = FolderGrant(organization_id=group.organization_id, group=group, path=path)
     grant.access = access
     grant.save()
-    _audit_grant(
+    _record_grant_change(
         grant,
         actor=actor,
         action=AuditAction.TRANSFER_FOLDER_GRANTED,
@@ -491,7 +538,7 @@ def folder_grant_remove(*, group: Group, path: str, actor: Actor) -> bool:
     if grant is None:
         return False
     grant.delete()
-    _audit_grant(grant, actor=actor, action=AuditAction.TRANSFER_FOLDER_REMOVED, changes={})
+    _record_grant_change(grant, actor=actor, action=AuditAction.TRANSFER_FOLDER_REMOVED, changes={})
     return True
 
 

@@ -39,6 +39,10 @@ class EventType(models.TextChoices):
     # the user and the credential without its secret (transfer.services).
     CREDENTIAL_CREATED = "credential.created"
     CREDENTIAL_REVOKED = "credential.revoked"
+    # Who may use file transfer, and which folders a group opens (transfer.services):
+    # an organization's setting, and one group's folder grants.
+    TRANSFER_SETTINGS_CHANGED = "transfer.settings_changed"
+    TRANSFER_FOLDERS_CHANGED = "transfer.folders_changed"
 
 
 class DirectoryEvent(models.Model):

@@ -135,6 +135,35 @@ def credential_event(*, user: User, type: str, actor: Actor, credential: dict) -
     )
 
 
+def resource_event(
+    *, organization_id, type: str, actor: Actor, resource_id, resource_version: int, data: dict
+) -> DirectoryEvent:
+    """One event about a resource of another app (the file-transfer setting), whose `data`
+    that app builds; ordered by `resource_id` and `resource_version` like any other."""
+    return _event(
+        organization_id=organization_id,
+        type=type,
+        actor=actor,
+        resource_id=resource_id,
+        resource_version=resource_version,
+        data=data,
+    )
+
+
+def group_resource_event(*, group: Group, type: str, actor: Actor, data: dict) -> DirectoryEvent:
+    """One event about something of a group's (its folder grants): the group's snapshot
+    and `data`, ordered with the group's other events."""
+    return _event(
+        organization_id=group.organization_id,
+        type=type,
+        actor=actor,
+        resource_id=group.pk,
+        resource_version=group.version,
+        group_id=group.pk,
+        data={"group": group_snapshot(group), **data},
+    )
+
+
 def membership_events(
     *, group: Group, type: str, user_ids: Iterable, actor: Actor, users: dict | None = None
 ) -> list[DirectoryEvent]:

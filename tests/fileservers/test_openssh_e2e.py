@@ -221,6 +221,32 @@ def test_file_transfer_off_refuses_every_login_and_on_brings_them_back(
     assert logins() == [0, 0, 0]
 
 
+@pytest.mark.parametrize("change", ["transfer off", "Bob out of scope"])
+def test_a_setting_change_ends_the_open_session_within_5_seconds(
+    sshd, host, people, site, system_actor, make_group, change
+):
+    """transfer.settings_changed: roster-sync re-reads who may log in at once."""
+    host.follow()
+    session = open_session(sshd.port, people.bob, host.root)
+    try:
+        started = time.monotonic()
+        if change == "transfer off":
+            mode, groups = TransferMode.OFF, []
+        else:
+            ann = User.objects.get(pk=people.ann.id)
+            mode, groups = TransferMode.GROUPS, [make_group(site.organization, "SFTP", [ann])]
+        transfer_policy_set(
+            organization=site.organization, mode=mode, groups=groups, actor=system_actor
+        )
+
+        session.wait(timeout=SESSION_CUT_SECONDS + 1)
+        assert time.monotonic() - started < SESSION_CUT_SECONDS
+        assert processes_of(people.bob.uid) == []
+    finally:
+        session.kill()
+        kill_all(people.bob.uid)
+
+
 def test_a_qualified_login_name_logs_in_over_sftp_and_ftps(
     sshd, ftpd, host, people, site, system_actor
 ):
