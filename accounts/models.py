@@ -42,9 +42,10 @@ class Organization(models.Model):
     # Members and admins must sign in with SSO; owners keep a password sign-in, the
     # break-glass path (sso.services.sso_requirement_set, docs/security.md).
     sso_required = models.BooleanField(default=False)
-    # Bumped by every change to the organization's custom attribute declarations, so a
-    # process may keep them parsed per (organization, version) and a request that
-    # loaded the organization needs no query for them (accounts.custom_attributes).
+    # A new random value at every change to the organization's custom attribute
+    # declarations (0: none declared yet), so a process may keep them parsed per
+    # (organization, version) and a request that loaded the organization needs no query
+    # for them (accounts.custom_attributes).
     custom_attributes_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,8 +2,8 @@
 
 Owners only (accounts.services.privileges). Each change locks the organization's row,
 so two owners declaring at once count the same declarations, and bumps its
-`custom_attributes_version`, which every process reads its cached declarations by
-(accounts.custom_attributes).
+`custom_attributes_version` (a new random value), which every process reads its cached
+declarations by (accounts.custom_attributes).
 
 The name and the type are fixed once declared: identity providers map to the name,
 and the stored values are in the type's form. Description and `indexed` may change;
@@ -11,6 +11,8 @@ turning `indexed` on or off rewrites the search strings of the users holding a v
 Deleting a declaration purges its values from every user (each such user's version
 goes up), so a later declaration of the same name starts empty.
 """
+
+import secrets
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -38,13 +40,21 @@ from accounts.transactions import atomic
 REWRITE_BATCH = 500
 MAX_DESCRIPTION_LENGTH = CustomAttribute._meta.get_field("description").max_length
 
+# custom_attributes_version is a PositiveIntegerField: at most 2**31 - 1.
+MAX_VERSION = 2**31 - 1
+
 
 def _locked_organization(organization: Organization) -> Organization:
     return Organization.objects.select_for_update().get(pk=organization.pk)
 
 
 def _bump_version(organization: Organization, locked: Organization) -> None:
-    locked.custom_attributes_version += 1
+    """A new version, drawn at random rather than counted: a change that rolls back
+    leaves its version unused for good, so no process can hold declarations read under
+    a version that a later change then gives to other declarations."""
+    current = locked.custom_attributes_version
+    while locked.custom_attributes_version in (0, current):
+        locked.custom_attributes_version = secrets.randbelow(MAX_VERSION) + 1
     locked.save(update_fields=["custom_attributes_version"])
     # The caller's copy reads the new declarations too.
     organization.custom_attributes_version = locked.custom_attributes_version

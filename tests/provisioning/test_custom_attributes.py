@@ -402,3 +402,30 @@ def test_turning_indexing_on_indexes_the_values_already_stored(scim, declared):
 def test_reserved_names_are_the_user_schemas_top_level_names():
     top_level = {a.name.lower() for a in USER_ATTRIBUTES if a.sub is None}
     assert top_level | {"schemas"} == RESERVED_NAMES
+
+
+def test_a_rolled_back_change_never_lends_its_version_to_another(organization):
+    """The declarations are cached per (organization, version): a version seen inside a
+    change that rolled back is never the version of later, different declarations."""
+    from django.db import transaction
+
+    from accounts.custom_attributes import declared_attributes
+    from accounts.services.custom_attributes import custom_attribute_declare
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        custom_attribute_declare(
+            organization=organization, name="badgeNumber", type="string", actor=OWNER,
+            acting_user=None,
+        )  # fmt: skip
+        assert [d.name for d in declared_attributes(organization)] == ["badgeNumber"]
+        rolled_back = organization.custom_attributes_version
+        raise Undo
+    organization.refresh_from_db()
+    custom_attribute_declare(
+        organization=organization, name="deskCode", type="string", actor=OWNER, acting_user=None
+    )
+    assert organization.custom_attributes_version != rolled_back
+    assert [d.name for d in declared_attributes(organization)] == ["deskCode"]
