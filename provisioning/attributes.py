@@ -195,6 +195,10 @@ _EXTERNAL_ID = dict(
 )
 
 
+# RFC 7644 §3.4.2.2 on a multi-valued attribute kept in `profile` (provisioning.value_filters).
+ANY_VALUE_NOTE = "`eq`, `ne` (no value equals) and `pr` on every value, and brackets"
+
+
 def _plural(
     name, *, value_type=STRING, case_exact=False, types=(), entra=(), filterable=False, note=""
 ) -> list:
@@ -374,9 +378,14 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         types=("work", "home", "mobile", "fax", "pager", "other"),
         entra=("work", "mobile", "fax"),
         filterable=True,
-        note="`eq`, `ne` (no value equals) and `pr` on every value, and brackets",
+        note=ANY_VALUE_NOTE,
     ),
-    *_plural("ims", types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),
+    *_plural(
+        "ims",
+        types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"),
+        filterable=True,
+        note=ANY_VALUE_NOTE,
+    ),
     *_plural("photos", value_type=REFERENCE, case_exact=True, types=("photo", "thumbnail")),
     *_address_parts(),
     _core(
@@ -404,8 +413,8 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         mutability=READ_ONLY,
         stored=SERVER,
     ),
-    *_plural("entitlements"),
-    *_plural("roles"),
+    *_plural("entitlements", filterable=True, note=ANY_VALUE_NOTE),
+    *_plural("roles", filterable=True, note=ANY_VALUE_NOTE),
     *_plural("x509Certificates", value_type=BINARY, case_exact=True),
     *_meta(_core),
     # RFC 7643 §4.3 enterprise extension.

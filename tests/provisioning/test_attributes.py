@@ -42,8 +42,12 @@ def _indexed(attribute: Attribute) -> bool:
     if attribute.filter == table.VALUES_FILTER:
         # Every value of a list in `profile`: a GIN index on roster_scim_values(...) made by
         # a provisioning migration (test_filters checks the query plan).
-        migration = importlib.import_module("provisioning.migrations.0004_scim_values_index")
-        return f"(profile -> '{attribute.name}')" in inspect.getsource(migration.create_index)
+        phones = importlib.import_module("provisioning.migrations.0004_scim_values_index")
+        others = importlib.import_module("provisioning.migrations.0006_multi_valued_indexes")
+        return (
+            f"(profile -> '{attribute.name}')" in inspect.getsource(phones.create_index)
+            or attribute.name in others.ATTRIBUTES
+        )
     if attribute.query == "id":
         return True  # the primary key
     if attribute.query == "memberships":

@@ -318,6 +318,9 @@ def erin(scim):
                 {"value": "+1 555 0100", "type": "work"},
                 {"value": "+1 555 0199", "type": "mobile"},
             ],
+            "ims": [{"value": "erin@chat.example", "type": "xmpp"}],
+            "entitlements": [{"value": "Finance-Read"}, {"value": "Payroll"}],
+            "roles": [{"value": "Approver", "primary": True}, {"value": "Auditor"}],
         },
     )
     assert response.status_code == 201, response.content
@@ -354,6 +357,17 @@ def erin(scim):
         ("phoneNumbers pr", True),
         ('phoneNumbers ne "+1 555 0100"', False),
         ('phoneNumbers ne "+1 555 0111"', True),
+        # Any other multi-valued attribute, the same way.
+        ('roles eq "auditor"', True),
+        ('roles.value eq "Approver"', True),
+        ('roles[primary eq true].value eq "Auditor"', False),
+        ('roles[primary eq true].value eq "approver"', True),
+        ('roles ne "Auditor"', False),
+        ("roles pr", True),
+        ('entitlements eq "payroll"', True),
+        ('entitlements eq "Finance"', False),
+        ('ims[type eq "xmpp"].value eq "erin@chat.example"', True),
+        ('ims eq "erin@chat"', False),
     ],
 )
 def test_multi_valued_filters_match_any_value(scim, erin, query, matches):
@@ -372,7 +386,7 @@ def test_users_without_phone_numbers(scim, erin, make_user, organization):
         'phoneNumbers co "555"',
         'phoneNumbers gt "1"',
         "phoneNumbers eq true",
-        'ims eq "x"',
+        'roles co "x"',
         'emails[shoeSize eq "44"]',
         'emails[type eq "work"].shoeSize eq "x"',
         'displayName[value eq "x"]',
@@ -420,7 +434,11 @@ def _crowd(organization, other_organization):
                 email=emails[0]["value"],
                 email_key=emails[0]["value"],
                 email_search=search_text(emails),
-                profile={"emails": emails, "phoneNumbers": [{"value": f"+1 555 {i:05d}"}]},
+                profile={
+                    "emails": emails,
+                    "phoneNumbers": [{"value": f"+1 555 {i:05d}"}],
+                    "roles": [{"value": f"role-{i:05d}"}],
+                },
             )
 
     User.objects.bulk_create([*entries(organization, "u"), *entries(other_organization, "u")])
@@ -438,6 +456,7 @@ def _crowd(organization, other_organization):
             "user_email_search_keys_idx",
         ),
         ('phoneNumbers eq "+1 555 01234"', "user_phone_values_idx"),
+        ('roles eq "ROLE-01234"', "user_role_values_idx"),
         (
             'phoneNumbers[type eq "work" or value eq "+1 555 01234"].value eq "+1 555 01234"',
             "user_phone_values_idx",
