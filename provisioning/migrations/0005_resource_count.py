@@ -74,6 +74,10 @@ def create_triggers(apps, schema_editor):
     schema_editor.execute(FUNCTIONS_SQL)
     for resource, table in COUNTED.items():
         schema_editor.execute(_triggers_sql(resource, table))
+    # The current counts just written leave the deferred foreign key's checks pending,
+    # and PostgreSQL refuses the CREATE INDEX that Django runs at the end of this
+    # migration while any are ("pending trigger events"): check them now.
+    schema_editor.execute("SET CONSTRAINTS rescount_organization_fk IMMEDIATE")
 
 
 def drop_triggers(apps, schema_editor):
