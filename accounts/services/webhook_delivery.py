@@ -103,12 +103,6 @@ def retry_delay(attempts: int) -> int | None:
     return max(1, round(delays[attempts - 1] * random.uniform(0.8, 1.2)))
 
 
-class NotDue(Exception):
-    def __init__(self, seconds: int):
-        super().__init__(f"due in {seconds} s")
-        self.seconds = seconds
-
-
 @transaction.atomic
 def _start(delivery_id: int, now: datetime, *, on_schedule: bool) -> Request | None:
     delivery = (
@@ -129,7 +123,8 @@ def _start(delivery_id: int, now: datetime, *, on_schedule: bool) -> Request | N
     if on_schedule and due is not None:
         early = (due - now).total_seconds()
         if early > SCHEDULE_TOLERANCE_SECONDS:
-            raise NotDue(math.ceil(early))
+            # Its own job came early: put it back for the time left.
+            raise RetryLater(math.ceil(early))
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.next_attempt_at = None
@@ -188,10 +183,7 @@ def attempt_delivery(
     by the job ahead of it, below) is not sent now: RetryLater with the time left.
     """
     now = now or timezone.now()
-    try:
-        request = _start(delivery_id, now, on_schedule=on_schedule)
-    except NotDue as not_due:
-        raise RetryLater(not_due.seconds) from None
+    request = _start(delivery_id, now, on_schedule=on_schedule)
     if request is None:
         return
     outcome = sender.post(request.url, body=request.body, headers=request.headers)
