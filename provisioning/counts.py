@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from accounts.models import Organization
+from provisioning import attributes
 from provisioning.models import ResourceCount
 
-USER = "User"
-GROUP = "Group"
+# The resource types counted, named as provisioning.attributes names them.
+USER = attributes.USER
+GROUP = attributes.GROUP
 # Rows of one organization and resource past which a reader folds them into one.
 FOLD_AT = 64
 

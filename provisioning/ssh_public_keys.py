@@ -106,7 +106,7 @@ class SshKeysChange:
             return self.lines
         if self.user is None:
             return []
-        return [line_of(key) for key in idp_keys_of(self.user)]
+        return values_of(self.user)
 
     def replace(self, value) -> None:
         self.lines = lines_of(value)

@@ -14,7 +14,6 @@ goes up), so a later declaration of the same name starts empty.
 
 import secrets
 
-from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -114,20 +113,18 @@ def custom_attribute_declare(
             f"An organization declares at most {MAX_DECLARATIONS} custom attributes; "
             "delete one you no longer use first."
         )
+    # Under the organization's lock no one declares beside us: the check is the answer
+    # (the unique constraint on the folded name stays as the database's guarantee).
     if existing.filter(name__iexact=name).exists():
         raise InvalidValue(f"A custom attribute named {name} is already declared.")
-    try:
-        with atomic():
-            attribute = CustomAttribute.objects.create(
-                organization=locked,
-                name=name,
-                type=type,
-                multi_valued=multi_valued,
-                description=description,
-                indexed=indexed,
-            )
-    except IntegrityError:
-        raise InvalidValue(f"A custom attribute named {name} is already declared.") from None
+    attribute = CustomAttribute.objects.create(
+        organization=locked,
+        name=name,
+        type=type,
+        multi_valued=multi_valued,
+        description=description,
+        indexed=indexed,
+    )
     _bump_version(organization, locked)
     _audit(
         attribute,
