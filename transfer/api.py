@@ -25,7 +25,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts.api.pagination import DirectoryCursorPagination
 from accounts.api.throttling import ApiKeyRateThrottle
-from accounts.keyed_secrets import credential_mark_used
+from accounts.keyed_secrets import credential_mark_used, row_for_secret
 from config import metrics, ratelimit, request_context
 from transfer import answers, decisions, selectors, sftpgo, ssh_keys
 from transfer.models import TRANSFER_KEY, Protocol, TransferKey
@@ -57,12 +57,8 @@ def _bearer(request) -> str:
 def transfer_key_for(request) -> TransferKey | None:
     """The live transfer key the request carries, or None: one lookup by its prefix, then
     a constant-time digest comparison. Revocation shows on the next request."""
-    secret = _bearer(request)
-    prefix = TRANSFER_KEY.prefix_of(secret)
-    if prefix is None:
-        return None
-    key = selectors.transfer_key_by_prefix(prefix)
-    if key is None or not key.holds(TRANSFER_KEY, secret) or not key.is_live:
+    key = row_for_secret(TRANSFER_KEY, _bearer(request), by_prefix=selectors.transfer_key_by_prefix)
+    if key is None or not key.is_live:
         return None
     credential_mark_used(key)
     request_context.bind(

@@ -17,7 +17,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from accounts import raw_rows as rows
-from accounts.domain_verification import domain_key_or_blank
+from accounts.domain_verification import email_domain_key
 from accounts.folding import casefold_key
 from accounts.models import (
     DomainState,
@@ -72,11 +72,6 @@ class Decision:
 # -- Login names -------------------------------------------------------------------------
 
 
-def _username_domain(username: str) -> str:
-    local, at, domain = username.rpartition("@")
-    return domain_key_or_blank(domain) if at and local else ""
-
-
 def login_name(user: User, *, verified: bool) -> str:
     """The person's one login name: their userName when it is at a domain their
     organization verified (unique on the platform), else `<org-slug>+<userName>`."""
@@ -119,10 +114,10 @@ def parse_login(login) -> LoginName | None:
     return LoginName(
         login=login,
         username_key=casefold_key(login),
-        domain=_username_domain(login),
+        domain=email_domain_key(login),
         slug=slug.lower() if qualified else "",
         qualified_key=casefold_key(rest) if qualified else "",
-        qualified_domain=_username_domain(rest) if qualified else "",
+        qualified_domain=email_domain_key(rest) if qualified else "",
     )
 
 

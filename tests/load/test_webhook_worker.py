@@ -126,15 +126,14 @@ def test_retries_deliver_in_order_per_resource_once_the_receiver_is_back(
     assert first.attempts == 3
 
 
-def test_a_released_lock_wakes_the_worker_for_the_next_delivery_of_the_resource(
+def test_a_backlog_behind_a_retry_drains_at_once_when_the_retry_succeeds(
     endpoint, organization, receiver, start_worker, make_user, system_actor
 ):
     """A backlog drains at the receiver's speed, not one delivery per polling interval.
 
-    One worker with its default concurrency and polling interval: a free slot that
-    looked while the delivery ahead still held the lock found nothing, so only the
-    wake-up on a finished delivery (docs/events.md) brings the waiting ones before the
-    next polls.
+    One worker with its default concurrency and polling interval: the job whose retry
+    succeeds sends the four queued behind it itself and withdraws their jobs
+    (docs/events.md).
     """
     endpoint, _ = endpoint
     receiver.script = [Answer(status=500)]
