@@ -24,6 +24,17 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _one_rate_window(monkeypatch):
+    """Rate-limit counters stay in the window they started in, however long the test
+    runs: a test that crossed a minute's edge would otherwise see its count start over.
+    A test that means to move to the next window sets `config.ratelimit.clock` itself."""
+    from config import ratelimit
+
+    started = ratelimit.clock()
+    monkeypatch.setattr(ratelimit, "clock", lambda: started)
+
+
 DATABASE_CACHE_TABLE = "roster_cache"
 
 

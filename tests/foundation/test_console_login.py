@@ -164,11 +164,11 @@ class TestRateLimit:
 
         settings.CONSOLE_LOGIN_RATE = "2/m"
         now = (int(time.time()) // 60) * 60 + 1
-        monkeypatch.setattr("config.ratelimit.time.time", lambda: now)
+        monkeypatch.setattr("config.ratelimit.clock", lambda: now)
         for _ in range(2):
             _attempt(client, "admin@acme.example")
         assert _attempt(client, "admin@acme.example").status_code == 429
-        monkeypatch.setattr("config.ratelimit.time.time", lambda: now + 60)
+        monkeypatch.setattr("config.ratelimit.clock", lambda: now + 60)
         assert _attempt(client, "admin@acme.example", ADMIN_PASSWORD).status_code == 302
 
 

@@ -41,7 +41,7 @@ def store(request, db):
 
 
 def test_hit_allows_the_limit_then_refuses_until_the_window_ends(store, monkeypatch):
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     rate = Rate(limit=2, window=60)
     verdicts = [hit("scope", "key", rate) for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]
@@ -49,13 +49,13 @@ def test_hit_allows_the_limit_then_refuses_until_the_window_ends(store, monkeypa
     assert peek("scope", "key", rate)
     assert hit("scope", "other-key", rate).allowed
     assert hit("other-scope", "key", rate).allowed
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020 + 60)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020 + 60)
     assert hit("scope", "key", rate).allowed
     assert not peek("scope", "key", rate)
 
 
 def test_a_refund_gives_one_event_back_in_the_current_window(store, monkeypatch):
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     rate = Rate(limit=2, window=60)
     hit("scope", "key", rate)
     hit("scope", "key", rate)
@@ -69,10 +69,10 @@ def test_a_refund_gives_one_event_back_in_the_current_window(store, monkeypatch)
 
 
 def test_a_refund_after_the_window_ended_creates_nothing(store, monkeypatch):
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     rate = Rate(limit=1, window=60)
     hit("scope", "key", rate)
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020 + 60)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020 + 60)
 
     ratelimit.refund("scope", "key", rate)
 
@@ -109,7 +109,7 @@ def test_a_redis_check_is_one_pipeline_of_incr_and_expire(redis_counters, monkey
         return client
 
     monkeypatch.setattr(caches["default"]._cache, "get_client", recording_client)
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     hit("scope", "key", Rate(limit=5, window=60))
     assert len(sent) == 1 and sent[0].transaction
     key = caches["default"].make_key(f"ratelimit:{ratelimit._bucket('scope', 'key')}:1000020")
@@ -119,10 +119,10 @@ def test_a_redis_check_is_one_pipeline_of_incr_and_expire(redis_counters, monkey
 def test_ended_windows_are_pruned_from_the_counters_table(db, monkeypatch):
     rate = Rate(limit=5, window=60)
     monkeypatch.setattr(ratelimit, "_next_prune", float("inf"))
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_020)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     hit("scope", "old-key", rate)
     later = 1_000_020 + 3600
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: later)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: later)
     monkeypatch.setattr(ratelimit, "_next_prune", 0.0)
     hit("scope", "new-key", rate)
     assert list(RateLimitCounter.objects.values_list("bucket", flat=True)) == [
@@ -135,9 +135,9 @@ def test_a_counter_ahead_of_this_clock_is_counted_into_not_reset(db, monkeypatch
     # Another instance whose clock runs a window ahead already started the next window.
     rate = Rate(limit=5, window=60)
     monkeypatch.setattr(ratelimit, "_next_prune", float("inf"))
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_080)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_080)
     hit("scope", "key", rate)
-    monkeypatch.setattr("config.ratelimit.time.time", lambda: 1_000_050)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_050)
     hit("scope", "key", rate)
     counter = RateLimitCounter.objects.get()
     assert (counter.hits, counter.window_start) == (2, 1_000_080 - 1_000_080 % 60)
