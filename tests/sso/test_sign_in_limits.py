@@ -4,7 +4,6 @@ to count valid sign-ins against a 30-a-minute limit per address)."""
 
 import time
 
-import pytest
 from django.test import Client
 
 from accounts.models import AuditAction, AuditEvent
