@@ -137,6 +137,7 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.OperatorBackend",
     "accounts.backends.ConsoleEmailBackend",
     "sso.backends.SamlBackend",
+    "sso.backends.OidcBackend",
 ]
 # Usernames are unique per organization (a database constraint), not globally; the
 # backends in accounts.backends look users up with their organization.
@@ -326,6 +327,12 @@ WEBHOOK_TIMEOUT_SECONDS = env_int(ENV, "WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_SECRET_OVERLAP_HOURS = env_int(ENV, "WEBHOOK_SECRET_OVERLAP_HOURS", 24)
 # Local development and tests only: admits http and loopback receivers.
 WEBHOOK_ALLOW_LOOPBACK = env_bool(ENV, "WEBHOOK_ALLOW_LOOPBACK", default=False)
+# OpenID Connect sign-in (sso.oidc). Local development and tests only: admits http and
+# loopback identity providers.
+OIDC_ALLOW_LOOPBACK = env_bool(ENV, "OIDC_ALLOW_LOOPBACK", default=False)
+# A PEM file of CA certificates that outbound OpenID Connect TLS trusts besides the
+# system's (an identity provider behind a private CA); empty, the system's alone.
+OIDC_CA_BUNDLE = ENV.get("OIDC_CA_BUNDLE", "")
 
 # The job worker (python manage.py run_worker): procrastinate on the same PostgreSQL.
 # SQLite has no queue; docs/events.md says what runs there.

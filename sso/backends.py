@@ -11,3 +11,8 @@ class SamlBackend(ModelBackend):
 
     def authenticate(self, request, **credentials):
         return None
+
+
+class OidcBackend(SamlBackend):
+    """Sessions started by a validated OpenID Connect ID token (sso.views.oidc); like
+    SamlBackend it authenticates nobody by credentials."""

@@ -37,3 +37,21 @@ class LogoutRefused(SsoError):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+
+
+class ProviderUnavailable(SsoError):
+    """The identity provider did not answer, timed out, or answered 5xx (a 502 page).
+
+    `reason` is `provider_unreachable` or `provider_5xx`; `detail` names the host and the
+    status only, never a secret of the request.
+    """
+
+    def __init__(self, reason: str, *, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class OidcConfigurationError(SsoError):
+    """An OIDC setting that cannot be used (an unsafe URL, a discovery document that does
+    not fit); the message says what, safe to show an admin."""

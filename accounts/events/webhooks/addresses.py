@@ -1,11 +1,13 @@
-"""Where a webhook may be sent: public addresses only, checked on the resolved IPs.
+"""Where an outbound request may go: public addresses only, checked on the resolved IPs.
 
-The check runs when an endpoint is registered and again before every request, on the
+Webhooks use it, and so does single sign-on's OpenID Connect client (sso.oidc.fetch).
+The check runs when a URL is registered and again before every request, on the
 addresses the name resolves to then, and the request goes to the very address checked
 (a name that later resolves elsewhere, DNS rebinding, is caught). Loopback, private,
 link-local (the cloud metadata service, 169.254.169.254), multicast and every other
-non-global range are refused. WEBHOOK_ALLOW_LOOPBACK admits http and 127.0.0.0/8 / ::1,
-for local development and tests, and nothing else.
+non-global range are refused. `allow_loopback` (WEBHOOK_ALLOW_LOOPBACK for webhooks,
+OIDC_ALLOW_LOOPBACK for OpenID Connect) admits http and 127.0.0.0/8 / ::1, for local
+development and tests, and nothing else.
 """
 
 import ipaddress
@@ -22,7 +24,7 @@ RESOLVE_TIMEOUT_SECONDS = 3
 
 
 class RefusedTarget(ValueError):
-    """The URL may not receive webhooks; the message says why."""
+    """The URL may not receive the request; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,15 @@ def resolve_addresses(hostname: str) -> list[str]:
     return found
 
 
-def _loopback_allowed() -> bool:
+def _webhook_loopback_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False))
 
 
-def _refusal(address) -> str | None:
+def _refusal(address, *, allow_loopback: bool) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     if address.is_loopback:
-        return None if _loopback_allowed() else "a loopback address"
+        return None if allow_loopback else "a loopback address"
     if address in METADATA_ADDRESSES or address == ipaddress.ip_address("169.254.169.254"):
         return "the cloud metadata address"
     if address.is_link_local:
@@ -94,26 +96,33 @@ def _addresses(hostname: str) -> list:
     return addresses
 
 
-def check_target(url: str) -> Target:
-    """The address to send to, or RefusedTarget with the reason."""
+def check_target(url: str, *, allow_loopback: bool | None = None, noun: str = "webhook") -> Target:
+    """The address to send to, or RefusedTarget with the reason.
+
+    `noun` names what is sent, in the refusals ("A webhook URL ...", "Webhooks are sent
+    over https only."); `allow_loopback` left out reads WEBHOOK_ALLOW_LOOPBACK.
+    """
+    if allow_loopback is None:
+        allow_loopback = _webhook_loopback_allowed()
+    article = "An" if noun[:1].lower() in "aeiou" else "A"
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise RefusedTarget("A webhook URL is an https:// address with a host name.")
+        raise RefusedTarget(f"{article} {noun} URL is an https:// address with a host name.")
     if parts.username or parts.password:
-        raise RefusedTarget("A webhook URL must not carry credentials.")
+        raise RefusedTarget(f"{article} {noun} URL must not carry credentials.")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise RefusedTarget("The webhook URL's port is not a number.") from None
+        raise RefusedTarget(f"The {noun} URL's port is not a number.") from None
     addresses = _addresses(parts.hostname)
     for address in addresses:
-        reason = _refusal(address)
+        reason = _refusal(address, allow_loopback=allow_loopback)
         if reason:
             raise RefusedTarget(f"{parts.hostname} resolves to {reason} ({address}).")
     if parts.scheme == "http" and not (
-        _loopback_allowed() and all(address.is_loopback for address in addresses)
+        allow_loopback and all(address.is_loopback for address in addresses)
     ):
-        raise RefusedTarget("Webhooks are sent over https only.")
+        raise RefusedTarget(f"{noun[:1].upper()}{noun[1:]}s are sent over https only.")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
