@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # axe-core for the browser tests' accessibility checks, pinned by its package-lock.json.
 BROWSER_JS := tests/browser
 AXE := $(BROWSER_JS)/node_modules/axe-core/axe.min.js
+# The OpenID Provider the OpenID Connect tests start (oidc-provider), pinned the same way.
+OIDC_PROVIDER_JS := tests/oidc_provider
+OIDC_PROVIDER := $(OIDC_PROVIDER_JS)/node_modules/oidc-provider/package.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -48,7 +51,11 @@ $(AXE): $(BROWSER_JS)/package.json $(BROWSER_JS)/package-lock.json
 	npm ci --prefix $(BROWSER_JS) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $(AXE)
 
-browser-js: $(AXE)
+$(OIDC_PROVIDER): $(OIDC_PROVIDER_JS)/package.json $(OIDC_PROVIDER_JS)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER_JS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(OIDC_PROVIDER)
+
+browser-js: $(AXE) $(OIDC_PROVIDER)
 
 # The webhook worker (procrastinate) needs PostgreSQL: with a postgres DATABASE_URL it
 # runs beside the server; on SQLite it is not started, and the console's Integrations
@@ -75,7 +82,8 @@ run: $(STAMP)
 	    $(BIN)/python manage.py runserver $(HOST):$(PORT) ;; \
 	esac
 
-# Without npm the browser tests' accessibility checks skip (CI installs npm and runs them).
+# Without npm the browser tests' accessibility checks and the OpenID Connect tests against
+# the real provider skip (CI installs npm and runs them).
 test: $(STAMP)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory browser-js; fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -93,4 +101,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache $(BROWSER_JS)/node_modules
+	rm -rf $(VENV) staticfiles .pytest_cache $(BROWSER_JS)/node_modules $(OIDC_PROVIDER_JS)/node_modules
