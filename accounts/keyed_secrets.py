@@ -14,6 +14,7 @@ found among another kind's, and its model adds only what is its own (scope, owne
 
 import re
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,10 @@ from django.utils import timezone
 
 from accounts.derived_keys import token_digest, token_digest_matches
 
-PREFIX_BYTES = 6  # 8 URL-safe characters
+PREFIX_LENGTH = 8
+# Letters and digits only: a prefix is also typed as a command's argument
+# (revoke_credential), where one starting with "-" would read as an option.
+PREFIX_ALPHABET = string.ascii_letters + string.digits
 SECRET_BYTES = 32  # 256 random bits after the prefix
 SEPARATOR = "."
 # A credential records its use at most this often (a conditional UPDATE, no lock).
@@ -52,7 +56,7 @@ class SecretKind:
 
     def new_secret(self) -> tuple[str, str]:
         """A fresh (prefix, secret) pair."""
-        prefix = secrets.token_urlsafe(PREFIX_BYTES)
+        prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
         return prefix, f"{self.head}{prefix}{SEPARATOR}{secrets.token_urlsafe(SECRET_BYTES)}"
 
     def prefix_of(self, secret) -> str | None:

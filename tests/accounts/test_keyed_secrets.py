@@ -36,6 +36,14 @@ def test_a_kind_reads_the_prefix_of_its_own_secrets(kind):
     assert kind.prefix_of(secret) == prefix
 
 
+def test_prefixes_are_letters_and_digits_so_a_command_can_take_one():
+    """A prefix starting with "-" read as an option: `revoke_credential acme bob -x1..`
+    failed with "the following arguments are required: credential"."""
+    prefixes = [API_KEY.new_secret()[0] for _ in range(2000)]
+
+    assert all(prefix.isascii() and prefix.isalnum() for prefix in prefixes)
+
+
 @pytest.mark.parametrize(
     ("issuer", "reader"),
     list(permutations(KINDS, 2)),
