@@ -431,6 +431,8 @@ class AuditAction(models.TextChoices):
     SSO_CONFIGURED = "sso.configured", "Single sign-on configured"
     SSO_LOGIN = "sso.login", "Single sign-on sign-in"
     SSO_LOGIN_FAILED = "sso.login_failed", "Single sign-on sign-in failed"
+    SSO_CONNECTION_SWITCHED = "sso.connection_switched", "Sign-in connection switched"
+    SSO_SESSIONS_ENDED = "sso.sessions_ended", "Sessions ended by the identity provider"
     CONSOLE_LOGIN = "console.login", "Console sign-in"
     CONSOLE_LOGIN_FAILED = "console.login_failed", "Console sign-in failed"
     CONSOLE_BREAK_GLASS_LOGIN = "console.break_glass_login", "Console break-glass sign-in"

@@ -54,6 +54,23 @@ SAML_REFUSALS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+OIDC_SIGN_INS = Counter(
+    "roster_oidc_sign_ins",
+    "OpenID Connect sign-ins accepted at a callback.",
+    registry=REGISTRY,
+)
+OIDC_REFUSALS = Counter(
+    "roster_oidc_refusals",
+    "OpenID Connect sign-ins refused at a callback, by reason (the code in the audit trail).",
+    ["reason"],
+    registry=REGISTRY,
+)
+OIDC_PROVIDER_FAILURES = Counter(
+    "roster_oidc_provider_failures",
+    "Requests to OpenID Providers that got no usable answer (timeout, refused, 5xx).",
+    ["reason"],
+    registry=REGISTRY,
+)
 TRANSFER_DECISIONS = Counter(
     "roster_transfer_decisions",
     "File-server login decisions, by result, refusal reason and protocol.",

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEvent, Organization, Source, User
 from provisioning.models import ProvisioningToken
-from sso.models import SamlIdentityProvider
+from sso.models import OidcConnection, SamlIdentityProvider
 from transfer.models import TransferKey, TransferMode, TransferPolicy, TransferSignIn
 
 
@@ -29,7 +29,8 @@ def _facts(organization: Organization) -> dict[str, bool]:
         "scim_user": Exists(User.objects.filter(organization=OuterRef("pk"), source=Source.SCIM)),
         "sso": Exists(
             SamlIdentityProvider.objects.filter(organization=OuterRef("pk"), enabled=True)
-        ),
+        )
+        | Exists(OidcConnection.objects.filter(organization=OuterRef("pk"), enabled=True)),
         "sso_sign_in": Exists(
             AuditEvent.objects.filter(organization=OuterRef("pk"), action=AuditAction.SSO_LOGIN)
         ),

@@ -7,16 +7,20 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from accounts.services.console_sign_in import password_sign_in_allowed
+from sso.oidc.connection import SESSION_OIDC_KEY
 from sso.views.saml import SESSION_SAML_KEY
 
 
 def _sign_in_still_allowed(request) -> bool:
-    """A password session of a member or admin ends once the organization requires SSO."""
+    """A password session of a member or admin ends once the organization requires SSO;
+    one begun through SAML or OpenID Connect goes on."""
     user = request.user
     if password_sign_in_allowed(user):
         return True
-    saml = request.session.get(SESSION_SAML_KEY) or {}
-    return saml.get("organization") == user.organization.slug
+    return any(
+        (request.session.get(key) or {}).get("organization") == user.organization.slug
+        for key in (SESSION_SAML_KEY, SESSION_OIDC_KEY)
+    )
 
 
 def _end_password_session(request):

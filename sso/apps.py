@@ -7,6 +7,10 @@ class SsoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_out
+
         from sso import compiled_xml
+        from sso.signals import forget_oidc_session
 
         compiled_xml.install()
+        user_logged_out.connect(forget_oidc_session, dispatch_uid="sso.forget_oidc_session")

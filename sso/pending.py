@@ -27,10 +27,17 @@ def _max_age() -> int:
 class PendingRequest:
     organization_slug: str
     request_id: str
+    # The owner testing an IdP that is not the active connection, or None.
+    tester_id: str | None = None
 
 
-def remember(response, *, organization_slug: str, request_id: str) -> None:
-    value = signing.dumps({"o": organization_slug, "r": request_id}, salt=_SALT)
+def remember(
+    response, *, organization_slug: str, request_id: str, tester_id: str | None = None
+) -> None:
+    data = {"o": organization_slug, "r": request_id}
+    if tester_id is not None:
+        data["t"] = tester_id
+    value = signing.dumps(data, salt=_SALT)
     secure = settings.PUBLIC_IS_HTTPS
     response.set_cookie(
         _cookie_name(),
@@ -53,9 +60,11 @@ def recall(request, *, organization_slug: str) -> PendingRequest | None:
         return None
     if not isinstance(data, dict) or data.get("o") != organization_slug:
         return None
+    tester_id = data.get("t")
     return PendingRequest(
         organization_slug=organization_slug,
         request_id=str(data.get("r", "")),
+        tester_id=tester_id if isinstance(tester_id, str) else None,
     )
 
 

@@ -9,7 +9,7 @@ from accounts.domain_verification import domain_key_or_blank
 from accounts.folding import casefold_key
 from accounts.models import DomainState, Organization, Source, User
 from accounts.selectors import email_in_verified_domain
-from sso.models import SamlIdentityProvider, SpKeyPair, SpKeyState
+from sso.models import OidcConnection, SamlIdentityProvider, SpKeyPair, SpKeyState
 
 
 def organization_by_slug(slug: str) -> Organization | None:
@@ -55,6 +55,26 @@ def enabled_idp_of(organization: Organization) -> SamlIdentityProvider | None:
     return idp if idp is not None and idp.enabled else None
 
 
+def oidc_connection_of(organization: Organization) -> OidcConnection | None:
+    """The organization's OpenID Connect connection, active or not."""
+    connection = OidcConnection.objects.filter(organization=organization).first()
+    if connection is not None:
+        connection.organization = organization
+    return connection
+
+
+def active_connection_of(
+    organization: Organization,
+) -> SamlIdentityProvider | OidcConnection | None:
+    """The one connection people sign in through now: the enabled SAML IdP or the
+    enabled OIDC connection (sso.services.oidc keeps at most one enabled), or None."""
+    idp = enabled_idp_of(organization)
+    if idp is not None:
+        return idp
+    connection = oidc_connection_of(organization)
+    return connection if connection is not None and connection.enabled else None
+
+
 @functools.cache
 def _sp_keys_sql() -> str:
     key = SpKeyPair
@@ -84,9 +104,9 @@ def organization_for_email_domain(domain: str) -> Organization | None:
     if not key:
         return None
     return Organization.objects.filter(
+        Q(saml_identity_providers__enabled=True) | Q(oidc_connection__enabled=True),
         domains__domain=key,
         domains__state=DomainState.VERIFIED,
-        saml_identity_providers__enabled=True,
     ).first()
 
 

@@ -5,6 +5,7 @@ import functools
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 
 from accounts import raw_rows as rows
 from accounts.domain_verification import email_domain_key
@@ -119,12 +120,14 @@ def own_app_password(user: User, password_id: int) -> AppPassword | None:
 
 
 def sso_enabled(organization: Organization) -> bool:
-    """Whether the organization signs its people in through an enabled identity provider.
+    """Whether the organization signs its people in through an active connection (an
+    enabled SAML identity provider or OpenID Connect provider).
 
-    Read through the relation's name: transfer does not import the sso app.
+    Read through the relations' names: transfer does not import the sso app.
     """
     return Organization.objects.filter(
-        pk=organization.pk, saml_identity_providers__enabled=True
+        Q(saml_identity_providers__enabled=True) | Q(oidc_connection__enabled=True),
+        pk=organization.pk,
     ).exists()
 
 

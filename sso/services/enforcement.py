@@ -4,7 +4,9 @@ Owners keep their password sign-in as the break-glass path (audited on every use
 console.break_glass_login, accounts.services.console_sign_in). Turning the requirement
 on needs proof that it works: the owner doing it has signed in through this
 organization's identity provider since its settings last changed; otherwise a broken
-IdP configuration would lock every admin out.
+IdP configuration would lock every admin out. The platform (an operator's command,
+`acting_user` None) answers for its own act instead: it needs only an active
+connection, and is audited as itself.
 """
 
 from django.db import transaction
@@ -15,7 +17,7 @@ from accounts.models import Organization, User
 from accounts.services import organization_set_sso_required
 from accounts.services.privileges import check_may_configure_sso
 from sso.errors import SsoError
-from sso.selectors import enabled_idp_of
+from sso.selectors import active_connection_of
 
 
 class SsoNotProven(SsoError):
@@ -23,10 +25,12 @@ class SsoNotProven(SsoError):
 
 
 def _check_proven(organization: Organization, acting_user: User | None) -> None:
-    idp = enabled_idp_of(organization)
-    if idp is None:
+    connection = active_connection_of(organization)
+    if connection is None:
         raise SsoError("Turn single sign-on on before requiring it.")
-    if acting_user is None or acting_user.organization_id != organization.pk:
+    if acting_user is None:
+        return  # the platform: manage.py require_sso, run by an operator
+    if acting_user.organization_id != organization.pk:
         raise PrivilegeRefused(
             "Only an owner of the organization who has signed in with single sign-on can "
             "require it."
@@ -34,7 +38,7 @@ def _check_proven(organization: Organization, acting_user: User | None) -> None:
     signed_in = (
         User.objects.filter(pk=acting_user.pk).values_list("last_sso_sign_in_at", flat=True).first()
     )
-    if signed_in is None or signed_in < idp.updated_at:
+    if signed_in is None or signed_in < connection.updated_at:
         raise SsoNotProven(
             "Sign in with single sign-on yourself first (Test sign-in, with your console "
             "account linked to the identity provider): requiring it is allowed once a "

@@ -13,7 +13,7 @@ from accounts.services.privileges import check_may_configure_sso
 from sso import certificates as certs
 from sso.errors import MetadataError, SsoError
 from sso.metadata import fetch_idp_metadata, parse_idp_metadata
-from sso.models import SamlIdentityProvider
+from sso.models import OidcConnection, SamlIdentityProvider
 from sso.services.keys import sp_keys_ensure
 
 NAME_ID_FORMATS = (
@@ -100,6 +100,10 @@ def _audit_value(name: str, value):
     return value
 
 
+def _oidc_is_active(organization: Organization) -> bool:
+    return OidcConnection.objects.filter(organization=organization, enabled=True).exists()
+
+
 @transaction.atomic
 def idp_configure(
     *, organization: Organization, actor: Actor, acting_user: User | None = None, **fields
@@ -123,6 +127,10 @@ def idp_configure(
     }
     if not changes:
         return idp
+    if cleaned.get("enabled") and _oidc_is_active(organization):
+        raise SsoError(
+            "OpenID Connect is the active sign-in connection: test SAML sign-in, then switch to it."
+        )
     for name, value in cleaned.items():
         setattr(idp, name, value)
     try:

@@ -12,13 +12,15 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Organization
 from config import ratelimit
+from sso.oidc.connection import SESSION_OIDC_KEY
 from sso.redirects import safe_local_path
 from sso.selectors import (
-    enabled_idp_of,
+    active_connection_of,
     groups_of_user,
     organization_by_slug,
     organization_for_email_domain,
 )
+from sso.views.saml import SESSION_SAML_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,10 @@ def landing(request):
         {
             "organization": user.organization,
             "groups": groups_of_user(user),
-            "saml": request.session.get("saml"),
+            # Begun through the organization's SAML IdP or OpenID Connect provider.
+            "single_sign_on": bool(
+                request.session.get(SESSION_SAML_KEY) or request.session.get(SESSION_OIDC_KEY)
+            ),
         },
     )
 
@@ -63,7 +68,7 @@ def _login_url(organization, next_path: str) -> str:
 def _organization_for(data) -> Organization | None:
     if data.get("organization"):
         organization = organization_by_slug(data["organization"])
-        return organization if organization and enabled_idp_of(organization) else None
+        return organization if organization and active_connection_of(organization) else None
     return organization_for_email_domain(data["email"].rpartition("@")[2])
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
+from accounts.models import Role
 from accounts.transactions import request_transaction
 from config import metrics, ratelimit
 from config.request_context import bind
@@ -24,6 +25,7 @@ from sso import pending, services
 from sso.errors import LoginRefused, LogoutRefused
 from sso.logout import logout_response_url, validate_logout_request
 from sso.models import SpKeyState
+from sso.oidc.connection import end_session_redirect
 from sso.redirects import safe_local_path
 from sso.selectors import organization_and_idp, sp_keys_of
 from sso.sp import build_saml_settings, request_data, sp_metadata_xml, sp_urls
@@ -44,7 +46,7 @@ ORGANIZATION_SIGN_INS = "sso-organization"
 ORGANIZATION_RATE_EXCEEDED = "organization_rate_exceeded"
 
 
-def _organization_and_idp(slug):
+def organization_and_idp_or_404(slug):
     """The organization (404 if none) and its identity provider, enabled or not."""
     organization, idp = organization_and_idp(slug)
     if organization is None:
@@ -53,20 +55,20 @@ def _organization_and_idp(slug):
     return organization, idp
 
 
-def _organization_and_idp_counted(request, slug, scope: str):
-    """As _organization_and_idp, but a post for no organization is unattributed: a 404,
+def organization_and_idp_counted(request, slug, scope: str):
+    """As organization_and_idp_or_404, but a post for no organization is unattributed: a 404,
     or the 429 once this address passed its limit. Returns (organization, idp, refusal)."""
     organization, idp = organization_and_idp(slug)
     if organization is not None:
         bind(organization=organization.slug)
         return organization, idp, None
-    throttled = _unattributed(request, scope)
+    throttled = unattributed(request, scope)
     if throttled is None:
         raise Http404("No such organization.")
     return None, None, throttled
 
 
-def _enabled(idp):
+def enabled_idp(idp):
     return idp if idp is not None and idp.enabled else None
 
 
@@ -76,30 +78,32 @@ def _saml_settings(organization, idp) -> dict:
     return build_saml_settings(organization=organization, idp=idp, keys=sp_keys_of(organization))
 
 
-def _unavailable(request, status=404):
+def unavailable(request, status=404):
     return render(request, "sso/unavailable.html", status=status)
 
 
 @require_GET
 def metadata(request, slug):
-    organization, idp = _organization_and_idp(slug)
+    organization, idp = organization_and_idp_or_404(slug)
     keys = sp_keys_of(organization)
     if SpKeyState.ACTIVE not in keys:
-        return _unavailable(request)
+        return unavailable(request)
     xml = sp_metadata_xml(organization=organization, idp=idp, keys=keys)
     if xml is None:
         return HttpResponse("Metadata unavailable.", status=503, content_type="text/plain")
     return HttpResponse(xml, content_type="application/samlmetadata+xml; charset=utf-8")
 
 
-@never_cache
-@require_GET
-def login(request, slug):
-    organization, idp = _organization_and_idp(slug)
-    idp = _enabled(idp)
-    if idp is None:
-        return _unavailable(request)
-    next_path = safe_local_path(request.GET.get("next")) or "/"
+def login(request, organization, idp, *, tester=None):
+    """GET /sso/<org>/login/ with SAML active (sso.views.login): the AuthnRequest.
+
+    With `tester`, an owner's test sign-in through the IdP while it is not the active
+    connection: what switching back to SAML needs (sso.services.oidc).
+    """
+    slug = organization.slug
+    next_path = (
+        reverse("console:sso") if tester else safe_local_path(request.GET.get("next")) or "/"
+    )
     path = reverse("sso:login", args=[slug])
     auth = OneLogin_Saml2_Auth(
         request_data(request, path), old_settings=_saml_settings(organization, idp)
@@ -111,8 +115,26 @@ def login(request, slug):
         response,
         organization_slug=slug,
         request_id=auth.get_last_request_id(),
+        tester_id=str(tester.pk) if tester is not None else None,
     )
     return response
+
+
+def testing_owner(request, organization):
+    """The signed-in owner of this organization who may run a test sign-in, or None."""
+    user = request.user
+    if (
+        user.is_authenticated
+        and user.organization_id == organization.pk
+        and user.role == Role.OWNER
+        and user.is_active
+    ):
+        return user
+    return None
+
+
+def test_refused(request):
+    return render(request, REFUSED_TEMPLATE, {"reason": "test_not_owner"}, status=403)
 
 
 def _throttled(request, verdict: ratelimit.Verdict, scope: str):
@@ -122,7 +144,7 @@ def _throttled(request, verdict: ratelimit.Verdict, scope: str):
     return response
 
 
-def _unattributed(request, scope: str):
+def unattributed(request, scope: str):
     """Count a request that nothing attributes to an identity provider against this
     client address: the 429 to answer once the address passed its limit, else None.
 
@@ -135,7 +157,7 @@ def _unattributed(request, scope: str):
     return None if verdict.allowed else _throttled(request, verdict, scope)
 
 
-def _over_organization_ceiling(request, organization):
+def over_organization_ceiling(request, organization):
     """The 429 once the organization passed SSO_ORGANIZATION_SIGN_IN_RATE signed
     sign-ins in this window, audited once per window; None otherwise.
 
@@ -178,7 +200,7 @@ def _refuse(request, organization, exc: LoginRefused, *, trusted: bool):
 def _refuse_unattributed(request, organization, exc: LoginRefused):
     """Refuse a post that proved no sender: audited up to a rate, and counted against
     this address, past whose limit it is answered 429 with nothing written."""
-    throttled = _unattributed(request, ACS_UNATTRIBUTED)
+    throttled = unattributed(request, ACS_UNATTRIBUTED)
     if throttled is not None:
         metrics.SAML_REFUSALS.labels(reason=exc.reason).inc()
         return throttled
@@ -196,13 +218,12 @@ def _remember_saml_session(request, organization, assertion) -> None:
     }
 
 
-def _validated_assertion(request, organization, idp):
+def _validated_assertion(request, organization, idp, waiting, *, testing: bool):
     encoded = request.POST.get("SAMLResponse", "")
     if not encoded:
         raise LoginRefused("no_response")
     if len(encoded) > settings.SAML_MAX_RESPONSE_BYTES:
         raise LoginRefused("response_too_large")
-    waiting = pending.recall(request, organization_slug=organization.slug)
     path = reverse("sso:acs", args=[organization.slug])
     return validate_response(
         saml_settings=_saml_settings(organization, idp),
@@ -210,7 +231,8 @@ def _validated_assertion(request, organization, idp):
         request_data=request_data(request, path),
         urls=sp_urls(organization),
         pending_request_id=waiting.request_id if waiting else "",
-        allow_unsolicited=idp.allow_idp_initiated,
+        # A test sign-in answers the request the owner started, never an unsolicited one.
+        allow_unsolicited=idp.allow_idp_initiated and not testing,
         skew_seconds=settings.SAML_CLOCK_SKEW_SECONDS,
     )
 
@@ -219,18 +241,23 @@ def _validated_assertion(request, organization, idp):
 @never_cache
 @require_POST
 def acs(request, slug):
-    organization, idp, refusal = _organization_and_idp_counted(request, slug, ACS_UNATTRIBUTED)
+    organization, idp, refusal = organization_and_idp_counted(request, slug, ACS_UNATTRIBUTED)
     if refusal is not None:
         return refusal
-    idp = _enabled(idp)
+    waiting = pending.recall(request, organization_slug=organization.slug)
+    tester_id = waiting.tester_id if waiting is not None else None
+    if tester_id is None:
+        idp = enabled_idp(idp)
     try:
         if idp is None:
             raise LoginRefused("sso_not_enabled")
-        assertion = _validated_assertion(request, organization, idp)
+        assertion = _validated_assertion(
+            request, organization, idp, waiting, testing=bool(tester_id)
+        )
     except LoginRefused as exc:
         # Nothing proved who sent this: anyone can post here.
         return _refuse_unattributed(request, organization, exc)
-    throttled = _over_organization_ceiling(request, organization)
+    throttled = over_organization_ceiling(request, organization)
     if throttled is not None:
         return throttled
     try:
@@ -242,6 +269,10 @@ def acs(request, slug):
             user = services.sso_sign_in(
                 idp=idp, assertion=assertion, idp_initiated=not assertion.in_response_to
             )
+            if tester_id is not None:
+                if str(user.pk) != tester_id:
+                    raise LoginRefused("test_user_mismatch", subject=user.username)
+                services.connection_record_proof(connection=idp, user=user)
             # login() rotates the session key (cycle_key) and records the session for
             # the user, so deactivation or deletion ends it. The session row is written
             # here, once, so it commits with the sign-in (accounts.session_store).
@@ -294,7 +325,7 @@ def _idp_logout_request(request, organization, idp):
             "saml logout request refused",
             extra={"event": "sso.slo_refused", "reason": exc.reason, "detail": exc.detail[:300]},
         )
-        throttled = _unattributed(request, SLO_UNATTRIBUTED)
+        throttled = unattributed(request, SLO_UNATTRIBUTED)
         return throttled or _signed_out(request, organization, status=400)
     saml = request.session.get(SESSION_SAML_KEY)
     if services.session_is_named_by(saml, organization=organization, logout_request=logout_request):
@@ -310,7 +341,10 @@ def _idp_logout_request(request, organization, idp):
 def _sp_logout(request, organization, idp):
     """The logout button: end the local session always, then the IdP's when it has SLO."""
     saml = request.session.get(SESSION_SAML_KEY) or {}
+    provider_logout = end_session_redirect(request.session, organization)
     auth_logout(request)
+    if provider_logout:
+        return _continue_to_provider(request, provider_logout)
     if idp is None or not idp.slo_url or saml.get("organization") != organization.slug:
         return HttpResponseRedirect(reverse("sso:slo", args=[organization.slug]))
     auth = _slo_auth(request, organization, idp)
@@ -322,7 +356,15 @@ def _sp_logout(request, organization, idp):
         name_id_format=saml.get("name_id_format") or None,
         spnq=saml.get("sp_name_qualifier") or None,
     )
-    return HttpResponseRedirect(redirect_url)
+    return _continue_to_provider(request, redirect_url)
+
+
+def _continue_to_provider(request, url: str):
+    """The sign-out button's answer when the identity provider's session ends too: a
+    page that goes on to the provider by GET, not a redirect. CSP3 form-action applies
+    to every redirect of a form's navigation, so a 302 from this POST to the provider
+    is blocked by `form-action 'self'` (as sso.views.portal explains for sign-in)."""
+    return render(request, "sso/signing_out.html", {"provider_url": url})
 
 
 @never_cache
@@ -333,10 +375,10 @@ def slo(request, slug):
     Signing out and the signed-out page are never limited; logout messages that fail
     validation count against the sender's address (SSO_SLO_RATE).
     """
-    organization, idp, refusal = _organization_and_idp_counted(request, slug, SLO_UNATTRIBUTED)
+    organization, idp, refusal = organization_and_idp_counted(request, slug, SLO_UNATTRIBUTED)
     if refusal is not None:
         return refusal
-    idp = _enabled(idp)
+    idp = enabled_idp(idp)
     if request.method == "POST":
         return _sp_logout(request, organization, idp)
     if idp is not None and "SAMLRequest" in request.GET:
@@ -347,7 +389,7 @@ def slo(request, slug):
         auth.process_slo(keep_local_session=True)
         if auth.get_errors():
             logger.info("saml logout response not accepted", extra={"event": "sso.slo_response"})
-            throttled = _unattributed(request, SLO_UNATTRIBUTED)
+            throttled = unattributed(request, SLO_UNATTRIBUTED)
             if throttled is not None:
                 return throttled
     return _signed_out(request, organization)
