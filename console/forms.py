@@ -3,6 +3,7 @@ from django.contrib.auth import authenticate
 
 from accounts.models import CustomAttributeType
 from accounts.selectors import groups_of, users_of
+from sso.models import ClientAuthMethod
 from transfer.forms import SshKeyAddForm
 from transfer.models import Access, Protocol, TransferMode
 
@@ -490,3 +491,154 @@ class CustomAttributeChangeForm(forms.Form):
     indexed = forms.BooleanField(
         label="Indexed: SCIM filters may use it (eq, ne, pr)", required=False
     )
+
+
+# People whom no `sub` is linked to yet are matched by one of these (sso.services.oidc).
+OIDC_MATCHING_CHOICES = [
+    (
+        "",
+        "By preferred_username: it must equal the user name of someone your identity provider "
+        "provisioned",
+    ),
+    (
+        "email",
+        "By email: the email claim, with email_verified true, at one of your verified domains",
+    ),
+]
+
+
+class OidcConnectionForm(forms.Form):
+    """The OpenID Connect connection: the provider (its issuer, and its endpoints when it
+    publishes no discovery document), Roster's client credentials, and how people are
+    matched. The client secret is write-only: never rendered back, and left blank it
+    keeps the stored one. Its fields are prefixed "oidc-": the SAML forms on the same
+    page have fields of the same names."""
+
+    prefix = "oidc"
+
+    issuer = forms.URLField(
+        label="Issuer URL",
+        max_length=1024,
+        assume_scheme="https",
+        help_text="Exactly as the provider writes it, trailing slash included. Roster reads "
+        "its endpoints from <issuer>/.well-known/openid-configuration.",
+        widget=forms.URLInput(attrs={"spellcheck": "false"}),
+    )
+    manual_endpoints = forms.BooleanField(
+        label="Enter the endpoints by hand",
+        required=False,
+        help_text="For a provider without a discovery document. The authorization, token and "
+        "JWKS endpoints are required then.",
+    )
+    authorization_endpoint = forms.URLField(
+        label="Authorization endpoint", required=False, max_length=1024, assume_scheme="https"
+    )
+    token_endpoint = forms.URLField(
+        label="Token endpoint", required=False, max_length=1024, assume_scheme="https"
+    )
+    jwks_uri = forms.URLField(
+        label="JWKS URI",
+        required=False,
+        max_length=1024,
+        assume_scheme="https",
+        help_text="Where the provider publishes the keys it signs ID tokens with.",
+    )
+    userinfo_endpoint = forms.URLField(
+        label="UserInfo endpoint (optional)",
+        required=False,
+        max_length=1024,
+        assume_scheme="https",
+    )
+    end_session_endpoint = forms.URLField(
+        label="End-session endpoint (optional)",
+        required=False,
+        max_length=1024,
+        assume_scheme="https",
+        help_text="Where signing out of Roster also signs out of the provider.",
+    )
+    client_id = forms.CharField(
+        label="Client ID",
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        max_length=4096,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: Roster never shows a stored secret, not even here. Leave it "
+        "blank to keep the stored one. Not used with a private key JWT.",
+    )
+    client_auth_method = forms.ChoiceField(
+        label="How Roster authenticates at the token endpoint",
+        choices=ClientAuthMethod.choices,
+        initial=ClientAuthMethod.CLIENT_SECRET_BASIC,
+        widget=forms.RadioSelect,
+        help_text="With a private key JWT, Roster signs with a key of its own, published at "
+        "the JWKS URL above; the provider needs no secret.",
+    )
+    email_claim = forms.ChoiceField(
+        label="How people are matched on their first sign-in",
+        choices=OIDC_MATCHING_CHOICES,
+        required=False,
+        initial="",
+        widget=forms.RadioSelect,
+        help_text="Then their sub is linked to them, and the link alone decides who they are. "
+        "Groups and roles in the claims are ignored.",
+    )
+    jit_provisioning = forms.BooleanField(
+        label="Create users on first sign-in (just-in-time)",
+        required=False,
+        help_text="Only for addresses in your verified domains. Off: only people provisioned "
+        "over SCIM can sign in.",
+    )
+    allow_idp_initiated = forms.BooleanField(
+        label="Allow sign-in started at the identity provider",
+        required=False,
+        initial=True,
+        help_text="Lets people start from the provider's app tile or dashboard.",
+    )
+
+    ENDPOINTS = (
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+    )
+    REQUIRED_ENDPOINTS = ENDPOINTS[:3]
+    CONNECTION = (
+        "client_id",
+        "client_secret",
+        "client_auth_method",
+        "email_claim",
+        "jit_provisioning",
+        "allow_idp_initiated",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("manual_endpoints"):
+            for name in self.REQUIRED_ENDPOINTS:
+                if not cleaned.get(name) and name not in self.errors:
+                    self.add_error(name, "Required when the endpoints are entered by hand.")
+        return cleaned
+
+    def endpoints(self) -> dict | None:
+        """The endpoints typed by hand, or None to read them from the discovery document."""
+        if not self.cleaned_data["manual_endpoints"]:
+            return None
+        return {name: self.cleaned_data[name] for name in self.ENDPOINTS}
+
+    def connection_fields(self) -> dict:
+        """Keyword arguments for sso.services.oidc.oidc_configure."""
+        return {name: self.cleaned_data[name] for name in self.CONNECTION}
+
+    def endpoint_fields(self):
+        return [self[name] for name in self.ENDPOINTS]
+
+    def choice_fields(self):
+        return [self["client_auth_method"], self["email_claim"]]
+
+    def option_fields(self):
+        return [self["jit_provisioning"], self["allow_idp_initiated"]]

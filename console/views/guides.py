@@ -15,6 +15,7 @@ GUIDES = {
     "entra": "Connecting Microsoft Entra ID",
     "scim": "SCIM provisioning",
     "saml": "SAML single sign-on",
+    "oidc": "OpenID Connect single sign-on",
     "transfer": "File-transfer access",
 }
 # The section of the console each guide belongs to; the others are User Provisioning's.
