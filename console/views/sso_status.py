@@ -41,6 +41,8 @@ OIDC_FAILURE_WORDS = {
     "user_deactivated": "the person is deactivated here",
     "missing_claim": "the ID token lacked the claim people are matched by",
     "test_user_mismatch": "the test sign-in signed in someone else than the owner testing",
+    "discovery_refused": "the provider's discovery document now names another issuer or an "
+    "unsafe URL (check the provider, then save the settings again)",
 }
 
 

@@ -5,6 +5,7 @@ connection switching, and what SAML already had for sessions."""
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 import zlib
@@ -806,3 +807,84 @@ def test_an_admin_signed_in_through_oidc_keeps_the_console_when_sso_is_required(
 
     assert client.get("/console/", secure=True).status_code == 200
     assert signed_in_user_id(client) == str(admin.pk)
+
+
+def _answer_with(provider, client, organization, body_for_nonce):
+    query = begin(client, organization, provider)
+    provider.token_answer = (200, body_for_nonce(query["nonce"]))
+    return finish(client, organization, query["state"])
+
+
+def test_hs256_signed_with_the_providers_public_key_is_refused(
+    client, organization, connection, provider, member
+):
+    # The classic key-confusion forgery, made by hand: joserfc itself refuses to take a
+    # public key as an HMAC secret.
+    public_pem = provider.signing_key.as_pem(private=False)
+
+    def encoded(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    def forged(nonce):
+        header = {"alg": "HS256", "typ": "JWT", "kid": provider.signing_key.kid}
+        signing_input = f"{encoded(header)}.{encoded(provider.id_token_claims(nonce))}"
+        mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+        signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return {"access_token": provider.ACCESS_TOKEN, "id_token": f"{signing_input}.{signature}"}
+
+    assert _answer_with(provider, client, organization, forged).status_code == 400
+    assert refusal_reasons(organization) == ["alg_not_allowed"]
+    assert signed_in_user_id(client) is None
+
+
+def test_an_oversized_id_token_is_refused(client, organization, connection, provider, member):
+    def oversized(nonce):
+        claims = provider.id_token_claims(nonce, padding="x" * 70_000)
+        return {"access_token": provider.ACCESS_TOKEN, "id_token": provider.token(claims)}
+
+    assert _answer_with(provider, client, organization, oversized).status_code == 400
+    assert refusal_reasons(organization) == ["id_token_too_large"]
+
+
+def test_a_deeply_nested_token_answer_is_refused(
+    client, organization, connection, provider, member
+):
+    def nested(nonce):
+        body = {"access_token": provider.ACCESS_TOKEN}
+        deep = body
+        for _ in range(40):
+            deep["nested"] = {}
+            deep = deep["nested"]
+        return body
+
+    assert _answer_with(provider, client, organization, nested).status_code == 400
+    assert refusal_reasons(organization) == ["json_too_deep"]
+
+
+def test_a_token_answer_over_a_mebibyte_is_refused(
+    client, organization, connection, provider, member
+):
+    def huge(nonce):
+        return {"access_token": provider.ACCESS_TOKEN, "filler": "x" * (1024 * 1024 + 1)}
+
+    assert _answer_with(provider, client, organization, huge).status_code == 400
+    assert refusal_reasons(organization) == ["response_too_large"]
+
+
+def test_operators_see_the_connection_in_the_admin_without_its_secrets(
+    client, organization, provider
+):
+    from accounts.services import operator_create
+
+    connection = configure(organization, provider, client_auth_method="private_key_jwt")
+    connection = configure(organization, provider, client_secret=provider.CLIENT_SECRET)
+    operator = operator_create(username="ops", password="a-long-operator-password")
+    client.force_login(operator, backend="accounts.backends.OperatorBackend")
+
+    page = client.get(f"/admin/sso/oidcconnection/{connection.pk}/change/")
+
+    assert page.status_code == 200
+    assert connection.client_secret_encrypted.encode() not in page.content
+    assert connection.signing_key_encrypted.encode() not in page.content
+    assert provider.CLIENT_SECRET.encode() not in page.content
+    assert client.post(f"/admin/sso/oidcconnection/{connection.pk}/change/").status_code == 403
