@@ -10,6 +10,8 @@ directory events, accounts.events.outbox) build their INSERTs here too. Anything
 uses the ORM.
 """
 
+import functools
+
 from django.db import connection
 from django.db.models.expressions import DatabaseDefault
 
@@ -37,12 +39,21 @@ def width(model) -> int:
     return len(model._meta.concrete_fields)
 
 
-def _converted(model, field, value):
+@functools.cache
+def _converters(model, field, vendor: str) -> tuple:
+    """The column expression and the converters the ORM applies to the field's values
+    (from the backend and the field), worked out once per process: building them cost
+    more than running them on every column of every hot-path row."""
     expression = field.get_col(model._meta.db_table)
-    converters = [
+    converters = (
         *connection.ops.get_db_converters(expression),
         *expression.get_db_converters(connection),
-    ]
+    )
+    return expression, converters
+
+
+def _converted(model, field, value):
+    expression, converters = _converters(model, field, connection.vendor)
     for converter in converters:
         value = converter(value, expression, connection)
     return value

@@ -271,6 +271,19 @@ def markdown(results: dict) -> str:
             "",
         ]
         lines += _table(["step", "ms"], [[step, ms] for step, ms in acs["steps_ms"].items()])
+        if callback := saml["validation"].get("oidc_callback_in_process"):
+            lines += [
+                f"### One OpenID Connect callback in process: {callback['mean_ms']} ms "
+                f"({callback['per_s']}/s, {callback['statements_per_request']} SQL statements; "
+                "the code exchange excluded)",
+                "",
+                f"callback ÷ ACS: **{saml['validation']['oidc_callback_over_acs']}** "
+                f"(target <= {saml['validation']['oidc_callback_over_acs_target']})",
+                "",
+            ]
+            lines += _table(
+                ["step", "ms"], [[step, ms] for step, ms in callback["steps_ms"].items()]
+            )
     if memory := results.get("memory"):
         lines += ["## 6. Peak RSS per worker (MiB, VmHWM)", ""]
         lines += _table(

@@ -201,8 +201,16 @@ def acs_steps(tenant: seed.Tenant, responses: list[str]) -> dict:
 
 
 def validation(tenant: seed.Tenant, responses: list[str], budget: Budget) -> dict:
+    from bench import oidc
+
     half = len(responses) // 2
+    acs = acs_steps(tenant, responses[half:])
+    callback = oidc.callback_in_process(acs["requests"])
     return {
         "validate_response": validate_rates(tenant, responses[:half]),
-        "acs_in_process": acs_steps(tenant, responses[half:]),
+        "acs_in_process": acs,
+        # OpenID Connect's callback, Roster's part, against the same ACS cost: at most 1.
+        "oidc_callback_in_process": callback,
+        "oidc_callback_over_acs": ratio(callback["mean_ms"], acs["mean_ms"]),
+        "oidc_callback_over_acs_target": 1.0,
     }

@@ -9,7 +9,13 @@ from accounts.domain_verification import domain_key_or_blank
 from accounts.folding import casefold_key
 from accounts.models import DomainState, Organization, Source, User
 from accounts.selectors import email_in_verified_domain
-from sso.models import OidcConnection, SamlIdentityProvider, SpKeyPair, SpKeyState
+from sso.models import (
+    OidcConnection,
+    OidcSubject,
+    SamlIdentityProvider,
+    SpKeyPair,
+    SpKeyState,
+)
 
 
 def organization_by_slug(slug: str) -> Organization | None:
@@ -61,6 +67,60 @@ def oidc_connection_of(organization: Organization) -> OidcConnection | None:
     if connection is not None:
         connection.organization = organization
     return connection
+
+
+@functools.cache
+def _oidc_connection_sql() -> str:
+    connection, organization = OidcConnection, Organization
+    return (
+        f"SELECT {rows.columns(connection, 'c')}, {rows.columns(organization, 'o')} "  # noqa: S608
+        f"FROM {rows.table(connection)} c JOIN {rows.table(organization)} o "
+        f"ON {rows.column(organization, 'id', 'o')} = "
+        f"{rows.column(connection, 'organization', 'c')} "
+        f"WHERE {rows.column(connection, 'id', 'c')} = %s "
+        f"AND {rows.column(organization, 'slug', 'o')} = %s"
+    )
+
+
+def oidc_connection_by_id(connection_id: int, slug: str) -> OidcConnection | None:
+    """The connection a sign-in began with, if it is still the organization's at `slug`,
+    with its organization; one statement (accounts.raw_rows: every callback runs it)."""
+    found = rows.fetch(_oidc_connection_sql(), [connection_id, slug])
+    if not found:
+        return None
+    (row,) = found
+    split = rows.width(OidcConnection)
+    connection = rows.instance(OidcConnection, row[:split])
+    connection.organization = rows.instance(Organization, row[split:])
+    return connection
+
+
+@functools.cache
+def _linked_user_sql() -> str:
+    subject, user, organization = OidcSubject, User, Organization
+    return (
+        f"SELECT {rows.columns(user, 'u')}, {rows.columns(organization, 'o')} "  # noqa: S608
+        f"FROM {rows.table(subject)} s "
+        f"JOIN {rows.table(user)} u ON {rows.column(user, 'id', 'u')} = "
+        f"{rows.column(subject, 'user', 's')} "
+        f"JOIN {rows.table(organization)} o ON {rows.column(organization, 'id', 'o')} = "
+        f"{rows.column(user, 'organization', 'u')} "
+        f"WHERE {rows.column(subject, 'connection', 's')} = %s "
+        f"AND {rows.column(subject, 'sub', 's')} = %s"
+    )
+
+
+def oidc_linked_user(connection: OidcConnection, sub: str) -> User | None:
+    """The person the provider's subject is linked to, with their organization; one
+    statement (accounts.raw_rows: every sign-in of a known person runs it)."""
+    found = rows.fetch(_linked_user_sql(), [connection.pk, sub])
+    if not found:
+        return None
+    (row,) = found
+    split = rows.width(User)
+    user = rows.instance(User, row[:split])
+    user.organization = rows.instance(Organization, row[split:])
+    return user
 
 
 def active_connection_of(

@@ -56,6 +56,12 @@ class ProviderKeys:
             )
         return key
 
+    def forget(self) -> None:
+        """Drop the cached JWKS and the refresh marker: the next sign-in reads the keys
+        afresh (an owner who saves the settings again after the provider rotated its
+        keys early, or removed a compromised one, need not wait for the cache)."""
+        caches["default"].delete_many([self._jwks_cache_key, self._refresh_marker_key])
+
     def _may_refresh(self) -> bool:
         return caches["default"].add(self._refresh_marker_key, 1, REFRESH_INTERVAL_SECONDS)
 

@@ -38,9 +38,10 @@ from sso.models import (
     SamlIdentityProvider,
 )
 from sso.oidc import discovery, fetch, keys
+from sso.oidc.connection import provider_keys
 from sso.oidc.discovery import ProviderMetadata
 from sso.oidc.tokens import IdToken, LogoutToken
-from sso.selectors import user_for_saml_subject
+from sso.selectors import oidc_linked_user, user_for_saml_subject
 from sso.services.keys import SSO_ACTOR
 
 logger = logging.getLogger(__name__)
@@ -193,6 +194,8 @@ def oidc_configure(
     except IntegrityError:
         raise SsoError("The connection was changed at the same time; try again.") from None
     _audit_connection(connection, actor=actor, changes=changes)
+    # Saved settings read the provider's keys afresh at the next sign-in.
+    transaction.on_commit(provider_keys(connection).forget)
     return connection
 
 
@@ -337,12 +340,7 @@ def _claim(claims: dict, name: str) -> str:
 
 
 def _linked_user(connection: OidcConnection, sub: str) -> User | None:
-    link = (
-        OidcSubject.objects.select_related("user__organization")
-        .filter(connection=connection, sub=sub)
-        .first()
-    )
-    return link.user if link is not None else None
+    return oidc_linked_user(connection, sub)
 
 
 def _matched_user(connection: OidcConnection, claims: dict, sub: str) -> tuple[str, list[User]]:

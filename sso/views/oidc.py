@@ -34,7 +34,7 @@ from sso.oidc.connection import (
 )
 from sso.oidc.tokens import validate_id_token, validate_logout_token
 from sso.redirects import safe_local_path
-from sso.selectors import oidc_connection_of, organization_by_slug
+from sso.selectors import oidc_connection_by_id, oidc_connection_of, organization_by_slug
 from sso.services import oidc as services
 from sso.services import sso_sign_in_failed
 from sso.views.saml import (
@@ -264,12 +264,7 @@ def callback(request, slug):
     waiting = pending.recall(request, state=state)
     connection = None
     if waiting is not None:
-        # The connection and its organization in one query: the callback's path.
-        connection = (
-            OidcConnection.objects.select_related("organization")
-            .filter(pk=waiting.connection_id, organization__slug=slug)
-            .first()
-        )
+        connection = oidc_connection_by_id(waiting.connection_id, slug)
     if connection is None or not (connection.enabled or waiting.tester_id):
         # No sign-in this browser began, or one for a connection since replaced.
         organization = _organization(slug)

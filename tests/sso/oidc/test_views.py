@@ -237,6 +237,27 @@ def test_a_provider_key_rotation_is_picked_up_without_downtime(
     assert signed_in_user_id(client) == str(member.pk)
 
 
+def test_saving_the_settings_again_reads_the_providers_keys_afresh(
+    organization, connection, provider, member, django_capture_on_commit_callbacks
+):
+    assert sign_in(browser(), organization, provider).status_code == 302
+    # The provider withdraws its key (compromised, say) and signs with a new one under
+    # the same kid: the cached set still holds the withdrawn key.
+    withdrawn = provider.signing_key
+    provider.keys = [new_key(withdrawn.kid)]
+    provider.signing_key = provider.keys[0]
+    assert sign_in(browser(), organization, provider).status_code == 400
+    assert refusal_reasons(organization) == ["bad_signature"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        configure(organization, provider)
+
+    client = browser()
+    assert sign_in(client, organization, provider).status_code == 302
+    assert signed_in_user_id(client) == str(member.pk)
+    assert [r[1] for r in provider.requests if r[1] == "/jwks"] == ["/jwks", "/jwks"]
+
+
 def test_alg_none_is_refused(client, organization, connection, provider, member):
     query = begin(client, organization, provider)
     claims = provider.id_token_claims(query["nonce"])
