@@ -1,6 +1,7 @@
 """Fixed-window rate limits shared by every app instance, one round trip per check.
 
-With Redis (REDIS_URL) a check is INCR and EXPIRE in one MULTI/EXEC pipeline. Without
+With Redis (REDIS_URL) a check is INCR and EXPIRE in one MULTI/EXEC pipeline, and
+several checks of one request (`hit_all`) share it. Without
 it, a check is one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on the counters
 table (made by the accounts app's RateLimitCounter model; config names it only in
 SQL, as it names the apps only as strings). PostgreSQL takes the row lock for the
@@ -72,19 +73,45 @@ def _window_start(now: int, rate: Rate) -> int:
 
 def hit(scope: str, key: str, rate: Rate) -> Verdict:
     """Count one event for `key` in `scope`; refuse once the window's limit is passed."""
+    (verdict,) = hit_all([(scope, key, rate)])
+    return verdict
+
+
+def hit_all(checks: list[tuple[str, str, Rate]]) -> list[Verdict]:
+    """`hit` for several limits at once, in one round trip with Redis (one pipeline):
+    for a request that counts against more than one limit. Every limit is counted,
+    whatever the others say; the verdicts come in the order of `checks`."""
     now = int(clock())
-    window_start = _window_start(now, rate)
-    window_end = window_start + rate.window
-    bucket = _bucket(scope, key)
+    windows = [_window_start(now, rate) for _, _, rate in checks]
+    buckets = [_bucket(scope, key) for scope, key, _ in checks]
     redis = _redis_cache()
     if redis is not None:
-        count = _redis_hit(redis, bucket, window_start, ttl=window_end - now + 1)
+        counts = _redis_hits(
+            redis,
+            [
+                (bucket, start, start + rate.window - now + 1)
+                for bucket, start, (_, _, rate) in zip(buckets, windows, checks, strict=True)
+            ],
+        )
     else:
-        count = _database_hit(bucket, window_start, window_end, now)
-    allowed = count <= rate.limit
-    if not allowed:
-        metrics.RATE_LIMIT_REFUSALS.labels(limit=scope).inc()
-    return Verdict(allowed=allowed, retry_after=window_end - now, count=count, limit=rate.limit)
+        counts = [
+            _database_hit(bucket, start, start + rate.window, now)
+            for bucket, start, (_, _, rate) in zip(buckets, windows, checks, strict=True)
+        ]
+    verdicts = []
+    for (scope, _, rate), start, count in zip(checks, windows, counts, strict=True):
+        allowed = count <= rate.limit
+        if not allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(limit=scope).inc()
+        verdicts.append(
+            Verdict(
+                allowed=allowed,
+                retry_after=start + rate.window - now,
+                count=count,
+                limit=rate.limit,
+            )
+        )
+    return verdicts
 
 
 def refund(scope: str, key: str, rate: Rate) -> None:
@@ -141,13 +168,14 @@ _REDIS_REFUND = (
 )
 
 
-def _redis_hit(redis: RedisCache, bucket: str, window_start: int, *, ttl: int) -> int:
-    key = redis.make_key(f"ratelimit:{bucket}:{window_start}")
+def _redis_hits(redis: RedisCache, counters: list[tuple[str, int, int]]) -> list[int]:
+    """INCR and EXPIRE each (bucket, window start, ttl) counter, in one MULTI/EXEC."""
     pipeline = _redis_client(redis).pipeline(transaction=True)
-    pipeline.incr(key)
-    pipeline.expire(key, ttl)
-    count, _ = pipeline.execute()
-    return count
+    for bucket, window_start, ttl in counters:
+        key = redis.make_key(f"ratelimit:{bucket}:{window_start}")
+        pipeline.incr(key)
+        pipeline.expire(key, ttl)
+    return pipeline.execute()[::2]
 
 
 # -- Database ---------------------------------------------------------------------------

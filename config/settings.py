@@ -117,7 +117,7 @@ REDIS_URL = ENV.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "roster",
             # An unreachable Redis is a quick 503 (config.middleware), never a hung worker.

@@ -46,7 +46,7 @@ def use_redis_cache(settings) -> None:
         pytest.skip("set REDIS_TEST_URL to test with Redis")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": url,
             "KEY_PREFIX": f"roster-test-{uuid.uuid4().hex}",
         }

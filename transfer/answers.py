@@ -2,11 +2,13 @@
 OpenSSH's AuthorizedKeysCommand prints them."""
 
 import datetime
+import functools
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts import raw_rows as rows
 from accounts.domain_verification import email_domain_key
 from accounts.models import DomainState, Membership, OrganizationDomain, User
 from transfer import decisions
@@ -100,12 +102,35 @@ def may_log_in(user: User) -> bool:
     return policy.mode == TransferMode.EVERYONE or user.in_scope
 
 
-def _key_line(key: SshKey) -> str:
+def _key_line(key_id: int, public_key: str, expires_at: datetime.datetime | None) -> str:
     options = "restrict"
-    if key.expires_at is not None:
+    if expires_at is not None:
         # sshd's expiry-time; the trailing Z makes it UTC, not the server's time zone.
-        options += f',expiry-time="{key.expires_at.astimezone(datetime.UTC):%Y%m%d%H%M}Z"'
-    return f"{options} {key.public_key} roster:key_{key.pk}"
+        options += f',expiry-time="{expires_at.astimezone(datetime.UTC):%Y%m%d%H%M}Z"'
+    return f"{options} {public_key} roster:key_{key_id}"
+
+
+@functools.cache
+def _usable_keys_sql() -> str:
+    column = functools.partial(rows.column, SshKey)
+    return (
+        f"SELECT {column('id', 'k')}, {column('public_key', 'k')}, "  # noqa: S608
+        f"{column('expires_at', 'k')} FROM {rows.table(SshKey)} k "
+        f"WHERE {column('user', 'k')} = %s AND {column('revoked_at', 'k')} IS NULL "
+        f"AND ({column('expires_at', 'k')} IS NULL OR {column('expires_at', 'k')} > %s) "
+        f"ORDER BY {column('created_at', 'k')}, {column('id', 'k')}"
+    )
+
+
+def usable_keys(person: User) -> list[tuple[int, str, datetime.datetime | None]]:
+    """The person's live, unexpired keys as (id, public key, expiry), oldest first; one
+    statement (accounts.raw_rows: every AuthorizedKeysCommand runs it)."""
+    now = SshKey._meta.get_field("expires_at").get_db_prep_value(timezone.now(), rows.connection)
+    person_id = User._meta.pk.get_db_prep_value(person.pk, rows.connection)
+    return [
+        (key_id, public_key, rows.value(SshKey, "expires_at", expires_at))
+        for key_id, public_key, expires_at in rows.fetch(_usable_keys_sql(), [person_id, now])
+    ]
 
 
 def authorized_keys_lines(login: decisions.LoginName, key: TransferKey) -> list[str]:
@@ -113,10 +138,7 @@ def authorized_keys_lines(login: decisions.LoginName, key: TransferKey) -> list[
     person = decisions.person_named(login, key, in_scope=True)
     if person is None or not may_log_in(person):
         return []
-    keys = SshKey.objects.filter(user=person, revoked_at=None).exclude(
-        expires_at__lte=timezone.now()
-    )
-    return [_key_line(key) for key in keys]
+    return [_key_line(*usable) for usable in usable_keys(person)]
 
 
 def allowed_accounts(key: TransferKey):

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 API_401 = "The transfer key is missing, unknown or revoked."
 API_400_BODY = "The body must be a JSON object."
 API_429_FAILURES = "Too many refused logins for this login name; retry later."
+API_429_KEY = "Too many requests for this transfer key; retry later."
 KEY_RATE = "transfer-key"
 FAILURE_RATE = "transfer-failures"
 # Longest value any field may have (a public key line is at most 16 KiB).
@@ -72,9 +73,17 @@ def _throttled(verdict: ratelimit.Verdict, detail: str) -> JsonResponse:
     return _error(429, detail, Retry_After=str(max(verdict.retry_after, 1)))
 
 
-def with_transfer_key(view):
-    """401 without a live transfer key; 429 past TRANSFER_KEY_RATE for the key."""
+def _key_rate() -> ratelimit.Rate:
+    return ratelimit.Rate.parse(settings.TRANSFER_KEY_RATE)
 
+
+def _key_throttled(key: TransferKey) -> JsonResponse | None:
+    """Count the request against TRANSFER_KEY_RATE; the 429 past it, else None."""
+    verdict = ratelimit.hit(KEY_RATE, key.prefix, _key_rate())
+    return None if verdict.allowed else _throttled(verdict, API_429_KEY)
+
+
+def _with_key(view, *, view_counts_rate: bool):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         key = transfer_key_for(request)
@@ -82,13 +91,23 @@ def with_transfer_key(view):
             response = _error(401, API_401)
             response["WWW-Authenticate"] = 'Bearer realm="transfer"'
             return response
-        rate = ratelimit.Rate.parse(settings.TRANSFER_KEY_RATE)
-        verdict = ratelimit.hit(KEY_RATE, key.prefix, rate)
-        if not verdict.allowed:
-            return _throttled(verdict, "Too many requests for this transfer key; retry later.")
+        if not view_counts_rate and (throttled := _key_throttled(key)) is not None:
+            return throttled
         return view(request, key, *args, **kwargs)
 
     return wrapped
+
+
+def with_transfer_key(view):
+    """401 without a live transfer key; 429 past TRANSFER_KEY_RATE for the key."""
+    return _with_key(view, view_counts_rate=False)
+
+
+def with_transfer_key_deciding(view):
+    """with_transfer_key for the views that make a login decision: they count the
+    key's rate themselves, with the login name's refusals in the same round trip
+    (`decide_and_record`), or alone for a request too malformed to decide."""
+    return _with_key(view, view_counts_rate=True)
 
 
 class BadRequest(ValueError):
@@ -164,24 +183,37 @@ def _count(decision: decisions.Decision, protocol: str) -> None:
     ).inc()
 
 
-class TooManyRefusals(Exception):
-    """Past TRANSFER_FAILURE_RATE for the login name: no decision is made."""
+class Throttled(Exception):
+    """Past TRANSFER_KEY_RATE for the key or TRANSFER_FAILURE_RATE for the login name:
+    no decision is made."""
 
-    def __init__(self, verdict: ratelimit.Verdict):
-        super().__init__("too many refused logins")
+    def __init__(self, verdict: ratelimit.Verdict, detail: str):
+        super().__init__(detail)
         self.verdict = verdict
+        self.detail = detail
+
+    def response(self) -> JsonResponse:
+        return _throttled(self.verdict, self.detail)
 
 
 def decide_and_record(attempt: decisions.Attempt, key: TransferKey) -> decisions.Decision:
     """The decision every file server's login gets, whatever protocol asked for it:
-    throttled per login name, logged, audited when refused and counted in /metrics."""
+    throttled per key and per login name, logged, audited when refused and counted in
+    /metrics."""
     # Refused logins per login name: counted before the decision, so parallel guesses
-    # cannot all slip under the limit, and given back when the login is allowed.
+    # cannot all slip under the limit, and given back when the login is allowed. The
+    # key's rate is counted in the same round trip.
     failures = ratelimit.Rate.parse(settings.TRANSFER_FAILURE_RATE)
     login_key = attempt.login.username_key
-    verdict = ratelimit.hit(FAILURE_RATE, login_key, failures)
+    key_verdict, verdict = ratelimit.hit_all(
+        [(KEY_RATE, key.prefix, _key_rate()), (FAILURE_RATE, login_key, failures)]
+    )
+    if not key_verdict.allowed:
+        # The server asked too often; nothing was decided about the login name.
+        ratelimit.refund(FAILURE_RATE, login_key, failures)
+        raise Throttled(key_verdict, API_429_KEY)
     if not verdict.allowed:
-        raise TooManyRefusals(verdict)
+        raise Throttled(verdict, API_429_FAILURES)
     decision = decisions.decide(attempt, key)
     transfer_decision_record(decision=decision, attempt=attempt, key=key)
     _count(decision, attempt.protocol)
@@ -198,17 +230,17 @@ def decide_and_record(attempt: decisions.Attempt, key: TransferKey) -> decisions
 @csrf_exempt  # A file server, not a browser; the transfer key is the proof.
 @never_cache
 @require_POST
-@with_transfer_key
+@with_transfer_key_deciding
 def authenticate(request, key: TransferKey):
     """May this login name log in now with this key or password, and to what?"""
     try:
         attempt = attempt_from(request)
     except BadRequest as exc:
-        return _error(400, str(exc))
+        return _key_throttled(key) or _error(400, str(exc))
     try:
         decision = decide_and_record(attempt, key)
-    except TooManyRefusals as exc:
-        return _throttled(exc.verdict, API_429_FAILURES)
+    except Throttled as exc:
+        return exc.response()
     if not decision.allowed:
         return JsonResponse({"allowed": False, "reason": decision.reason}, status=403)
     return JsonResponse({"allowed": True, **answers.allowed_answer(decision)})
@@ -217,18 +249,18 @@ def authenticate(request, key: TransferKey):
 @csrf_exempt  # SFTPGo, not a browser; the transfer key is the proof.
 @never_cache
 @require_POST
-@with_transfer_key
+@with_transfer_key_deciding
 def sftpgo_auth(request, key: TransferKey):
     """SFTPGo's external authentication hook: the decision /authenticate makes, answered
     as the SFTPGo user to log in, or as `{"username": ""}` to refuse (docs/sftpgo.md)."""
     try:
         attempt = sftpgo.attempt_from(_parse_body(request))
     except (BadRequest, sftpgo.InvalidHookBody) as exc:
-        return _error(400, str(exc))
+        return _key_throttled(key) or _error(400, str(exc))
     try:
         decision = decide_and_record(attempt, key)
-    except TooManyRefusals as exc:
-        return _throttled(exc.verdict, API_429_FAILURES)
+    except Throttled as exc:
+        return exc.response()
     if not decision.allowed:
         return JsonResponse(sftpgo.refused())
     user = sftpgo.user_for(

@@ -37,6 +37,30 @@ def test_the_login_name_throttle_folds_case(server, bob, transfer_on, settings):
     assert server.authenticate("BOB@ACME.EXAMPLE", password=WRONG_PASSWORD).status_code == 429
 
 
+def test_a_transfer_key_past_its_rate_waits_and_costs_the_login_name_nothing(
+    server, bob, bob_password, transfer_on, settings
+):
+    settings.TRANSFER_KEY_RATE = "2/1m"
+    settings.TRANSFER_FAILURE_RATE = "1/5m"
+    assert server.authenticate("bob@acme.example", password=bob_password[1]).status_code == 200
+    assert server.authorized_keys("bob@acme.example").status_code == 200
+
+    throttled = [
+        server.authenticate("bob@acme.example", password=WRONG_PASSWORD),
+        server.post("/transfer/v1/authenticate", "not json"),
+        server.authorized_keys("bob@acme.example"),
+    ]
+
+    assert [answer.status_code for answer in throttled] == [429, 429, 429]
+    for answer in throttled:
+        assert answer.json() == {"error": "Too many requests for this transfer key; retry later."}
+        assert 0 < int(answer["Retry-After"]) <= 60
+    # The wrong password the key's limit turned away was not counted against the name.
+    settings.TRANSFER_KEY_RATE = "100/1m"
+    assert server.authenticate("bob@acme.example", password=WRONG_PASSWORD).status_code == 403
+    assert server.authenticate("bob@acme.example", password=WRONG_PASSWORD).status_code == 429
+
+
 def _work(server, monkeypatch, username, **credential):
     """(statements, digest computations) of one decision."""
     digests = []

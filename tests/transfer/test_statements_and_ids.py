@@ -66,6 +66,31 @@ def test_authorized_keys_is_three_statements(
     assert len(statements) <= 3, "\n\n".join(statements)
 
 
+def test_an_allowed_decision_is_two_round_trips_to_redis(
+    production_cache, server, bob, bob_password, transfer_on, monkeypatch
+):
+    from redis.client import Pipeline, Redis
+
+    trips = []
+    execute, command = Pipeline.execute, Redis.execute_command
+
+    def pipeline_execute(self, *args, **kwargs):
+        trips.append([name for (name, *_), _ in self.command_stack])
+        return execute(self, *args, **kwargs)
+
+    def execute_command(self, *args, **kwargs):
+        trips.append([args[0]])
+        return command(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", pipeline_execute)
+    monkeypatch.setattr(Redis, "execute_command", execute_command)
+    response = server.authenticate("bob@acme.example", password=bob_password[1])
+
+    assert response.status_code == 200
+    # The key's rate and the login name's refusals counted together, then the refund.
+    assert trips == [["INCRBY", "EXPIRE", "INCRBY", "EXPIRE"], ["EVAL"]]
+
+
 def test_a_uid_is_stable_across_renames_and_never_reused_after_deletion(
     server, organization, bob, bob_password, transfer_on, make_user, system_actor, settings
 ):
