@@ -3,10 +3,10 @@ this app password, and to what.
 
 Nothing is cached across logins: every decision reads the organization's setting, the
 person, their credential and their groups at that moment, so a SCIM change takes effect
-at the very next login. A decision is four statements on PostgreSQL (the transfer key,
-the person with their credential, their groups with their folders, the log row), and an
-unknown login name costs the same lookups and one digest computation, as a wrong
-credential does (docs/transfer.md).
+at the very next login. A decision is three statements on PostgreSQL (the transfer key;
+the person with their credential, groups and folders; the log row), and an unknown login
+name costs the same lookups and one digest computation, as a wrong credential does
+(docs/transfer.md).
 """
 
 import functools
@@ -143,7 +143,9 @@ def _verified_sql(domain_param: str) -> str:
 
 
 @functools.cache
-def _person_sql(credential_kind: str | None, organization_key: bool, in_scope: bool) -> str:
+def _person_sql(
+    credential_kind: str | None, organization_key: bool, in_scope: bool, keyed: bool = False
+) -> str:
     """One statement for the person a login name names (accounts.raw_rows: every login
     decision runs it), with their organization, its setting, their POSIX id and, as
     asked, the presented credential and whether they are in the file-transfer scope.
@@ -180,6 +182,12 @@ def _person_sql(credential_kind: str | None, organization_key: bool, in_scope: b
             f"WHERE {u(scope, 'transferpolicy', 's')} = {u(User, 'organization', 'u')} "
             f"AND {u(Membership, 'user', 'm')} = {u(User, 'id', 'u')})"
         )
+    if keyed:
+        # Named, for the statement around this one (`_decision_sql`) to join on.
+        select.append(
+            f"{u(User, 'id', 'u')} AS person_id, "
+            f"{u(User, 'organization', 'u')} AS person_organization_id"
+        )
     key = u(User, "username_key", "u")
     where = [
         f"{key} IN (%(bare_key)s, %(qualified_key)s)",
@@ -206,9 +214,15 @@ def person_query(
     credential_kind: str | None = None,
     credential_lookup: str = "",
     in_scope: bool = False,
+    with_groups: bool = False,
 ) -> tuple[str, dict]:
-    """The statement and parameters `person_named` runs."""
-    sql = _person_sql(credential_kind, key.organization_id is not None, in_scope)
+    """The statement and parameters `person_named` runs, or with `with_groups` the one
+    a decision runs (`_decision_sql`)."""
+    organization_key = key.organization_id is not None
+    if with_groups:
+        sql = _decision_sql(credential_kind, organization_key)
+    else:
+        sql = _person_sql(credential_kind, organization_key, in_scope)
     params = {
         "bare_key": name.username_key,
         # A name with no qualified reading repeats the bare key: the IN needs two.
@@ -314,14 +328,28 @@ def _credential_matches(attempt: Attempt, person: User | None) -> bool:
     return person.credential.holds(APP_PASSWORD, attempt.password)
 
 
-def find_person(attempt: Attempt, key: TransferKey) -> User | None:
-    """One statement: the person with their organization, setting, POSIX id and the
-    credential that matches the attempt's (`credential`, None without one)."""
+def find_person(attempt: Attempt, key: TransferKey) -> tuple[User | None, list[tuple]]:
+    """One statement (`_decision_sql`): the person with their organization, setting,
+    POSIX id and the credential that matches the attempt's (`credential`, None without
+    one), and the rows of their groups and folders (`groups_from`)."""
     if attempt.kind == CredentialKind.SSH_KEY:
         lookup = attempt.public_key.fingerprint if attempt.public_key else ""
     else:
         lookup = APP_PASSWORD.prefix_of(attempt.password) or ""
-    return person_named(attempt.login, key, credential_kind=attempt.kind, credential_lookup=lookup)
+    name = attempt.login
+    if not name.domain and not name.slug:
+        return None, []
+    found = rows.fetch(
+        *person_query(
+            name, key, credential_kind=attempt.kind, credential_lookup=lookup, with_groups=True
+        )
+    )
+    if not found:
+        return None, []
+    person = _person_from_row(found[0], attempt.kind, in_scope=False)
+    # The person's part, their two named keys, then one membership and grant per row.
+    start = _person_width(attempt.kind) + 2
+    return person, [row[start:] for row in found]
 
 
 def refusal_of(attempt: Attempt, person: User | None, now: datetime) -> str:
@@ -365,33 +393,49 @@ def folders_of(grants) -> list[dict]:
     return [{"path": path, "access": access[path]} for path in sorted(access)]
 
 
+def _person_width(credential_kind: str | None) -> int:
+    models = [*PERSON_MODELS]
+    if credential_kind is not None:
+        models.append(CREDENTIAL_MODELS[credential_kind])
+    return sum(rows.width(model) for model in models)
+
+
 @functools.cache
-def _groups_sql() -> str:
+def _decision_sql(credential_kind: str, organization_key: bool) -> str:
+    """One statement for a decision: the person (`_person_sql`, with the presented
+    credential) and, joined to them, their groups with their gids, their groups' folder
+    grants, and whether each group is in the organization's file-transfer scope: one row
+    per membership and grant, or one row with blank group columns for a person in no
+    group; no row for no person. A `WITH` around the person's one row, so that SQLite
+    runs it as PostgreSQL does (accounts.raw_rows: every decision runs it)."""
     u, o = rows.column, rows.table
     scope = TransferPolicy.scope_groups.through
+    person = _person_sql(credential_kind, organization_key, in_scope=False, keyed=True)
     return (
-        f"SELECT {u(Membership, 'group', 'm')}, {u(Group, 'display_name', 'g')}, "  # noqa: S608
+        f"WITH person AS ({person}) "  # noqa: S608
+        f"SELECT person.*, {u(Membership, 'group', 'm')}, {u(Group, 'display_name', 'g')}, "
         f"{u(PosixId, 'number', 'x')}, {u(FolderGrant, 'path', 'f')}, "
         f"{u(FolderGrant, 'access', 'f')}, "
-        f"EXISTS (SELECT 1 FROM {o(scope)} s WHERE {u(scope, 'transferpolicy', 's')} = %s "
+        f"EXISTS (SELECT 1 FROM {o(scope)} s "
+        f"WHERE {u(scope, 'transferpolicy', 's')} = person.person_organization_id "
         f"AND {u(scope, 'group', 's')} = {u(Membership, 'group', 'm')}) "
-        f"FROM {o(Membership)} m "
-        f"JOIN {o(Group)} g ON {u(Group, 'id', 'g')} = {u(Membership, 'group', 'm')} "
+        f"FROM person "
+        f"LEFT JOIN {o(Membership)} m ON {u(Membership, 'user', 'm')} = person.person_id "
+        f"LEFT JOIN {o(Group)} g ON {u(Group, 'id', 'g')} = {u(Membership, 'group', 'm')} "
         f"LEFT JOIN {o(PosixId)} x ON {u(PosixId, 'group', 'x')} = {u(Group, 'id', 'g')} "
-        f"LEFT JOIN {o(FolderGrant)} f ON {u(FolderGrant, 'group', 'f')} = {u(Group, 'id', 'g')} "
-        f"WHERE {u(Membership, 'user', 'm')} = %s"
+        f"LEFT JOIN {o(FolderGrant)} f ON {u(FolderGrant, 'group', 'f')} = {u(Group, 'id', 'g')}"
     )
 
 
-def groups_of(person: User) -> tuple[list[dict], list[tuple], bool]:
-    """One statement: the person's groups with their gids, their groups' folder grants,
-    and whether any of the groups is in the organization's file-transfer scope
-    (accounts.raw_rows: every allowed login runs it)."""
-    person_id = User._meta.pk.get_db_prep_value(person.pk, rows.connection)
-    found = rows.fetch(_groups_sql(), [person.organization_id, person_id])
+def groups_from(found: list[tuple]) -> tuple[list[dict], list[tuple], bool]:
+    """The person's groups (with their gids), their groups' folder grants, and whether
+    any of the groups is in the organization's file-transfer scope, from the group
+    columns of `_decision_sql`'s rows."""
     groups: dict = {}
     grants, scoped = [], False
     for raw_group_id, display_name, gid, path, access, group_in_scope in found:
+        if raw_group_id is None:
+            continue  # a person in no group: the LEFT JOIN's one blank row
         group_id = rows.value(Membership, "group", raw_group_id)
         groups.setdefault(group_id, {"id": group_id, "displayName": display_name, "gid": gid})
         grants.append((path, access))
@@ -402,7 +446,7 @@ def groups_of(person: User) -> tuple[list[dict], list[tuple], bool]:
 def decide(attempt: Attempt, key: TransferKey, *, now: datetime | None = None) -> Decision:
     """Allowed or refused with its reason, from what the database says now."""
     now = now or timezone.now()
-    person = find_person(attempt, key)
+    person, found = find_person(attempt, key)
     reason = refusal_of(attempt, person, now)
     decision = Decision(allowed=False, reason=reason, user=person, login=attempt.login.login)
     if person is not None:
@@ -411,7 +455,7 @@ def decide(attempt: Attempt, key: TransferKey, *, now: datetime | None = None) -
         decision.login = login_name(person, verified=bare)
     if reason:
         return decision
-    groups, grants, in_scope = groups_of(person)
+    groups, grants, in_scope = groups_from(found)
     if policy_of(person).mode == TransferMode.GROUPS and not in_scope:
         decision.reason = Refusal.NOT_IN_SCOPE
         return decision

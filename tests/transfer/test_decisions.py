@@ -86,6 +86,40 @@ def test_an_allowed_key_login_answers_who_ids_home_groups_and_folders(
     assert uid >= 200000 and body["groups"][0]["gid"] >= 200000
 
 
+def test_groups_and_folders_come_whole_from_several_groups_or_none(
+    server, bob, bob_key, transfer_on, make_group, system_actor
+):
+    def answer():
+        response = server.authenticate("bob@acme.example", **by_key(bob_key[1]))
+        assert response.status_code == 200
+        return response.json()
+
+    alone = answer()
+    assert (alone["groups"], alone["folders"]) == ([], [])
+
+    organization = bob.organization
+    finance = make_group(organization, "Finance", members=[bob])
+    sales = make_group(organization, "Sales", members=[bob])
+    make_group(organization, "Readers", members=[bob])  # a group with no folder
+    for group, path, access in [
+        (finance, "/Shared", "read"),
+        (finance, "/Finance", "write"),
+        (sales, "/Shared", "write"),
+        (sales, "/Sales", "read"),
+    ]:
+        folder_grant_set(group=group, path=path, access=access, actor=system_actor)
+
+    body = answer()
+    assert [group["displayName"] for group in body["groups"]] == ["Finance", "Readers", "Sales"]
+    assert len({group["gid"] for group in body["groups"]}) == 3
+    # One entry per path, write winning.
+    assert body["folders"] == [
+        {"path": "/Finance", "access": "write"},
+        {"path": "/Sales", "access": "read"},
+        {"path": "/Shared", "access": "write"},
+    ]
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_an_app_password_logs_in_over_every_protocol(
     server, bob, bob_password, transfer_on, protocol

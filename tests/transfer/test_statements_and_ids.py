@@ -38,23 +38,23 @@ def finance(bob, make_group, system_actor):
     return group
 
 
-def test_a_key_login_decision_is_four_statements(
+def test_a_key_login_decision_is_three_statements(
     production_cache, server, bob, bob_key, finance, transfer_on
 ):
     statements = _statements(lambda: server.authenticate("bob@acme.example", public_key=bob_key[1]))
 
-    # The transfer key; the person with their key; their groups and folders; the log row.
-    assert len(statements) <= 4, "\n\n".join(statements)
+    # The transfer key; the person with their key, groups and folders; the log row.
+    assert len(statements) == 3, "\n\n".join(statements)
 
 
-def test_an_app_password_decision_is_four_statements(
+def test_an_app_password_decision_is_three_statements(
     production_cache, server, bob, bob_password, finance, transfer_on
 ):
     statements = _statements(
         lambda: server.authenticate("bob@acme.example", password=bob_password[1])
     )
 
-    assert len(statements) <= 4, "\n\n".join(statements)
+    assert len(statements) == 3, "\n\n".join(statements)
 
 
 def test_authorized_keys_is_three_statements(
@@ -138,9 +138,10 @@ def test_concurrent_allocations_give_one_number_per_person_and_never_the_same_tw
     assert len(set(numbers)) == len(people)
 
 
+@pytest.mark.parametrize("with_groups", [False, True], ids=["the person", "the decision"])
 @pytest.mark.parametrize("platform", [False, True], ids=["organization key", "platform key"])
 def test_a_decision_finds_the_person_by_index_however_many_people(
-    organization, org_key, platform_key, platform
+    organization, org_key, platform_key, platform, with_groups
 ):
     """The person is read by the folded login name's index, with the organization's key
     (the unique index in the organization) and with a platform key (across them), never
@@ -163,7 +164,9 @@ def test_a_decision_finds_the_person_by_index_however_many_people(
         cursor.execute("ANALYZE accounts_user")
     key = TransferKey.objects.get(pk=(platform_key if platform else org_key)[0].pk)
     name = decisions.parse_login(f"{organization.slug}+p7@gmail.example")
-    sql, params = decisions.person_query(name, key, credential_kind="ssh_key")
+    sql, params = decisions.person_query(
+        name, key, credential_kind="ssh_key", with_groups=with_groups
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
