@@ -13,9 +13,15 @@ from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.db import DatabaseError, IntegrityError, router
 from django.db.models import Exists, OuterRef
+from django.dispatch import Signal
 from django.utils.crypto import get_random_string
 
 from accounts.models import UserSession
+
+# Sent (sender: the store class) by `clearsessions` once expired sessions are gone: an
+# app that keeps records of its own per session forgets those whose session is gone
+# (sso does, for the provider session each OIDC sign-in came from).
+sessions_cleared = Signal()
 
 
 class SessionStore(db.SessionStore):
@@ -65,8 +71,13 @@ class SessionStore(db.SessionStore):
         """`manage.py clearsessions`: expired sessions, then the records of every session
         that is gone, so a user's records stay the sessions that exist."""
         super().clear_expired()
-        gone = ~Exists(cls.get_model_class().objects.filter(session_key=OuterRef("session_key")))
-        UserSession.objects.filter(gone).delete()
+        UserSession.objects.filter(cls.gone()).delete()
+        sessions_cleared.send(sender=cls)
+
+    @classmethod
+    def gone(cls) -> Exists:
+        """Filter for records whose `session_key` names no session any more."""
+        return ~Exists(cls.get_model_class().objects.filter(session_key=OuterRef("session_key")))
 
     @classmethod
     def delete_keys(cls, session_keys) -> None:

@@ -1,4 +1,5 @@
-"""Receivers of Django's auth signals, connected in SsoConfig.ready."""
+"""Receivers of Django's auth signals and of accounts' session store, connected in
+SsoConfig.ready."""
 
 from sso.models import OidcSession
 
@@ -8,3 +9,9 @@ def forget_oidc_session(sender, request, user, **kwargs) -> None:
     (accounts.sessions forgets the user's own record of it the same way)."""
     if request is not None and hasattr(request, "session") and request.session.session_key:
         OidcSession.objects.filter(session_key=request.session.session_key).delete()
+
+
+def forget_gone_oidc_sessions(sender, **kwargs) -> None:
+    """After `clearsessions`, the records of OIDC sessions that expired or ended without
+    a sign-out go too: the table holds the sessions that exist."""
+    OidcSession.objects.filter(sender.gone()).delete()

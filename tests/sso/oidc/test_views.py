@@ -592,6 +592,31 @@ def test_deactivation_ends_an_oidc_session(
     assert signed_in_user_id(client) is None
 
 
+def test_clearsessions_forgets_the_records_of_oidc_sessions_that_are_gone(
+    organization, connection, provider, member
+):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    keys = []
+    for _ in range(3):
+        client = browser()
+        assert sign_in(client, organization, provider).status_code == 302
+        keys.append(client.session.session_key)
+    live, expired, ended = keys
+    Session.objects.filter(session_key=expired).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    Session.objects.filter(session_key=ended).delete()  # ended without a sign-out
+
+    call_command("clearsessions")
+
+    assert list(OidcSession.objects.values_list("session_key", flat=True)) == [live]
+
+
 def test_requiring_sso_works_once_the_owner_signed_in_through_oidc(
     organization, connection, provider, make_user
 ):
