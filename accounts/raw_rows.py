@@ -71,6 +71,19 @@ def instance(model, values):
     return model.from_db(connection.alias, [field.attname for field in fields], loaded)
 
 
+def instances(row, models) -> list:
+    """The instances of `models` in a row of their `columns` side by side, in order; None
+    for a model whose columns are all NULL (a LEFT JOIN that found nothing). Values past
+    the last model's columns are the caller's."""
+    loaded, start = [], 0
+    for model in models:
+        values = row[start : start + width(model)]
+        start += width(model)
+        pk_index = model._meta.concrete_fields.index(model._meta.pk)
+        loaded.append(None if values[pk_index] is None else instance(model, values))
+    return loaded
+
+
 def fetch(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -46,9 +46,7 @@ def _token_with_organization(prefix: str) -> ProvisioningToken | None:
     if not found:
         return None
     (row,) = found
-    split = rows.width(ProvisioningToken)
-    token = rows.instance(ProvisioningToken, row[:split])
-    token.organization = rows.instance(Organization, row[split:-1])
+    token, token.organization = rows.instances(row, [ProvisioningToken, Organization])
     token.webhooks = bool(row[-1])
     return token
 

@@ -50,9 +50,7 @@ def organization_and_idp(slug: str) -> tuple[Organization | None, SamlIdentityPr
     if not found:
         return organization_by_slug(slug), None
     (row,) = found
-    split = rows.width(SamlIdentityProvider)
-    idp = rows.instance(SamlIdentityProvider, row[:split])
-    idp.organization = rows.instance(Organization, row[split:])
+    idp, idp.organization = rows.instances(row, [SamlIdentityProvider, Organization])
     return idp.organization, idp
 
 
@@ -89,9 +87,7 @@ def oidc_connection_by_id(connection_id: int, slug: str) -> OidcConnection | Non
     if not found:
         return None
     (row,) = found
-    split = rows.width(OidcConnection)
-    connection = rows.instance(OidcConnection, row[:split])
-    connection.organization = rows.instance(Organization, row[split:])
+    connection, connection.organization = rows.instances(row, [OidcConnection, Organization])
     return connection
 
 
@@ -117,9 +113,7 @@ def oidc_linked_user(connection: OidcConnection, sub: str) -> User | None:
     if not found:
         return None
     (row,) = found
-    split = rows.width(User)
-    user = rows.instance(User, row[:split])
-    user.organization = rows.instance(Organization, row[split:])
+    user, user.organization = rows.instances(row, [User, Organization])
     return user
 
 

@@ -274,26 +274,24 @@ def policy_of(user: User) -> TransferPolicy | None:
         return None
 
 
+def _person_models(credential_kind: str | None) -> list:
+    """The models a person's row carries, in the order of their columns."""
+    if credential_kind is None:
+        return [*PERSON_MODELS]
+    return [*PERSON_MODELS, CREDENTIAL_MODELS[credential_kind]]
+
+
 def _person_from_row(row: tuple, credential_kind: str | None, in_scope: bool) -> User:
     """The person, their organization (with its setting, or none) and their POSIX id (or
     none) loaded from one row, as select_related would cache them."""
-    loaded, start = [], 0
-    models = [*PERSON_MODELS]
-    if credential_kind is not None:
-        models.append(CREDENTIAL_MODELS[credential_kind])
-    for model in models:
-        values = row[start : start + rows.width(model)]
-        start += rows.width(model)
-        # A LEFT JOIN that found nothing: every column NULL, the primary key first of all.
-        pk_index = model._meta.concrete_fields.index(model._meta.pk)
-        loaded.append(None if values[pk_index] is None else rows.instance(model, values))
-    person, organization, policy, posix_id, *credential = loaded
+    models = _person_models(credential_kind)
+    person, organization, policy, posix_id, *credential = rows.instances(row, models)
     person.organization = organization
     Organization.transfer_policy.related.set_cached_value(organization, policy)
     User.posix_id.related.set_cached_value(person, posix_id)
     person.credential = credential[0] if credential else None
     if in_scope:
-        person.in_scope = bool(row[start])
+        person.in_scope = bool(row[sum(rows.width(model) for model in models)])
     return person
 
 
@@ -348,7 +346,7 @@ def find_person(attempt: Attempt, key: TransferKey) -> tuple[User | None, list[t
         return None, []
     person = _person_from_row(found[0], attempt.kind, in_scope=False)
     # The person's part, their two named keys, then one membership and grant per row.
-    start = _person_width(attempt.kind) + 2
+    start = sum(rows.width(model) for model in _person_models(attempt.kind)) + 2
     return person, [row[start:] for row in found]
 
 
@@ -391,13 +389,6 @@ def folders_of(grants) -> list[dict]:
         if path is not None and access.get(path) != Access.WRITE:
             access[path] = granted
     return [{"path": path, "access": access[path]} for path in sorted(access)]
-
-
-def _person_width(credential_kind: str | None) -> int:
-    models = [*PERSON_MODELS]
-    if credential_kind is not None:
-        models.append(CREDENTIAL_MODELS[credential_kind])
-    return sum(rows.width(model) for model in models)
 
 
 @functools.cache

@@ -42,11 +42,8 @@ def transfer_key_by_prefix(prefix: str) -> TransferKey | None:
     if not found:
         return None
     (row,) = found
-    split = rows.width(TransferKey)
-    key = rows.instance(TransferKey, row[:split])
-    key.organization = (
-        rows.instance(Organization, row[split:]) if key.organization_id is not None else None
-    )
+    # A platform key has no organization: the LEFT JOIN's columns are all NULL.
+    key, key.organization = rows.instances(row, [TransferKey, Organization])
     return key
 
 

@@ -339,10 +339,6 @@ def _claim(claims: dict, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _linked_user(connection: OidcConnection, sub: str) -> User | None:
-    return oidc_linked_user(connection, sub)
-
-
 def _matched_user(connection: OidcConnection, claims: dict, sub: str) -> tuple[str, list[User]]:
     """The identifier an unlinked person is matched by, and who it names."""
     organization = connection.organization
@@ -394,7 +390,7 @@ def oidc_sign_in(
     ignored: console roles are granted only in the console.
     """
     sub = id_token.sub
-    user, created, linked = _linked_user(connection, sub), False, False
+    user, created, linked = oidc_linked_user(connection, sub), False, False
     if user is None:
         identifier, matches = _matched_user(connection, claims, sub)
         if len(matches) > 1:
@@ -451,7 +447,7 @@ def oidc_sessions_end(
     if sid:
         sessions = sessions.filter(sid=sid)
     if sub:
-        user = _linked_user(connection, sub)
+        user = oidc_linked_user(connection, sub)
         if user is None:
             return 0
         sessions = sessions.filter(user=user)
