@@ -7,6 +7,7 @@ DOMAIN_VERIFICATION_DNS_TIMEOUT_SECONDS; every DNS failure is an answer, never a
 exception: NXDOMAIN and no TXT record mean "not found yet".
 """
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -48,8 +49,13 @@ def domain_key(value: str) -> str:
     return folded
 
 
+@functools.lru_cache(maxsize=4096)
 def domain_key_or_blank(value: str) -> str:
-    """domain_key, or '' for what is not a domain (for lookups, which then find nothing)."""
+    """domain_key, or '' for what is not a domain (for lookups, which then find nothing).
+
+    Remembered for the last few thousand values: every login decision asks it of the
+    login name's domain, and IDNA through dnspython costs more than the decision's
+    statement."""
     try:
         return domain_key(value)
     except InvalidValue:

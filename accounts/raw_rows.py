@@ -11,8 +11,9 @@ uses the ORM.
 """
 
 import functools
+from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.expressions import DatabaseDefault
 
 
@@ -52,35 +53,80 @@ def _converters(model, field, vendor: str) -> tuple:
     return expression, converters
 
 
-def _converted(model, field, value):
-    expression, converters = _converters(model, field, connection.vendor)
-    for converter in converters:
-        value = converter(value, expression, connection)
-    return value
+@dataclass(frozen=True)
+class _Loader:
+    """How a row of `columns(model, …)` becomes an instance: the fields' names, where
+    the primary key is, and the converters of the columns that have any."""
+
+    attnames: list[str]
+    pk_index: int
+    steps: tuple[tuple[int, object, tuple], ...]
+
+
+@functools.cache
+def _loader(model, vendor: str) -> _Loader:
+    fields = model._meta.concrete_fields
+    steps = []
+    for index, field in enumerate(fields):
+        expression, converters = _converters(model, field, vendor)
+        if converters:
+            steps.append((index, expression, converters))
+    return _Loader(
+        attnames=[field.attname for field in fields],
+        pk_index=fields.index(model._meta.pk),
+        steps=tuple(steps),
+    )
+
+
+def _database():
+    """The connection itself rather than its proxy, which looks it up on every
+    attribute: a row's converters use it once per column."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def value(model, field_name: str, raw):
     """A column's value as the ORM reads it (a UUID, a datetime on SQLite too)."""
-    return _converted(model, model._meta.get_field(field_name), raw)
+    database = _database()
+    expression, converters = _converters(model, model._meta.get_field(field_name), database.vendor)
+    for converter in converters:
+        raw = converter(raw, expression, database)
+    return raw
+
+
+def _instance(model, values, loader: _Loader, database):
+    loaded = list(values)
+    for index, expression, converters in loader.steps:
+        raw = loaded[index]
+        for converter in converters:
+            raw = converter(raw, expression, database)
+        loaded[index] = raw
+    return model.from_db(database.alias, loader.attnames, loaded)
 
 
 def instance(model, values):
     """The saved instance a row of `columns(model, …)` holds."""
-    fields = model._meta.concrete_fields
-    loaded = [_converted(model, field, raw) for field, raw in zip(fields, values, strict=True)]
-    return model.from_db(connection.alias, [field.attname for field in fields], loaded)
+    database = _database()
+    loader = _loader(model, database.vendor)
+    if len(values) != len(loader.attnames):
+        raise ValueError(f"{model.__name__} has {len(loader.attnames)} columns, not {len(values)}.")
+    return _instance(model, values, loader, database)
 
 
 def instances(row, models) -> list:
     """The instances of `models` in a row of their `columns` side by side, in order; None
     for a model whose columns are all NULL (a LEFT JOIN that found nothing). Values past
     the last model's columns are the caller's."""
+    database = _database()
     loaded, start = [], 0
     for model in models:
-        values = row[start : start + width(model)]
-        start += width(model)
-        pk_index = model._meta.concrete_fields.index(model._meta.pk)
-        loaded.append(None if values[pk_index] is None else instance(model, values))
+        loader = _loader(model, database.vendor)
+        end = start + len(loader.attnames)
+        values = row[start:end]
+        start = end
+        if values[loader.pk_index] is None:
+            loaded.append(None)
+        else:
+            loaded.append(_instance(model, values, loader, database))
     return loaded
 
 

@@ -132,6 +132,10 @@ def _single_line(text) -> str:
 
 
 def _unreadable(line: str) -> bool:
+    # A printable line holds no control, format or surrogate character (str.isprintable
+    # is false for all three): the common case, without a lookup per character.
+    if line.replace("\t", " ").isprintable():
+        return False
     return any(ch != "\t" and unicodedata.category(ch) in _UNREADABLE_CATEGORIES for ch in line)
 
 
