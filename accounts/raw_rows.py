@@ -13,7 +13,7 @@ uses the ORM.
 import functools
 from dataclasses import dataclass
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db.models.expressions import DatabaseDefault
 
 
@@ -136,6 +136,45 @@ def fetch(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
+def fetch_first(sql: str, params: list) -> list[tuple]:
+    """fetch, for a read that is the first statement of a request: the read is its own
+    connection health check.
+
+    With CONN_HEALTH_CHECKS, Django sends `SELECT 1` before the first statement of every
+    request, so that a connection the database dropped since the worker last used it (a
+    restart, a failover) is replaced instead of failing the request. That is a round
+    trip of its own, as costly as the read behind it. Here the read goes first; if it
+    fails and the connection turns out to be dead, the connection is closed and the read
+    runs once more on a new one, which is what the check would have done. Inside a
+    transaction, or when the check is off or done, this is plain `fetch`.
+    """
+    database = _database()
+    if (
+        database.connection is None
+        or not database.health_check_enabled
+        or database.health_check_done
+        or database.in_atomic_block
+    ):
+        return fetch(sql, params)
+    database.health_check_done = True
+    try:
+        return fetch(sql, params)
+    except (OperationalError, InterfaceError):
+        if database.is_usable():
+            raise
+        database.close()
+    return fetch(sql, params)
+
+
+@functools.cache
+def _insert_head(model, vendor: str) -> tuple[list, str]:
+    """The fields an INSERT writes and its `INSERT INTO <table> (<columns>) VALUES `."""
+    meta = model._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    columns = ", ".join(quote(field.column) for field in fields)
+    return fields, f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+
+
 def insert_values(objs: list) -> tuple[str, list]:
     """`INSERT INTO <table> (<columns>) VALUES (...), ...` for new objects of one model,
     written as save() and bulk_create() would write them.
@@ -144,9 +183,7 @@ def insert_values(objs: list) -> tuple[str, list]:
     (pre_save, then get_db_prep_save, as the ORM does); a database default is the
     column's DEFAULT; the auto-incremented id is the sequence's.
     """
-    meta = type(objs[0])._meta
-    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-    columns = ", ".join(quote(field.column) for field in fields)
+    fields, head = _insert_head(type(objs[0]), _database().vendor)
     values, params = [], []
     for obj in objs:
         placeholders = []
@@ -158,8 +195,7 @@ def insert_values(objs: list) -> tuple[str, list]:
             placeholders.append("%s")
             params.append(field.get_db_prep_save(value, connection))
         values.append(f"({', '.join(placeholders)})")
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join(values)}"  # noqa: S608
-    return sql, params
+    return f"{head}{', '.join(values)}", params
 
 
 def mark_saved(obj) -> None:

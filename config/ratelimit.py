@@ -14,6 +14,7 @@ login view do): a rolled-back count is a count lost, and on PostgreSQL an open
 transaction would hold the counter's row lock until it ends.
 """
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
+from redis.commands.core import Script
 
 from config import metrics
 from config.env import RATE_PATTERN
@@ -126,7 +128,8 @@ def refund(scope: str, key: str, rate: Rate) -> None:
     redis = _redis_cache()
     if redis is not None:
         key = redis.make_key(f"ratelimit:{bucket}:{window_start}")
-        _redis_client(redis).eval(_REDIS_REFUND, 1, key)
+        client = _redis_client(redis)
+        _scripts(client).refund(keys=[key], client=client)
         return
     with connection.cursor() as cursor:
         cursor.execute(_REFUND, [bucket, window_start])
@@ -168,14 +171,37 @@ _REDIS_REFUND = (
 )
 
 
+# INCR and EXPIRE each counter, atomically as a MULTI/EXEC would, in one command: a
+# script costs the client far less than a transaction's five or more.
+_REDIS_HITS = (
+    "local counts = {} "
+    "for i, key in ipairs(KEYS) do "
+    "counts[i] = redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[i]) "
+    "end return counts"
+)
+
+
+@dataclass(frozen=True)
+class _Scripts:
+    hits: Script
+    refund: Script
+
+
+@functools.lru_cache(maxsize=8)
+def _scripts(client) -> _Scripts:
+    """The scripts, registered with the client once (EVALSHA, loaded again by redis-py
+    if the server forgot them)."""
+    return _Scripts(
+        hits=client.register_script(_REDIS_HITS), refund=client.register_script(_REDIS_REFUND)
+    )
+
+
 def _redis_hits(redis: RedisCache, counters: list[tuple[str, int, int]]) -> list[int]:
-    """INCR and EXPIRE each (bucket, window start, ttl) counter, in one MULTI/EXEC."""
-    pipeline = _redis_client(redis).pipeline(transaction=True)
-    for bucket, window_start, ttl in counters:
-        key = redis.make_key(f"ratelimit:{bucket}:{window_start}")
-        pipeline.incr(key)
-        pipeline.expire(key, ttl)
-    return pipeline.execute()[::2]
+    """INCR and EXPIRE each (bucket, window start, ttl) counter, in one command."""
+    client = _redis_client(redis)
+    keys = [redis.make_key(f"ratelimit:{bucket}:{start}") for bucket, start, _ in counters]
+    ttls = [ttl for _, _, ttl in counters]
+    return [int(count) for count in _scripts(client).hits(keys=keys, args=ttls, client=client)]
 
 
 # -- Database ---------------------------------------------------------------------------

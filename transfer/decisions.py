@@ -107,7 +107,7 @@ def parse_login(login) -> LoginName | None:
     """The readings of a login name; None for what cannot be one."""
     if not isinstance(login, str) or not login.strip() or len(login) > MAX_LOGIN_LENGTH:
         return None
-    if any(not c.isprintable() for c in login):
+    if not login.isprintable():
         return None
     slug, plus, rest = login.partition(QUALIFIER)
     qualified = bool(plus and slug and rest and "@" not in slug)

@@ -210,13 +210,33 @@ class Refusal(models.TextChoices):
 
 
 class TransferSignIn(models.Model):
-    """One login decision, allowed or refused; purged after TRANSFER_LOG_RETENTION_DAYS."""
+    """One login decision, allowed or refused; purged after TRANSFER_LOG_RETENTION_DAYS.
+
+    Every decision adds a row, so the table carries no more than it must: its
+    organization and person are kept by Django (their deletion deletes the organization's
+    rows and blanks the person's) rather than by database constraints, whose checks would
+    lock the organization's row for every decision, and the indexes below lead with
+    them, so neither needs one of its own. A person deleted while one of their decisions
+    is being logged can leave that row naming nobody; it reads as an unknown person.
+    """
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     user = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="transfer_sign_ins"
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="transfer_sign_ins",
+        db_constraint=False,
+        db_index=False,
     )
     login = models.CharField(max_length=255)
     protocol = models.CharField(max_length=8, choices=Protocol.choices)

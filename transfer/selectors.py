@@ -37,8 +37,9 @@ def _transfer_key_sql() -> str:
 
 def transfer_key_by_prefix(prefix: str) -> TransferKey | None:
     """The transfer key with that lookup prefix and its organization (none for a platform
-    key); one statement (accounts.raw_rows: every decision API request runs it)."""
-    found = rows.fetch(_transfer_key_sql(), [prefix])
+    key); one statement (accounts.raw_rows: every decision API request runs it first,
+    and it stands for the connection's health check)."""
+    found = rows.fetch_first(_transfer_key_sql(), [prefix])
     if not found:
         return None
     (row,) = found

@@ -590,11 +590,24 @@ def _refusal_sampled_out(organization_id) -> bool:
     return not ratelimit.hit("transfer-refusal-audit", str(organization_id), rate).allowed
 
 
+# On PostgreSQL the log row's own transaction commits asynchronously: RETURNING runs
+# within the INSERT, and a setting made local with set_config lasts until that
+# transaction's commit. The decision then does not wait for the WAL to reach the disk;
+# the WAL writer flushes it within a fraction of a second. A crash of the database
+# server in that window can lose the last log rows, never corrupt the database or any
+# other write (PostgreSQL's "asynchronous commit"; docs/transfer.md).
+ASYNCHRONOUS_COMMIT = " RETURNING set_config('synchronous_commit', 'off', true)"
+
+
 def _insert_sign_in(**fields) -> None:
     """The sign-in log row, written out from the model (accounts.raw_rows: every decision
-    writes one, and nothing reads it back)."""
+    writes one, and nothing reads it back), committed asynchronously when it is a
+    transaction of its own."""
+    sql, params = rows.insert_values([TransferSignIn(**fields)])
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        sql += ASYNCHRONOUS_COMMIT
     with connection.cursor() as cursor:
-        cursor.execute(*rows.insert_values([TransferSignIn(**fields)]))
+        cursor.execute(sql, params)
 
 
 def transfer_decision_record(

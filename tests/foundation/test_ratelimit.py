@@ -92,28 +92,39 @@ def test_a_database_check_is_one_upsert_and_never_touches_the_cache_table(db, mo
     assert RateLimitCounter.objects.get().hits == 3
 
 
-def test_a_redis_check_is_one_pipeline_of_incr_and_expire(redis_counters, monkeypatch):
+def test_a_redis_check_is_one_command_that_counts_and_sets_the_expiry(redis_counters, monkeypatch):
+    from redis.client import Redis
+
     sent = []
-    real = caches["default"]._cache.get_client
+    command = Redis.execute_command
 
-    def recording_client(*args, **kwargs):
-        client = real(*args, **kwargs)
-        pipeline = client.pipeline
+    def recording(self, *args, **kwargs):
+        sent.append(args[0])
+        return command(self, *args, **kwargs)
 
-        def recording_pipeline(**options):
-            made = pipeline(**options)
-            sent.append(made)
-            return made
-
-        client.pipeline = recording_pipeline
-        return client
-
-    monkeypatch.setattr(caches["default"]._cache, "get_client", recording_client)
+    monkeypatch.setattr(Redis, "execute_command", recording)
     monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
-    hit("scope", "key", Rate(limit=5, window=60))
-    assert len(sent) == 1 and sent[0].transaction
-    key = caches["default"].make_key(f"ratelimit:{ratelimit._bucket('scope', 'key')}:1000020")
-    assert 0 < caches["default"]._cache.get_client().ttl(key) <= 61
+    verdicts = ratelimit.hit_all(
+        [("scope", "key", Rate(limit=5, window=60)), ("other", "key", Rate(limit=1, window=60))]
+    )
+    sent_before_the_script_was_known = sent.count("SCRIPT LOAD")
+
+    assert [(v.allowed, v.count) for v in verdicts] == [(True, 1), (True, 1)]
+    # One EVALSHA; the first one ever may be told NOSCRIPT and load the script first.
+    assert sent.count("EVALSHA") - sent_before_the_script_was_known == 1
+    assert set(sent) <= {"EVALSHA", "SCRIPT LOAD"}
+    for scope in ("scope", "other"):
+        key = caches["default"].make_key(f"ratelimit:{ratelimit._bucket(scope, 'key')}:1000020")
+        assert 0 < caches["default"]._cache.get_client().ttl(key) <= 61
+
+
+def test_a_redis_check_survives_the_server_forgetting_its_scripts(redis_counters, monkeypatch):
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    rate = Rate(limit=5, window=60)
+    hit("scope", "key", rate)
+    caches["default"]._cache.get_client().script_flush()
+
+    assert hit("scope", "key", rate).count == 2
 
 
 def test_ended_windows_are_pruned_from_the_counters_table(db, monkeypatch):

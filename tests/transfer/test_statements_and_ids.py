@@ -69,26 +69,23 @@ def test_authorized_keys_is_three_statements(
 def test_an_allowed_decision_is_two_round_trips_to_redis(
     production_cache, server, bob, bob_password, transfer_on, monkeypatch
 ):
-    from redis.client import Pipeline, Redis
+    from redis.client import Redis
 
+    # Once, so that Redis knows the scripts: this is the steady state.
+    assert server.authenticate("bob@acme.example", password=bob_password[1]).status_code == 200
     trips = []
-    execute, command = Pipeline.execute, Redis.execute_command
-
-    def pipeline_execute(self, *args, **kwargs):
-        trips.append([name for (name, *_), _ in self.command_stack])
-        return execute(self, *args, **kwargs)
+    command = Redis.execute_command
 
     def execute_command(self, *args, **kwargs):
-        trips.append([args[0]])
+        trips.append(args[0])
         return command(self, *args, **kwargs)
 
-    monkeypatch.setattr(Pipeline, "execute", pipeline_execute)
     monkeypatch.setattr(Redis, "execute_command", execute_command)
     response = server.authenticate("bob@acme.example", password=bob_password[1])
 
     assert response.status_code == 200
     # The key's rate and the login name's refusals counted together, then the refund.
-    assert trips == [["INCRBY", "EXPIRE", "INCRBY", "EXPIRE"], ["EVAL"]]
+    assert trips == ["EVALSHA", "EVALSHA"]
 
 
 def test_a_uid_is_stable_across_renames_and_never_reused_after_deletion(
@@ -181,3 +178,116 @@ def test_a_decision_finds_the_person_by_index_however_many_people(
     assert max(dropped, default=0) <= 1, plan
     person = decisions.person_named(name, key)
     assert person.username == "p7@gmail.example"
+
+
+def _new_request(database) -> None:
+    """What Django does to the connection at the start of every request (request_started,
+    which the test client leaves out)."""
+    database.close_if_unusable_or_obsolete()
+    assert database.health_check_done is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_transfer_keys_read_stands_for_the_connection_check(org_key, monkeypatch):
+    """A request's first read is its own health check: no `SELECT 1` before it."""
+    from django.db import connections
+
+    from transfer.selectors import transfer_key_by_prefix
+
+    database = connections["default"]
+    database.ensure_connection()
+    checks = []
+    monkeypatch.setattr(database, "is_usable", lambda: checks.append(1) or True)
+    _new_request(database)
+
+    assert transfer_key_by_prefix(org_key[0].prefix).pk == org_key[0].pk
+    assert checks == []
+    assert database.health_check_done is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_dropped_is_replaced_and_the_read_answers(org_key):
+    """A database restart between two requests costs the next one nothing but a new
+    connection, as Django's health check would have given it."""
+    from django.db import connections
+
+    from transfer.selectors import transfer_key_by_prefix
+
+    database = connections["default"]
+    database.ensure_connection()
+    dropped = database.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [dropped])
+    finally:
+        other.close()
+    _new_request(database)
+
+    assert transfer_key_by_prefix(org_key[0].prefix).pk == org_key[0].pk
+    assert database.connection.info.backend_pid != dropped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_read_on_a_live_connection_is_not_run_twice(monkeypatch):
+    from django.db import OperationalError, connections
+
+    from accounts import raw_rows
+
+    database = connections["default"]
+    database.ensure_connection()
+    with database.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 1")
+    runs = []
+    fetch = raw_rows.fetch
+    monkeypatch.setattr(raw_rows, "fetch", lambda *args: runs.append(1) or fetch(*args))
+    _new_request(database)
+    try:
+        with pytest.raises(OperationalError):
+            raw_rows.fetch_first("SELECT pg_sleep(0.2)", [])
+    finally:
+        database.close()
+
+    assert runs == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_log_row_alone_is_committed_asynchronously(server, bob, bob_password, transfer_on):
+    """The sign-in log row's transaction does not wait for the WAL flush; the setting
+    ends with that transaction and never reaches the connection's next statements."""
+    with CaptureQueriesContext(connection) as queries:
+        response = server.authenticate("bob@acme.example", password=bob_password[1])
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        (after,) = cursor.fetchone()
+
+    assert response.status_code == 200
+    (insert,) = [q["sql"] for q in queries.captured_queries if "transfersignin" in q["sql"]]
+    assert insert.endswith("RETURNING set_config('synchronous_commit', 'off', true)")
+    assert after == "on"
+    assert bob.transfer_sign_ins.get().allowed is True
+
+
+def test_a_log_row_naming_a_person_deleted_meanwhile_reads_as_nobody(organization, bob):
+    """The log carries no database constraint: a decision logged while its person was
+    being deleted can name nobody, and reads so."""
+    import uuid
+
+    from django.utils import timezone
+
+    from transfer.models import TransferSignIn
+    from transfer.selectors import organization_sign_ins
+
+    TransferSignIn.objects.create(
+        organization=organization,
+        user_id=uuid.uuid4(),
+        login="gone@acme.example",
+        protocol="sftp",
+        allowed=False,
+        reason="unknown_user",
+        at=timezone.now(),
+    )
+
+    (row,) = organization_sign_ins(organization)
+    assert row.user is None
+    assert row.login == "gone@acme.example"
