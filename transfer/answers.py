@@ -111,34 +111,50 @@ def _key_line(key_id: int, public_key: str, expires_at: datetime.datetime | None
 
 
 @functools.cache
-def _usable_keys_sql() -> str:
+def _authorized_keys_sql() -> str:
+    """The presented transfer key, the person the login name names with whether they
+    are in the file-transfer scope, and their live, unexpired keys, oldest first: one
+    row per key (`decisions.presented_sql`; every AuthorizedKeysCommand runs it)."""
     column = functools.partial(rows.column, SshKey)
-    return (
-        f"SELECT {column('id', 'k')}, {column('public_key', 'k')}, "  # noqa: S608
-        f"{column('expires_at', 'k')} FROM {rows.table(SshKey)} k "
-        f"WHERE {column('user', 'k')} = %s AND {column('revoked_at', 'k')} IS NULL "
-        f"AND ({column('expires_at', 'k')} IS NULL OR {column('expires_at', 'k')} > %s) "
-        f"ORDER BY {column('created_at', 'k')}, {column('id', 'k')}"
+    expires_at = column("expires_at", "k")
+    return decisions.presented_sql(
+        decisions.presented_person_sql(None, in_scope=True),
+        select=f"{column('id', 'k')}, {column('public_key', 'k')}, {expires_at}",
+        joins=(
+            f"LEFT JOIN {rows.table(SshKey)} k ON {column('user', 'k')} = person.person_id "
+            f"AND {column('revoked_at', 'k')} IS NULL "
+            f"AND ({expires_at} IS NULL OR {expires_at} > %(now)s)"
+        ),
+        order=f"ORDER BY {column('created_at', 'k')}, {column('id', 'k')}",
     )
 
 
-def usable_keys(person: User) -> list[tuple[int, str, datetime.datetime | None]]:
-    """The person's live, unexpired keys as (id, public key, expiry), oldest first; one
-    statement (accounts.raw_rows: every AuthorizedKeysCommand runs it)."""
-    now = SshKey._meta.get_field("expires_at").get_db_prep_value(timezone.now(), rows.connection)
-    person_id = User._meta.pk.get_db_prep_value(person.pk, rows.connection)
-    return [
-        (key_id, public_key, rows.value(SshKey, "expires_at", expires_at))
-        for key_id, public_key, expires_at in rows.fetch(_usable_keys_sql(), [person_id, now])
-    ]
-
-
-def authorized_keys_lines(login: decisions.LoginName, key: TransferKey) -> list[str]:
-    """The usable keys of the person, when they may log in now; else none."""
-    person = decisions.person_named(login, key, in_scope=True)
+def authorized_keys_presented(
+    login: decisions.LoginName, key_prefix: str
+) -> tuple[TransferKey | None, list[str]]:
+    """The transfer key with the prefix (None for none; its digest is the caller's to
+    compare) and, when the person may log in now, the lines of their usable keys; one
+    statement, the request's only one."""
+    params = decisions.person_params(login, key_prefix=key_prefix)
+    params["now"] = SshKey._meta.get_field("expires_at").get_db_prep_value(
+        timezone.now(), rows.connection
+    )
+    found = rows.fetch_first(_authorized_keys_sql(), params)
+    if not found:
+        return None, []
+    key, rest = decisions.presented_key(found[0])
+    person = decisions.person_from_row(rest, None, in_scope=True)
     if person is None or not may_log_in(person):
-        return []
-    return [_key_line(*usable) for usable in usable_keys(person)]
+        return key, []
+    # After the key's and the person's columns, and the person's two named keys.
+    start = decisions.presented_width() + decisions.person_width(None, in_scope=True) + 2
+    lines = []
+    for row in found:
+        key_id, public_key, expires_at = row[start:]
+        if key_id is not None:  # a person with no usable key: one row, no key
+            expires_at = rows.value(SshKey, "expires_at", expires_at)
+            lines.append(_key_line(key_id, public_key, expires_at))
+    return key, lines
 
 
 def allowed_accounts(key: TransferKey):

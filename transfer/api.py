@@ -25,7 +25,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts.api.pagination import DirectoryCursorPagination
 from accounts.api.throttling import ApiKeyRateThrottle
-from accounts.keyed_secrets import credential_mark_used, row_for_secret
+from accounts.keyed_secrets import credential_mark_used
 from config import metrics, ratelimit, request_context
 from transfer import answers, decisions, selectors, sftpgo, ssh_keys
 from transfer.models import TRANSFER_KEY, Protocol, TransferKey
@@ -55,18 +55,32 @@ def _bearer(request) -> str:
     return secret.strip() if scheme.lower() == "bearer" else ""
 
 
-def transfer_key_for(request) -> TransferKey | None:
-    """The live transfer key the request carries, or None: one lookup by its prefix, then
-    a constant-time digest comparison. Revocation shows on the next request."""
-    key = row_for_secret(TRANSFER_KEY, _bearer(request), by_prefix=selectors.transfer_key_by_prefix)
-    if key is None or not key.is_live:
-        return None
+def _unauthorized() -> JsonResponse:
+    response = _error(401, API_401)
+    response["WWW-Authenticate"] = 'Bearer realm="transfer"'
+    return response
+
+
+def _accepted(request, key: TransferKey | None, secret: str) -> bool:
+    """Whether `key`, read by the prefix of the request's secret, is that secret's and
+    live (a constant-time digest comparison); if so, it is in use now."""
+    if key is None or not key.holds(TRANSFER_KEY, secret) or not key.is_live:
+        return False
     credential_mark_used(key)
     request_context.bind(
         organization=key.organization.slug if key.organization else "-",
         actor=f"transfer key {key.prefix}",
     )
-    return key
+    return True
+
+
+def transfer_key_for(request) -> TransferKey | None:
+    """The live transfer key the request carries, or None: one lookup by its prefix, then
+    a constant-time digest comparison. Revocation shows on the next request."""
+    secret = _bearer(request)
+    prefix = TRANSFER_KEY.prefix_of(secret)
+    key = selectors.transfer_key_by_prefix(prefix) if prefix is not None else None
+    return key if _accepted(request, key, secret) else None
 
 
 def _throttled(verdict: ratelimit.Verdict, detail: str) -> JsonResponse:
@@ -81,33 +95,6 @@ def _key_throttled(key: TransferKey) -> JsonResponse | None:
     """Count the request against TRANSFER_KEY_RATE; the 429 past it, else None."""
     verdict = ratelimit.hit(KEY_RATE, key.prefix, _key_rate())
     return None if verdict.allowed else _throttled(verdict, API_429_KEY)
-
-
-def _with_key(view, *, view_counts_rate: bool):
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        key = transfer_key_for(request)
-        if key is None:
-            response = _error(401, API_401)
-            response["WWW-Authenticate"] = 'Bearer realm="transfer"'
-            return response
-        if not view_counts_rate and (throttled := _key_throttled(key)) is not None:
-            return throttled
-        return view(request, key, *args, **kwargs)
-
-    return wrapped
-
-
-def with_transfer_key(view):
-    """401 without a live transfer key; 429 past TRANSFER_KEY_RATE for the key."""
-    return _with_key(view, view_counts_rate=False)
-
-
-def with_transfer_key_deciding(view):
-    """with_transfer_key for the views that make a login decision: they count the
-    key's rate themselves, with the login name's refusals in the same round trip
-    (`decide_and_record`), or alone for a request too malformed to decide."""
-    return _with_key(view, view_counts_rate=True)
 
 
 class BadRequest(ValueError):
@@ -196,7 +183,9 @@ class Throttled(Exception):
         return _throttled(self.verdict, self.detail)
 
 
-def decide_and_record(attempt: decisions.Attempt, key: TransferKey) -> decisions.Decision:
+def decide_and_record(
+    attempt: decisions.Attempt, key: TransferKey, *, found: tuple | None = None
+) -> decisions.Decision:
     """The decision every file server's login gets, whatever protocol asked for it:
     throttled per key and per login name, logged, audited when refused and counted in
     /metrics."""
@@ -214,7 +203,7 @@ def decide_and_record(attempt: decisions.Attempt, key: TransferKey) -> decisions
         raise Throttled(key_verdict, API_429_KEY)
     if not verdict.allowed:
         raise Throttled(verdict, API_429_FAILURES)
-    decision = decisions.decide(attempt, key)
+    decision = decisions.decide(attempt, key, found=found)
     transfer_decision_record(decision=decision, attempt=attempt, key=key)
     _count(decision, attempt.protocol)
     if decision.allowed:
@@ -227,20 +216,55 @@ def decide_and_record(attempt: decisions.Attempt, key: TransferKey) -> decisions
     return decision
 
 
+def deciding(parse):
+    """For the views that make a login decision: the attempt `parse` reads from the
+    request (BadRequest names what is wrong), then the transfer key, the person and their
+    groups in one statement (`decisions.find_presented`), the key's digest compared, and
+    the decision made and recorded (`decide_and_record`). The view gets the attempt and
+    the decision; a wrong key is a 401 and a malformed request from a right one a 400,
+    as on every /transfer/v1/ endpoint."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request):
+            secret = _bearer(request)
+            prefix = TRANSFER_KEY.prefix_of(secret)
+            if prefix is None:
+                return _unauthorized()
+            try:
+                attempt = parse(request)
+            except BadRequest as exc:
+                key = transfer_key_for(request)
+                if key is None:
+                    return _unauthorized()
+                return _key_throttled(key) or _error(400, str(exc))
+            key, found = decisions.find_presented(attempt, prefix)
+            if not _accepted(request, key, secret):
+                return _unauthorized()
+            try:
+                decision = decide_and_record(attempt, key, found=found)
+            except Throttled as exc:
+                return exc.response()
+            return view(request, attempt, decision)
+
+        return wrapped
+
+    return decorator
+
+
+def _sftpgo_attempt(request) -> decisions.Attempt:
+    try:
+        return sftpgo.attempt_from(_parse_body(request))
+    except sftpgo.InvalidHookBody as exc:
+        raise BadRequest(str(exc)) from None
+
+
 @csrf_exempt  # A file server, not a browser; the transfer key is the proof.
 @never_cache
 @require_POST
-@with_transfer_key_deciding
-def authenticate(request, key: TransferKey):
+@deciding(attempt_from)
+def authenticate(request, attempt: decisions.Attempt, decision: decisions.Decision):
     """May this login name log in now with this key or password, and to what?"""
-    try:
-        attempt = attempt_from(request)
-    except BadRequest as exc:
-        return _key_throttled(key) or _error(400, str(exc))
-    try:
-        decision = decide_and_record(attempt, key)
-    except Throttled as exc:
-        return exc.response()
     if not decision.allowed:
         return JsonResponse({"allowed": False, "reason": decision.reason}, status=403)
     return JsonResponse({"allowed": True, **answers.allowed_answer(decision)})
@@ -249,18 +273,10 @@ def authenticate(request, key: TransferKey):
 @csrf_exempt  # SFTPGo, not a browser; the transfer key is the proof.
 @never_cache
 @require_POST
-@with_transfer_key_deciding
-def sftpgo_auth(request, key: TransferKey):
+@deciding(_sftpgo_attempt)
+def sftpgo_auth(request, attempt: decisions.Attempt, decision: decisions.Decision):
     """SFTPGo's external authentication hook: the decision /authenticate makes, answered
     as the SFTPGo user to log in, or as `{"username": ""}` to refuse (docs/sftpgo.md)."""
-    try:
-        attempt = sftpgo.attempt_from(_parse_body(request))
-    except (BadRequest, sftpgo.InvalidHookBody) as exc:
-        return _key_throttled(key) or _error(400, str(exc))
-    try:
-        decision = decide_and_record(attempt, key)
-    except Throttled as exc:
-        return exc.response()
     if not decision.allowed:
         return JsonResponse(sftpgo.refused())
     user = sftpgo.user_for(
@@ -274,12 +290,23 @@ def sftpgo_auth(request, key: TransferKey):
 
 @never_cache
 @require_GET
-@with_transfer_key
-def authorized_keys(request, key: TransferKey):
+def authorized_keys(request):
     """What OpenSSH's AuthorizedKeysCommand prints: the usable keys of an allowed person,
-    or nothing."""
+    or nothing. The transfer key, the person and their keys are one statement."""
+    secret = _bearer(request)
+    prefix = TRANSFER_KEY.prefix_of(secret)
+    if prefix is None:
+        return _unauthorized()
     login = decisions.parse_login(request.GET.get("username"))
-    lines = answers.authorized_keys_lines(login, key) if login is not None else []
+    if login is None:
+        key, lines = transfer_key_for(request), []
+    else:
+        key, lines = answers.authorized_keys_presented(login, prefix)
+        key = key if _accepted(request, key, secret) else None
+    if key is None:
+        return _unauthorized()
+    if (throttled := _key_throttled(key)) is not None:
+        return throttled
     body = "".join(f"{line}\n" for line in lines)
     return HttpResponse(body, content_type="text/plain; charset=utf-8")
 

@@ -3,8 +3,8 @@ this app password, and to what.
 
 Nothing is cached across logins: every decision reads the organization's setting, the
 person, their credential and their groups at that moment, so a SCIM change takes effect
-at the very next login. A decision is three statements on PostgreSQL (the transfer key;
-the person with their credential, groups and folders; the log row), and an unknown login
+at the very next login. A decision is two statements on PostgreSQL (the transfer key
+with the person, their credential, groups and folders; the log row), and an unknown login
 name costs the same lookups and one digest computation, as a wrong credential does
 (docs/transfer.md).
 """
@@ -142,9 +142,80 @@ def _verified_sql(domain_param: str) -> str:
     )
 
 
+# Whose people a person statement may find: every organization's (a platform key), the
+# organization given as a parameter, or the organization of the transfer key presented
+# with the request, found by its prefix in the same statement (`presented_sql`).
+PLATFORM, GIVEN, PRESENTED = "platform", "given", "presented"
+KEY_PREFIX = "%(key_prefix)s"
+
+
+def transfer_key_sql(prefix: str) -> str:
+    """The transfer key with the lookup prefix `prefix` (an SQL parameter) and its
+    organization's columns (blank for a platform key)."""
+    key, organization, u = TransferKey, Organization, rows.column
+    return (
+        f"SELECT {rows.columns(key, 'k')}, {rows.columns(organization, 'o')} "  # noqa: S608
+        f"FROM {rows.table(key)} k LEFT JOIN {rows.table(organization)} o "
+        f"ON {u(organization, 'id', 'o')} = {u(key, 'organization', 'k')} "
+        f"WHERE {u(key, 'prefix', 'k')} = {prefix}"
+    )
+
+
+def _organization_sql(organization: str) -> str:
+    """The condition on the person's organization for `organization` (PLATFORM: none)."""
+    person_organization = rows.column(User, "organization", "u")
+    if organization == GIVEN:
+        return f"{person_organization} = %(organization)s"
+    key = rows.column(TransferKey, "organization", "kp")
+    # A platform key's organization is NULL: then any organization's person.
+    return (
+        f"{person_organization} = COALESCE((SELECT {key} "  # noqa: S608
+        f"FROM {rows.table(TransferKey)} kp "
+        f"WHERE {rows.column(TransferKey, 'prefix', 'kp')} = {KEY_PREFIX}), "
+        f"{person_organization})"
+    )
+
+
+def presented_sql(person_sql: str, select: str, joins: str, order: str = "") -> str:
+    """A statement that reads the transfer key presented with the request (`KEY_PREFIX`)
+    and, in the same round trip, the person `person_sql` finds (`keyed`, with
+    `organization=PRESENTED`) and what `select` and `joins` add to them: the request's
+    only statement. Its rows are the key's columns (`presented_key`), then the person's,
+    then `select`'s; none when no key has the prefix, blank person columns when no
+    person is found.
+
+    The key's digest is compared in Python afterwards: a request whose key is wrong or
+    revoked is refused and nothing read about the person is used.
+    """
+    return (
+        f"WITH presented AS ({transfer_key_sql(KEY_PREFIX)}), "  # noqa: S608
+        f"person AS ({person_sql}) "
+        f"SELECT presented.*, person.*, {select} "
+        f"FROM presented LEFT JOIN person ON 1 = 1 {joins} {order}"
+    ).strip()
+
+
+def presented_width() -> int:
+    """How many columns of a `presented_sql` row the key and its organization take."""
+    return rows.width(TransferKey) + rows.width(Organization)
+
+
+def presented_key(row: tuple) -> tuple[TransferKey, tuple]:
+    """The transfer key (with its organization, None for a platform key) at the start of
+    a `presented_sql` row, and the rest of the row."""
+    key, key.organization = rows.instances(row, [TransferKey, Organization])
+    return key, row[presented_width() :]
+
+
+def presented_person_sql(credential_kind: str | None, in_scope: bool) -> str:
+    """The person statement `presented_sql` takes: the person a login name names among
+    the presented key's organization's people (or anyone's, for a platform key)."""
+    return _person_sql(credential_kind, PRESENTED, in_scope, keyed=True)
+
+
 @functools.cache
 def _person_sql(
-    credential_kind: str | None, organization_key: bool, in_scope: bool, keyed: bool = False
+    credential_kind: str | None, organization: str, in_scope: bool, keyed: bool = False
 ) -> str:
     """One statement for the person a login name names (accounts.raw_rows: every login
     decision runs it), with their organization, its setting, their POSIX id and, as
@@ -196,9 +267,9 @@ def _person_sql(
         f"OR ({u(Organization, 'slug', 'o')} = %(slug)s AND {key} = %(qualified_key)s "
         f"AND NOT {_verified_sql('%(qualified_domain)s')}))",
     ]
-    if organization_key:
+    if organization != PLATFORM:
         # An organization's key only ever finds its own organization's people.
-        where.append(f"{u(User, 'organization', 'u')} = %(organization)s")
+        where.append(_organization_sql(organization))
     return (
         f"SELECT {', '.join(select)} FROM {o(User)} u {' '.join(joins)} "  # noqa: S608
         f"WHERE {' AND '.join(where)} "
@@ -218,12 +289,21 @@ def person_query(
 ) -> tuple[str, dict]:
     """The statement and parameters `person_named` runs, or with `with_groups` the one
     a decision runs (`_decision_sql`)."""
-    organization_key = key.organization_id is not None
+    organization = GIVEN if key.organization_id is not None else PLATFORM
     if with_groups:
-        sql = _decision_sql(credential_kind, organization_key)
+        sql = _decision_sql(credential_kind, organization)
     else:
-        sql = _person_sql(credential_kind, organization_key, in_scope)
-    params = {
+        sql = _person_sql(credential_kind, organization, in_scope)
+    return sql, person_params(
+        name, organization_id=key.organization_id, credential_lookup=credential_lookup
+    )
+
+
+def person_params(
+    name: LoginName, *, organization_id=None, credential_lookup: str = "", key_prefix: str = ""
+) -> dict:
+    """The parameters of a person statement (`_person_sql`) for the login name."""
+    return {
         "bare_key": name.username_key,
         # A name with no qualified reading repeats the bare key: the IN needs two.
         "qualified_key": name.qualified_key or name.username_key,
@@ -231,10 +311,10 @@ def person_query(
         "slug": name.slug,
         "qualified_domain": name.qualified_domain,
         "verified": DomainState.VERIFIED,
-        "organization": key.organization_id,
+        "organization": organization_id,
         "credential": credential_lookup,
+        "key_prefix": key_prefix,
     }
-    return sql, params
 
 
 def person_named(
@@ -264,7 +344,7 @@ def person_named(
     )
     if not found:
         return None
-    return _person_from_row(found[0], credential_kind, in_scope)
+    return person_from_row(found[0], credential_kind, in_scope)
 
 
 def policy_of(user: User) -> TransferPolicy | None:
@@ -281,11 +361,19 @@ def _person_models(credential_kind: str | None) -> list:
     return [*PERSON_MODELS, CREDENTIAL_MODELS[credential_kind]]
 
 
-def _person_from_row(row: tuple, credential_kind: str | None, in_scope: bool) -> User:
+def person_width(credential_kind: str | None, in_scope: bool = False) -> int:
+    """How many columns of a row a person statement's person takes (`keyed` aside)."""
+    return sum(rows.width(model) for model in _person_models(credential_kind)) + in_scope
+
+
+def person_from_row(row: tuple, credential_kind: str | None, in_scope: bool) -> User | None:
     """The person, their organization (with its setting, or none) and their POSIX id (or
-    none) loaded from one row, as select_related would cache them."""
+    none) loaded from one row, as select_related would cache them; None for the blank
+    columns of no person."""
     models = _person_models(credential_kind)
     person, organization, policy, posix_id, *credential = rows.instances(row, models)
+    if person is None:
+        return None
     person.organization = organization
     Organization.transfer_policy.related.set_cached_value(organization, policy)
     User.posix_id.related.set_cached_value(person, posix_id)
@@ -326,28 +414,58 @@ def _credential_matches(attempt: Attempt, person: User | None) -> bool:
     return person.credential.holds(APP_PASSWORD, attempt.password)
 
 
+def _credential_lookup(attempt: Attempt) -> str:
+    """The presented credential's fingerprint (a key) or lookup prefix (a password)."""
+    if attempt.kind == CredentialKind.SSH_KEY:
+        return attempt.public_key.fingerprint if attempt.public_key else ""
+    return APP_PASSWORD.prefix_of(attempt.password) or ""
+
+
+def _person_and_groups(found: list[tuple], kind: str) -> tuple[User | None, list[tuple]]:
+    """The person of `_decision_sql`'s rows (without the key's columns) and the rows of
+    their groups and folders (`groups_from`)."""
+    if not found:
+        return None, []
+    person = person_from_row(found[0], kind, in_scope=False)
+    # The person's part, their two named keys, then one membership and grant per row.
+    start = person_width(kind) + 2
+    return person, [row[start:] for row in found]
+
+
 def find_person(attempt: Attempt, key: TransferKey) -> tuple[User | None, list[tuple]]:
     """One statement (`_decision_sql`): the person with their organization, setting,
     POSIX id and the credential that matches the attempt's (`credential`, None without
     one), and the rows of their groups and folders (`groups_from`)."""
-    if attempt.kind == CredentialKind.SSH_KEY:
-        lookup = attempt.public_key.fingerprint if attempt.public_key else ""
-    else:
-        lookup = APP_PASSWORD.prefix_of(attempt.password) or ""
     name = attempt.login
     if not name.domain and not name.slug:
         return None, []
-    found = rows.fetch(
-        *person_query(
-            name, key, credential_kind=attempt.kind, credential_lookup=lookup, with_groups=True
-        )
+    lookup = _credential_lookup(attempt)
+    sql, params = person_query(
+        name, key, credential_kind=attempt.kind, credential_lookup=lookup, with_groups=True
     )
+    return _person_and_groups(rows.fetch(sql, params), attempt.kind)
+
+
+def presented_query(attempt: Attempt, key_prefix: str) -> tuple[str, dict]:
+    """The statement and parameters `find_presented` runs."""
+    params = person_params(
+        attempt.login, credential_lookup=_credential_lookup(attempt), key_prefix=key_prefix
+    )
+    return _decision_sql(attempt.kind, PRESENTED), params
+
+
+def find_presented(
+    attempt: Attempt, key_prefix: str
+) -> tuple[TransferKey | None, tuple[User | None, list[tuple]]]:
+    """The transfer key with the prefix (None for none), and `find_person`'s answer for
+    the attempt as that key would ask it: one statement, the request's first
+    (`presented_sql`; the key's digest is the caller's to compare)."""
+    found = rows.fetch_first(*presented_query(attempt, key_prefix))
     if not found:
-        return None, []
-    person = _person_from_row(found[0], attempt.kind, in_scope=False)
-    # The person's part, their two named keys, then one membership and grant per row.
-    start = sum(rows.width(model) for model in _person_models(attempt.kind)) + 2
-    return person, [row[start:] for row in found]
+        return None, (None, [])
+    key, _ = presented_key(found[0])
+    start = presented_width()
+    return key, _person_and_groups([row[start:] for row in found], attempt.kind)
 
 
 def refusal_of(attempt: Attempt, person: User | None, now: datetime) -> str:
@@ -392,7 +510,7 @@ def folders_of(grants) -> list[dict]:
 
 
 @functools.cache
-def _decision_sql(credential_kind: str, organization_key: bool) -> str:
+def _decision_sql(credential_kind: str, organization: str) -> str:
     """One statement for a decision: the person (`_person_sql`, with the presented
     credential) and, joined to them, their groups with their gids, their groups' folder
     grants, and whether each group is in the organization's file-transfer scope: one row
@@ -401,21 +519,27 @@ def _decision_sql(credential_kind: str, organization_key: bool) -> str:
     runs it as PostgreSQL does (accounts.raw_rows: every decision runs it)."""
     u, o = rows.column, rows.table
     scope = TransferPolicy.scope_groups.through
-    person = _person_sql(credential_kind, organization_key, in_scope=False, keyed=True)
-    return (
-        f"WITH person AS ({person}) "  # noqa: S608
-        f"SELECT person.*, {u(Membership, 'group', 'm')}, {u(Group, 'display_name', 'g')}, "
+    if organization == PRESENTED:
+        person = presented_person_sql(credential_kind, in_scope=False)
+    else:
+        person = _person_sql(credential_kind, organization, in_scope=False, keyed=True)
+    select = (
+        f"{u(Membership, 'group', 'm')}, {u(Group, 'display_name', 'g')}, "  # noqa: S608
         f"{u(PosixId, 'number', 'x')}, {u(FolderGrant, 'path', 'f')}, "
         f"{u(FolderGrant, 'access', 'f')}, "
         f"EXISTS (SELECT 1 FROM {o(scope)} s "
         f"WHERE {u(scope, 'transferpolicy', 's')} = person.person_organization_id "
-        f"AND {u(scope, 'group', 's')} = {u(Membership, 'group', 'm')}) "
-        f"FROM person "
+        f"AND {u(scope, 'group', 's')} = {u(Membership, 'group', 'm')})"
+    )
+    joins = (
         f"LEFT JOIN {o(Membership)} m ON {u(Membership, 'user', 'm')} = person.person_id "
         f"LEFT JOIN {o(Group)} g ON {u(Group, 'id', 'g')} = {u(Membership, 'group', 'm')} "
         f"LEFT JOIN {o(PosixId)} x ON {u(PosixId, 'group', 'x')} = {u(Group, 'id', 'g')} "
         f"LEFT JOIN {o(FolderGrant)} f ON {u(FolderGrant, 'group', 'f')} = {u(Group, 'id', 'g')}"
     )
+    if organization == PRESENTED:
+        return presented_sql(person, select, joins)
+    return f"WITH person AS ({person}) SELECT person.*, {select} FROM person {joins}"  # noqa: S608
 
 
 def groups_from(found: list[tuple]) -> tuple[list[dict], list[tuple], bool]:
@@ -434,10 +558,17 @@ def groups_from(found: list[tuple]) -> tuple[list[dict], list[tuple], bool]:
     return list(groups.values()), grants, scoped
 
 
-def decide(attempt: Attempt, key: TransferKey, *, now: datetime | None = None) -> Decision:
-    """Allowed or refused with its reason, from what the database says now."""
+def decide(
+    attempt: Attempt,
+    key: TransferKey,
+    *,
+    now: datetime | None = None,
+    found: tuple[User | None, list[tuple]] | None = None,
+) -> Decision:
+    """Allowed or refused with its reason, from what the database says now: `found`, the
+    person and their groups as `find_presented` read them with the key, or read here."""
     now = now or timezone.now()
-    person, found = find_person(attempt, key)
+    person, found = found if found is not None else find_person(attempt, key)
     reason = refusal_of(attempt, person, now)
     decision = Decision(allowed=False, reason=reason, user=person, login=attempt.login.login)
     if person is not None:

@@ -26,13 +26,7 @@ RECENT_SIGN_INS = 20
 
 @functools.cache
 def _transfer_key_sql() -> str:
-    key, organization = TransferKey, Organization
-    return (
-        f"SELECT {rows.columns(key, 'k')}, {rows.columns(organization, 'o')} "  # noqa: S608
-        f"FROM {rows.table(key)} k LEFT JOIN {rows.table(organization)} o "
-        f"ON {rows.column(organization, 'id', 'o')} = {rows.column(key, 'organization', 'k')} "
-        f"WHERE {rows.column(key, 'prefix', 'k')} = %s"
-    )
+    return decisions.transfer_key_sql("%s")
 
 
 def transfer_key_by_prefix(prefix: str) -> TransferKey | None:

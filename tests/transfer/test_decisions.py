@@ -14,7 +14,7 @@ from accounts.services import (
     user_reactivate,
 )
 from tests.transfer.conftest import new_public_key
-from transfer.models import CredentialSource, TransferMode, TransferSignIn
+from transfer.models import TRANSFER_KEY, CredentialSource, TransferMode, TransferSignIn
 from transfer.services import (
     app_password_create,
     app_password_revoke,
@@ -252,6 +252,41 @@ def test_a_missing_or_wrong_transfer_key_is_401(client, db, header):
         headers={"Authorization": header} if header else {},
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("revoked", [False, True], ids=["forged secret", "revoked key"])
+def test_a_key_read_with_the_person_is_refused_before_anything_about_them_is_used(
+    client, org_key, bob, bob_key, bob_password, transfer_on, system_actor, revoked
+):
+    """The transfer key and the person are one statement: a request whose key is not
+    right gets a 401 and nothing of what was read about the person, from every
+    endpoint, and nothing is logged or counted as used."""
+    from tests.transfer.conftest import DecisionClient
+    from tests.transfer.test_sftpgo import recorded
+
+    key, secret = org_key
+    if revoked:
+        transfer_key_revoke(key=key, actor=system_actor)
+    else:
+        # The key's own prefix, so that the statement finds the key and the person.
+        half = len(secret) // 2
+        secret = secret[:half] + "x" * (len(secret) - half)
+        assert TRANSFER_KEY.prefix_of(secret) == key.prefix
+    caller = DecisionClient(client, secret)
+
+    answers = [
+        caller.authenticate("bob@acme.example", password=bob_password[1]),
+        caller.authenticate("bob@acme.example", public_key=bob_key[1]),
+        caller.post("/transfer/v1/sftpgo/auth", recorded(password=bob_password[1])),
+        caller.authorized_keys("bob@acme.example"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [401] * 4
+    assert all(b"bob" not in answer.content for answer in answers)
+    assert not TransferSignIn.objects.exists()
+    key.refresh_from_db()
+    bob_key[0].refresh_from_db()
+    assert (key.last_used_at, bob_key[0].last_used_at) == (None, None)
 
 
 def test_group_removal_and_key_removal_refuse_at_the_very_next_login(

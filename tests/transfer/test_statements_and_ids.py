@@ -38,32 +38,34 @@ def finance(bob, make_group, system_actor):
     return group
 
 
-def test_a_key_login_decision_is_three_statements(
+def test_a_key_login_decision_is_two_statements(
     production_cache, server, bob, bob_key, finance, transfer_on
 ):
     statements = _statements(lambda: server.authenticate("bob@acme.example", public_key=bob_key[1]))
 
-    # The transfer key; the person with their key, groups and folders; the log row.
-    assert len(statements) == 3, "\n\n".join(statements)
+    # The transfer key with the person, their key, groups and folders; the log row.
+    assert len(statements) == 2, "\n\n".join(statements)
+    assert statements[0].startswith("WITH presented AS (")
+    assert statements[1].startswith('INSERT INTO "transfer_transfersignin"')
 
 
-def test_an_app_password_decision_is_three_statements(
+def test_an_app_password_decision_is_two_statements(
     production_cache, server, bob, bob_password, finance, transfer_on
 ):
     statements = _statements(
         lambda: server.authenticate("bob@acme.example", password=bob_password[1])
     )
 
-    assert len(statements) == 3, "\n\n".join(statements)
+    assert len(statements) == 2, "\n\n".join(statements)
 
 
-def test_authorized_keys_is_three_statements(
+def test_authorized_keys_is_one_statement(
     production_cache, server, bob, bob_key, finance, transfer_on
 ):
     statements = _statements(lambda: server.authorized_keys("bob@acme.example"))
 
-    # The transfer key; the person with their scope; their keys.
-    assert len(statements) <= 3, "\n\n".join(statements)
+    # The transfer key with the person, their scope and their keys.
+    assert len(statements) == 1, "\n\n".join(statements)
 
 
 def test_an_allowed_decision_is_two_round_trips_to_redis(
@@ -135,7 +137,9 @@ def test_concurrent_allocations_give_one_number_per_person_and_never_the_same_tw
     assert len(set(numbers)) == len(people)
 
 
-@pytest.mark.parametrize("with_groups", [False, True], ids=["the person", "the decision"])
+@pytest.mark.parametrize(
+    "with_groups", [False, True, "presented"], ids=["the person", "the decision", "with the key"]
+)
 @pytest.mark.parametrize("platform", [False, True], ids=["organization key", "platform key"])
 def test_a_decision_finds_the_person_by_index_however_many_people(
     organization, org_key, platform_key, platform, with_groups
@@ -161,9 +165,13 @@ def test_a_decision_finds_the_person_by_index_however_many_people(
         cursor.execute("ANALYZE accounts_user")
     key = TransferKey.objects.get(pk=(platform_key if platform else org_key)[0].pk)
     name = decisions.parse_login(f"{organization.slug}+p7@gmail.example")
-    sql, params = decisions.person_query(
-        name, key, credential_kind="ssh_key", with_groups=with_groups
-    )
+    if with_groups == "presented":
+        attempt = decisions.Attempt(login=name, protocol="sftp", ip=None, public_key=None)
+        sql, params = decisions.presented_query(attempt, key.prefix)
+    else:
+        sql, params = decisions.person_query(
+            name, key, credential_kind="ssh_key", with_groups=with_groups
+        )
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
