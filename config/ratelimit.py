@@ -79,26 +79,36 @@ def hit(scope: str, key: str, rate: Rate) -> Verdict:
     return verdict
 
 
-def hit_all(checks: list[tuple[str, str, Rate]]) -> list[Verdict]:
-    """`hit` for several limits at once, in one round trip with Redis (one pipeline):
-    for a request that counts against more than one limit. Every limit is counted,
-    whatever the others say; the verdicts come in the order of `checks`."""
+def hit_all(
+    checks: list[tuple[str, str, Rate]], *, counting: list[bool] | None = None
+) -> list[Verdict]:
+    """`hit` for several limits at once, in one round trip with Redis (one script): for a
+    request that counts against more than one limit. Every limit is counted, whatever the
+    others say; the verdicts come in the order of `checks`.
+
+    With `counting`, a check whose flag is false is only looked at: its verdict is what
+    `hit` would say, and nothing is counted (a login that succeeded, checked against a
+    limit of failed ones in the same round trip as the limits it does count against).
+    """
+    counting = counting if counting is not None else [True] * len(checks)
     now = int(clock())
     windows = [_window_start(now, rate) for _, _, rate in checks]
     buckets = [_bucket(scope, key) for scope, key, _ in checks]
+    counters = [
+        (bucket, start, start + rate.window - now + 1, counted)
+        for bucket, start, (_, _, rate), counted in zip(
+            buckets, windows, checks, counting, strict=True
+        )
+    ]
     redis = _redis_cache()
     if redis is not None:
-        counts = _redis_hits(
-            redis,
-            [
-                (bucket, start, start + rate.window - now + 1)
-                for bucket, start, (_, _, rate) in zip(buckets, windows, checks, strict=True)
-            ],
-        )
+        counts = _redis_hits(redis, counters)
     else:
         counts = [
             _database_hit(bucket, start, start + rate.window, now)
-            for bucket, start, (_, _, rate) in zip(buckets, windows, checks, strict=True)
+            if counted
+            else _database_peek(bucket, start) + 1
+            for (bucket, start, _, counted), (_, _, rate) in zip(counters, checks, strict=True)
         ]
     verdicts = []
     for (scope, _, rate), start, count in zip(checks, windows, counts, strict=True):
@@ -143,10 +153,14 @@ def peek(scope: str, key: str, rate: Rate) -> bool:
     if redis is not None:
         count = _redis_client(redis).get(redis.make_key(f"ratelimit:{bucket}:{window_start}"))
         return int(count or 0) > rate.limit
+    return _database_peek(bucket, window_start) > rate.limit
+
+
+def _database_peek(bucket: str, window_start: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_PEEK, [bucket, window_start])
         row = cursor.fetchone()
-    return (row[0] if row else 0) > rate.limit
+    return row[0] if row else 0
 
 
 # -- Redis ------------------------------------------------------------------------------
@@ -171,12 +185,15 @@ _REDIS_REFUND = (
 )
 
 
-# INCR and EXPIRE each counter, atomically as a MULTI/EXEC would, in one command: a
-# script costs the client far less than a transaction's five or more.
+# INCR and EXPIRE each counter (ARGV: its ttl, then 1), or only read it (ttl, then 0),
+# atomically as a MULTI/EXEC would, in one command: a script costs the client far less
+# than a transaction's five or more.
 _REDIS_HITS = (
     "local counts = {} "
     "for i, key in ipairs(KEYS) do "
-    "counts[i] = redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[i]) "
+    "if ARGV[2 * i] == '1' then "
+    "counts[i] = redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[2 * i - 1]) "
+    "else counts[i] = tonumber(redis.call('GET', key) or '0') + 1 end "
     "end return counts"
 )
 
@@ -196,12 +213,13 @@ def _scripts(client) -> _Scripts:
     )
 
 
-def _redis_hits(redis: RedisCache, counters: list[tuple[str, int, int]]) -> list[int]:
-    """INCR and EXPIRE each (bucket, window start, ttl) counter, in one command."""
+def _redis_hits(redis: RedisCache, counters: list[tuple[str, int, int, bool]]) -> list[int]:
+    """INCR and EXPIRE each (bucket, window start, ttl, counted) counter, or read it and
+    add the event it would count, in one command."""
     client = _redis_client(redis)
-    keys = [redis.make_key(f"ratelimit:{bucket}:{start}") for bucket, start, _ in counters]
-    ttls = [ttl for _, _, ttl in counters]
-    return [int(count) for count in _scripts(client).hits(keys=keys, args=ttls, client=client)]
+    keys = [redis.make_key(f"ratelimit:{bucket}:{start}") for bucket, start, _, _ in counters]
+    args = [value for _, _, ttl, counted in counters for value in (ttl, int(counted))]
+    return [int(count) for count in _scripts(client).hits(keys=keys, args=args, client=client)]
 
 
 # -- Database ---------------------------------------------------------------------------

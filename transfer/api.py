@@ -189,26 +189,28 @@ def decide_and_record(
     """The decision every file server's login gets, whatever protocol asked for it:
     throttled per key and per login name, logged, audited when refused and counted in
     /metrics."""
-    # Refused logins per login name: counted before the decision, so parallel guesses
-    # cannot all slip under the limit, and given back when the login is allowed. The
-    # key's rate is counted in the same round trip.
+    # The decision is made first (a read; nothing is answered, logged or counted yet),
+    # then one round trip counts the key's request and, for a refusal, the login name's
+    # refused attempt, or for an allowed login only looks at that count. Each count is
+    # atomic and no answer is given before it, so parallel guesses cannot slip under the
+    # limit: past it they get a 429, never the decision.
+    decision = decisions.decide(attempt, key, found=found)
     failures = ratelimit.Rate.parse(settings.TRANSFER_FAILURE_RATE)
     login_key = attempt.login.username_key
     key_verdict, verdict = ratelimit.hit_all(
-        [(KEY_RATE, key.prefix, _key_rate()), (FAILURE_RATE, login_key, failures)]
+        [(KEY_RATE, key.prefix, _key_rate()), (FAILURE_RATE, login_key, failures)],
+        counting=[True, not decision.allowed],
     )
     if not key_verdict.allowed:
-        # The server asked too often; nothing was decided about the login name.
-        ratelimit.refund(FAILURE_RATE, login_key, failures)
+        # The server asked too often; nothing is answered about the login name.
+        if not decision.allowed:
+            ratelimit.refund(FAILURE_RATE, login_key, failures)
         raise Throttled(key_verdict, API_429_KEY)
     if not verdict.allowed:
         raise Throttled(verdict, API_429_FAILURES)
-    decision = decisions.decide(attempt, key, found=found)
     transfer_decision_record(decision=decision, attempt=attempt, key=key)
     _count(decision, attempt.protocol)
-    if decision.allowed:
-        ratelimit.refund(FAILURE_RATE, login_key, failures)
-    else:
+    if not decision.allowed:
         logger.info(
             "transfer login refused",
             extra={"event": "transfer.login_refused", "reason": decision.reason},

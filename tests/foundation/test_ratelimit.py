@@ -211,3 +211,20 @@ def test_console_login_behind_a_load_balancer_limits_each_client_separately(clie
         assert attempt("198.51.100.7", f"a{n}@acme.example").status_code == 400
     assert attempt("198.51.100.7", "a9@acme.example").status_code == 429
     assert attempt("198.51.100.8", "b@acme.example").status_code == 400
+
+
+def test_a_check_that_only_looks_counts_nothing_and_says_what_hit_would(store, monkeypatch):
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    rate = Rate(limit=2, window=60)
+    hit("scope", "key", rate)
+
+    (looked,) = ratelimit.hit_all([("scope", "key", rate)], counting=[False])
+    assert (looked.allowed, looked.count) == (True, 2)
+    hit("scope", "key", rate)
+    (looked,) = ratelimit.hit_all([("scope", "key", rate)], counting=[False])
+    assert (looked.allowed, looked.count, looked.retry_after) == (False, 3, 60)
+    # Looking twice counted nothing.
+    assert hit("scope", "key", rate).count == 3
+    # A counter never counted is looked at as empty.
+    (fresh,) = ratelimit.hit_all([("scope", "other", rate)], counting=[False])
+    assert (fresh.allowed, fresh.count) == (True, 1)

@@ -30,6 +30,47 @@ def test_failed_logins_per_login_name_are_throttled_and_audited(
     assert server.authenticate("nobody@acme.example", password=WRONG_PASSWORD).status_code == 403
 
 
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_get_no_more_answers_than_the_limit(
+    org_key, bob, bob_password, transfer_on, settings
+):
+    """Each answer waits for its own atomic count: however many guesses arrive at once,
+    only the limit's worth are answered and the rest wait, and a right password sent
+    among them is not counted as a failure."""
+    import threading
+
+    from django.db import connection as thread_connection
+    from django.test import Client
+
+    from tests.conftest import use_redis_cache
+    from tests.transfer.conftest import DecisionClient
+
+    use_redis_cache(settings)
+    settings.TRANSFER_FAILURE_RATE = "3/5m"
+    guesses = 12
+    barrier = threading.Barrier(guesses + 1)
+    statuses: list[int] = []
+
+    def guess(password: str) -> None:
+        caller = DecisionClient(Client(), org_key[1])
+        try:
+            barrier.wait()
+            statuses.append(caller.authenticate("bob@acme.example", password=password).status_code)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=guess, args=(WRONG_PASSWORD,)) for _ in range(guesses)]
+    threads.append(threading.Thread(target=guess, args=(bob_password[1],)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses.count(403) == 3
+    assert statuses.count(429) + statuses.count(200) == guesses + 1 - 3
+    assert statuses.count(200) <= 1
+
+
 def test_the_login_name_throttle_folds_case(server, bob, transfer_on, settings):
     settings.TRANSFER_FAILURE_RATE = "1/5m"
     server.authenticate("bob@acme.example", password=WRONG_PASSWORD)
