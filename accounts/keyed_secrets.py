@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import raw_rows as rows
 from accounts.derived_keys import token_digest, token_digest_matches
 
 PREFIX_LENGTH = 8
@@ -167,9 +168,32 @@ def mark_used(model, pk, *, last_used_at: datetime | None, now: datetime | None 
     ).update(last_used_at=now)
 
 
+def is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a last use of `last_used_at` is to be recorded again at `now`."""
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
+def mark_used_statement(credential, *, now: datetime) -> tuple[str, list]:
+    """The UPDATE `mark_used` makes for a credential row in hand, written out (without a
+    trailing clause), for a caller that sends it in one statement with its own write."""
+    model = type(credential)
+    last_used = rows.column(model, "last_used_at")
+    sql = (
+        f"UPDATE {rows.table(model)} SET {last_used} = %s "  # noqa: S608
+        f"WHERE {rows.column(model, 'id')} = %s "
+        f"AND ({last_used} IS NULL OR {last_used} < %s)"
+    )
+    field = model._meta.get_field("last_used_at")
+    return sql, [
+        field.get_db_prep_value(now, rows.connection),
+        model._meta.pk.get_db_prep_value(credential.pk, rows.connection),
+        field.get_db_prep_value(now - LAST_USED_RESOLUTION, rows.connection),
+    ]
+
+
 def credential_mark_used(credential, *, now: datetime | None = None) -> None:
     """mark_used for a credential row in hand, which then shows the new last use."""
     now = now or timezone.now()
     mark_used(type(credential), credential.pk, last_used_at=credential.last_used_at, now=now)
-    if credential.last_used_at is None or now - credential.last_used_at >= LAST_USED_RESOLUTION:
+    if is_stale(credential.last_used_at, now):
         credential.last_used_at = now

@@ -17,7 +17,7 @@ from accounts.events.outbox import (
     record_change,
     resource_event,
 )
-from accounts.keyed_secrets import credential_mark_used
+from accounts.keyed_secrets import credential_mark_used, is_stale, mark_used_statement
 from accounts.models import AuditAction, Group, Organization, User
 from accounts.services.audit import audit_entry, audit_record
 from accounts.services.privileges import check_console_actor, check_token_may_act_on
@@ -599,15 +599,24 @@ def _refusal_sampled_out(organization_id) -> bool:
 ASYNCHRONOUS_COMMIT = " RETURNING set_config('synchronous_commit', 'off', true)"
 
 
-def _insert_sign_in(**fields) -> None:
+def _insert_sign_in(*, used=None, **fields) -> None:
     """The sign-in log row, written out from the model (accounts.raw_rows: every decision
     writes one, and nothing reads it back), committed asynchronously when it is a
-    transaction of its own."""
+    transaction of its own. With `used`, the credential whose last use is to be
+    recorded: on PostgreSQL the same statement updates it (an UPDATE in a WITH)."""
     sql, params = rows.insert_values([TransferSignIn(**fields)])
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    postgresql = connection.vendor == "postgresql"
+    if used is not None and postgresql:
+        update, update_params = mark_used_statement(used, now=fields["at"])
+        sql, params = f"WITH used AS ({update}) {sql}", [*update_params, *params]
+    elif used is not None:
+        credential_mark_used(used, now=fields["at"])
+    if postgresql and not connection.in_atomic_block:
         sql += ASYNCHRONOUS_COMMIT
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    if used is not None:
+        used.last_used_at = fields["at"]
 
 
 def transfer_decision_record(
@@ -617,7 +626,10 @@ def transfer_decision_record(
     a minute), and, for a refusal, an audit event (sampled per organization)."""
     now = now or timezone.now()
     person = decision.user
+    # An allowed login records its credential's last use, at most once a minute.
+    used = person.credential if decision.allowed else None
     _insert_sign_in(
+        used=used if used is not None and is_stale(used.last_used_at, now) else None,
         organization_id=person.organization_id if person is not None else key.organization_id,
         user=person,
         login=decision.login[:255],
@@ -630,7 +642,6 @@ def transfer_decision_record(
         at=now,
     )
     if decision.allowed:
-        credential_mark_used(person.credential, now=now)
         return
     # An unknown login name asked with an organization's key is that organization's to
     # see; asked with a platform key it belongs to nobody, and is in the log only.

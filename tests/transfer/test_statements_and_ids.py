@@ -23,12 +23,16 @@ def production_cache(settings):
     use_redis_cache(settings)
 
 
-def _statements(call) -> list[str]:
-    call()  # the first decision allocates POSIX ids and records the first use
+def _captured(call) -> list[dict]:
     with CaptureQueriesContext(connection) as queries:
         response = call()
     assert response.status_code == 200, response.content
-    return [query["sql"] for query in queries.captured_queries]
+    return queries.captured_queries
+
+
+def _statements(call) -> list[str]:
+    call()  # the first decision allocates POSIX ids and records the first use
+    return [query["sql"] for query in _captured(call)]
 
 
 @pytest.fixture
@@ -47,6 +51,34 @@ def test_a_key_login_decision_is_two_statements(
     assert len(statements) == 2, "\n\n".join(statements)
     assert statements[0].startswith("WITH presented AS (")
     assert statements[1].startswith('INSERT INTO "transfer_transfersignin"')
+
+
+def test_a_decision_that_records_a_last_use_is_still_two_statements(
+    production_cache, server, bob, bob_key, finance, transfer_on
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from transfer.models import SshKey
+
+    # The first decision allocates POSIX ids and records the transfer key's use.
+    assert server.authenticate("bob@acme.example", public_key=bob_key[1]).status_code == 200
+    stale = timezone.now() - timedelta(minutes=5)
+    SshKey.objects.filter(pk=bob_key[0].pk).update(last_used_at=stale)
+
+    statements = [
+        query["sql"]
+        for query in _captured(
+            lambda: server.authenticate("bob@acme.example", public_key=bob_key[1])
+        )
+    ]
+
+    # The log row and the key's last use in one statement.
+    assert len(statements) == 2, "\n\n".join(statements)
+    assert statements[1].startswith('WITH used AS (UPDATE "transfer_sshkey"')
+    bob_key[0].refresh_from_db()
+    assert bob_key[0].last_used_at > stale
 
 
 def test_an_app_password_decision_is_two_statements(
