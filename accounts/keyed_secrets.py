@@ -159,13 +159,10 @@ def mark_used(model, pk, *, last_used_at: datetime | None, now: datetime | None 
     at most once a minute, a conditional UPDATE, no lock, no audit event. For callers
     that hold the credential's id and last use but not the row (a login decision)."""
     now = now or timezone.now()
-    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+    if not is_stale(last_used_at, now):
         return
-    stale_before = now - LAST_USED_RESOLUTION
-    # The condition keeps concurrent requests from rewriting the same minute.
-    model.objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=pk
-    ).update(last_used_at=now)
+    with rows.connection.cursor() as cursor:
+        cursor.execute(*mark_used_statement(model, pk, now=now))
 
 
 def is_stale(last_used_at: datetime | None, now: datetime) -> bool:
@@ -173,20 +170,20 @@ def is_stale(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
 
 
-def mark_used_statement(credential, *, now: datetime) -> tuple[str, list]:
-    """The UPDATE `mark_used` makes for a credential row in hand, written out (without a
-    trailing clause), for a caller that sends it in one statement with its own write."""
-    model = type(credential)
+def mark_used_statement(model, pk, *, now: datetime) -> tuple[str, list]:
+    """The UPDATE that records a use of the credential `model`/`pk` at `now`, written
+    out, for `mark_used` and for a caller that sends it in one statement with its own
+    write. The condition keeps concurrent requests from rewriting the same minute."""
     last_used = rows.column(model, "last_used_at")
     sql = (
         f"UPDATE {rows.table(model)} SET {last_used} = %s "  # noqa: S608
-        f"WHERE {rows.column(model, 'id')} = %s "
+        f"WHERE {rows.column(model, model._meta.pk.name)} = %s "
         f"AND ({last_used} IS NULL OR {last_used} < %s)"
     )
     field = model._meta.get_field("last_used_at")
     return sql, [
         field.get_db_prep_value(now, rows.connection),
-        model._meta.pk.get_db_prep_value(credential.pk, rows.connection),
+        model._meta.pk.get_db_prep_value(pk, rows.connection),
         field.get_db_prep_value(now - LAST_USED_RESOLUTION, rows.connection),
     ]
 

@@ -607,7 +607,7 @@ def _insert_sign_in(*, used=None, **fields) -> None:
     sql, params = rows.insert_values([TransferSignIn(**fields)])
     postgresql = connection.vendor == "postgresql"
     if used is not None and postgresql:
-        update, update_params = mark_used_statement(used, now=fields["at"])
+        update, update_params = mark_used_statement(type(used), used.pk, now=fields["at"])
         sql, params = f"WITH used AS ({update}) {sql}", [*update_params, *params]
     elif used is not None:
         credential_mark_used(used, now=fields["at"])
@@ -616,7 +616,7 @@ def _insert_sign_in(*, used=None, **fields) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     if used is not None:
-        used.last_used_at = fields["at"]
+        used.last_used_at = fields["at"]  # what credential_mark_used leaves on the row
 
 
 def transfer_decision_record(
