@@ -166,12 +166,11 @@ def _organization_sql(organization: str) -> str:
     person_organization = rows.column(User, "organization", "u")
     if organization == GIVEN:
         return f"{person_organization} = %(organization)s"
-    key = rows.column(TransferKey, "organization", "kp")
-    # A platform key's organization is NULL: then any organization's person.
+    # The key `presented_sql` read (its organization's column is the only one of that
+    # name there); a platform key's organization is NULL: then any organization's person.
+    key_organization = rows.column(TransferKey, "organization")
     return (
-        f"{person_organization} = COALESCE((SELECT {key} "  # noqa: S608
-        f"FROM {rows.table(TransferKey)} kp "
-        f"WHERE {rows.column(TransferKey, 'prefix', 'kp')} = {KEY_PREFIX}), "
+        f"{person_organization} = COALESCE((SELECT {key_organization} FROM presented), "  # noqa: S608
         f"{person_organization})"
     )
 
