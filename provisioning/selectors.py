@@ -29,7 +29,8 @@ def tokens_of(organization: Organization) -> QuerySet[ProvisioningToken]:
 @functools.cache
 def _token_lookup_sql() -> str:
     """The token by its prefix, with its organization and whether that organization has
-    an enabled webhook endpoint (accounts.raw_rows: every SCIM request runs it)."""
+    an enabled webhook endpoint (accounts.raw_rows: every SCIM request runs it first, and
+    it stands for the connection's health check, raw_rows.fetch_first)."""
     token, organization = ProvisioningToken, Organization
     organization_id = rows.column(organization, "id", "o")
     return (
@@ -42,7 +43,7 @@ def _token_lookup_sql() -> str:
 
 
 def _token_with_organization(prefix: str) -> ProvisioningToken | None:
-    found = rows.fetch(_token_lookup_sql(), [prefix])
+    found = rows.fetch_first(_token_lookup_sql(), [prefix])
     if not found:
         return None
     (row,) = found

@@ -45,8 +45,9 @@ def _idp_by_slug_sql() -> str:
 
 def organization_and_idp(slug: str) -> tuple[Organization | None, SamlIdentityProvider | None]:
     """The organization and its identity provider (enabled or not); one query when it has
-    one (accounts.raw_rows: every SAML request runs it)."""
-    found = rows.fetch(_idp_by_slug_sql(), [slug])
+    one (accounts.raw_rows: every SAML request runs it, first, so it stands for the
+    connection's health check, raw_rows.fetch_first)."""
+    found = rows.fetch_first(_idp_by_slug_sql(), [slug])
     if not found:
         return organization_by_slug(slug), None
     (row,) = found
