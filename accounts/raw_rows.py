@@ -35,6 +35,24 @@ def columns(model, alias: str) -> str:
     return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
+def select_joined(
+    model, alias: str, field_name: str, related_alias: str, *, outer: bool = False, extra=""
+) -> str:
+    """`SELECT` every column of `model` and of the row its foreign key `field_name` names
+    (`extra` after them), `FROM` the model joined to that row (`LEFT JOIN` with `outer`,
+    whose columns are then NULL without one): read back with `instances(row, [model,
+    related model])`. The caller adds the WHERE."""
+    field = model._meta.get_field(field_name)
+    related = field.related_model
+    join = "LEFT JOIN" if outer else "JOIN"
+    selected = f"{columns(model, alias)}, {columns(related, related_alias)}"
+    return (
+        f"SELECT {selected}{', ' + extra if extra else ''} "  # noqa: S608
+        f"FROM {table(model)} {alias} {join} {table(related)} {related_alias} "
+        f"ON {related_alias}.{quote(field.target_field.column)} = {alias}.{quote(field.column)}"
+    )
+
+
 def width(model) -> int:
     """How many values of a row `columns` selects."""
     return len(model._meta.concrete_fields)

@@ -31,14 +31,10 @@ def _token_lookup_sql() -> str:
     """The token by its prefix, with its organization and whether that organization has
     an enabled webhook endpoint (accounts.raw_rows: every SCIM request runs it first, and
     it stands for the connection's health check, raw_rows.fetch_first)."""
-    token, organization = ProvisioningToken, Organization
-    organization_id = rows.column(organization, "id", "o")
+    webhooks = enabled_endpoints_exist_sql(rows.column(Organization, "id", "o"))
     return (
-        f"SELECT {rows.columns(token, 't')}, {rows.columns(organization, 'o')}, "  # noqa: S608
-        f"{enabled_endpoints_exist_sql(organization_id)} "
-        f"FROM {rows.table(token)} t JOIN {rows.table(organization)} o "
-        f"ON {organization_id} = {rows.column(token, 'organization', 't')} "
-        f"WHERE {rows.column(token, 'prefix', 't')} = %s"
+        f"{rows.select_joined(ProvisioningToken, 't', 'organization', 'o', extra=webhooks)} "
+        f"WHERE {rows.column(ProvisioningToken, 'prefix', 't')} = %s"
     )
 
 

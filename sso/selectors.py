@@ -33,12 +33,10 @@ def idp_of(organization: Organization) -> SamlIdentityProvider | None:
 
 @functools.cache
 def _idp_by_slug_sql() -> str:
-    idp, organization = SamlIdentityProvider, Organization
+    idp = SamlIdentityProvider
     return (
-        f"SELECT {rows.columns(idp, 'i')}, {rows.columns(organization, 'o')} "  # noqa: S608
-        f"FROM {rows.table(idp)} i JOIN {rows.table(organization)} o "
-        f"ON {rows.column(organization, 'id', 'o')} = {rows.column(idp, 'organization', 'i')} "
-        f"WHERE {rows.column(organization, 'slug', 'o')} = %s "
+        f"{rows.select_joined(idp, 'i', 'organization', 'o')} "
+        f"WHERE {rows.column(Organization, 'slug', 'o')} = %s "
         f"ORDER BY {rows.column(idp, 'id', 'i')} LIMIT 1"
     )
 
@@ -70,14 +68,10 @@ def oidc_connection_of(organization: Organization) -> OidcConnection | None:
 
 @functools.cache
 def _oidc_connection_sql() -> str:
-    connection, organization = OidcConnection, Organization
     return (
-        f"SELECT {rows.columns(connection, 'c')}, {rows.columns(organization, 'o')} "  # noqa: S608
-        f"FROM {rows.table(connection)} c JOIN {rows.table(organization)} o "
-        f"ON {rows.column(organization, 'id', 'o')} = "
-        f"{rows.column(connection, 'organization', 'c')} "
-        f"WHERE {rows.column(connection, 'id', 'c')} = %s "
-        f"AND {rows.column(organization, 'slug', 'o')} = %s"
+        f"{rows.select_joined(OidcConnection, 'c', 'organization', 'o')} "
+        f"WHERE {rows.column(OidcConnection, 'id', 'c')} = %s "
+        f"AND {rows.column(Organization, 'slug', 'o')} = %s"
     )
 
 

@@ -152,12 +152,9 @@ KEY_PREFIX = "%(key_prefix)s"
 def transfer_key_sql(prefix: str) -> str:
     """The transfer key with the lookup prefix `prefix` (an SQL parameter) and its
     organization's columns (blank for a platform key)."""
-    key, organization, u = TransferKey, Organization, rows.column
     return (
-        f"SELECT {rows.columns(key, 'k')}, {rows.columns(organization, 'o')} "  # noqa: S608
-        f"FROM {rows.table(key)} k LEFT JOIN {rows.table(organization)} o "
-        f"ON {u(organization, 'id', 'o')} = {u(key, 'organization', 'k')} "
-        f"WHERE {u(key, 'prefix', 'k')} = {prefix}"
+        f"{rows.select_joined(TransferKey, 'k', 'organization', 'o', outer=True)} "
+        f"WHERE {rows.column(TransferKey, 'prefix', 'k')} = {prefix}"
     )
 
 
