@@ -11,10 +11,16 @@ uses the ORM.
 """
 
 import functools
+import inspect
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
+from django.db.models import Model
+from django.db.models.base import ModelState
 from django.db.models.expressions import DatabaseDefault
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 
 def quote(name: str) -> str:
@@ -30,9 +36,25 @@ def column(model, field_name: str, alias: str = "") -> str:
     return f"{alias}.{name}" if alias else name
 
 
-def columns(model, alias: str) -> str:
-    """Every concrete column of the model, in field order: what `instance` reads back."""
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+def _fields(model, only: tuple[str, ...] | None = None) -> list:
+    """The model's concrete fields in field order, or only those named (with its primary
+    key always), still in field order. `model` may be a `(model, only)` pair."""
+    if isinstance(model, tuple):
+        model, only = model
+    fields = model._meta.concrete_fields
+    if only is None:
+        return list(fields)
+    unknown = set(only) - {field.name for field in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}.")
+    return [field for field in fields if field.name in only or field.primary_key]
+
+
+def columns(model, alias: str, only: tuple[str, ...] | None = None) -> str:
+    """Every concrete column of the model, in field order: what `instance` reads back;
+    with `only`, those fields' columns and the primary key's, the others deferred as
+    QuerySet.only() defers them (read on first use, one query each)."""
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model, only))
 
 
 def select_joined(
@@ -53,9 +75,9 @@ def select_joined(
     )
 
 
-def width(model) -> int:
+def width(model, only: tuple[str, ...] | None = None) -> int:
     """How many values of a row `columns` selects."""
-    return len(model._meta.concrete_fields)
+    return len(_fields(model, only))
 
 
 @functools.cache
@@ -74,16 +96,35 @@ def _converters(model, field, vendor: str) -> tuple:
 @dataclass(frozen=True)
 class _Loader:
     """How a row of `columns(model, …)` becomes an instance: the fields' names, where
-    the primary key is, and the converters of the columns that have any."""
+    the primary key is, the converters of the columns that have any, and whether the
+    values may go straight into the instance (`_plain`)."""
 
     attnames: list[str]
     pk_index: int
     steps: tuple[tuple[int, object, tuple], ...]
+    plain: bool
+
+
+# What a field's attribute may be on its class for `_plain`: reading it is the ORM's
+# (a deferred load), and setting it on a new instance only stores the value.
+PLAIN_ATTRIBUTES = (DeferredAttribute, ForeignKeyDeferredAttribute)
+
+
+def _plain(model) -> bool:
+    """Whether `Model.from_db` would only store each value under its field's attname:
+    neither the model nor any of its fields changes how an instance is made or a value
+    set. Its pre_init and post_init signals are checked on every call (`_instance`)."""
+    if model.__init__ is not Model.__init__ or model.from_db.__func__ is not Model.from_db.__func__:
+        return False
+    return all(
+        isinstance(inspect.getattr_static(model, field.attname, None), PLAIN_ATTRIBUTES)
+        for field in model._meta.concrete_fields
+    )
 
 
 @functools.cache
-def _loader(model, vendor: str) -> _Loader:
-    fields = model._meta.concrete_fields
+def _loader(model, vendor: str, only: tuple[str, ...] | None = None) -> _Loader:
+    fields = _fields(model, only)
     steps = []
     for index, field in enumerate(fields):
         expression, converters = _converters(model, field, vendor)
@@ -93,6 +134,7 @@ def _loader(model, vendor: str) -> _Loader:
         attnames=[field.attname for field in fields],
         pk_index=fields.index(model._meta.pk),
         steps=tuple(steps),
+        plain=_plain(model),
     )
 
 
@@ -118,7 +160,16 @@ def _instance(model, values, loader: _Loader, database):
         for converter in converters:
             raw = converter(raw, expression, database)
         loaded[index] = raw
-    return model.from_db(database.alias, loader.attnames, loaded)
+    if not loader.plain or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(database.alias, loader.attnames, loaded)
+    # What from_db leaves, without Model.__init__'s work per field: every hot-path read
+    # builds several instances.
+    instance = model.__new__(model)
+    instance._state = ModelState()
+    instance._state.adding = False
+    instance._state.db = database.alias
+    instance.__dict__.update(zip(loader.attnames, loaded, strict=True))
+    return instance
 
 
 def instance(model, values):
@@ -132,12 +183,14 @@ def instance(model, values):
 
 def instances(row, models) -> list:
     """The instances of `models` in a row of their `columns` side by side, in order; None
-    for a model whose columns are all NULL (a LEFT JOIN that found nothing). Values past
-    the last model's columns are the caller's."""
+    for a model whose columns are all NULL (a LEFT JOIN that found nothing). A model
+    read with `only` is given as `(model, only)`. Values past the last model's columns
+    are the caller's."""
     database = _database()
     loaded, start = [], 0
     for model in models:
-        loader = _loader(model, database.vendor)
+        model, only = model if isinstance(model, tuple) else (model, None)
+        loader = _loader(model, database.vendor, only)
         end = start + len(loader.attnames)
         values = row[start:end]
         start = end
@@ -201,7 +254,8 @@ def insert_values(objs: list) -> tuple[str, list]:
     (pre_save, then get_db_prep_save, as the ORM does); a database default is the
     column's DEFAULT; the auto-incremented id is the sequence's.
     """
-    fields, head = _insert_head(type(objs[0]), _database().vendor)
+    database = _database()
+    fields, head = _insert_head(type(objs[0]), database.vendor)
     values, params = [], []
     for obj in objs:
         placeholders = []
@@ -211,9 +265,23 @@ def insert_values(objs: list) -> tuple[str, list]:
                 placeholders.append("DEFAULT")
                 continue
             placeholders.append("%s")
-            params.append(field.get_db_prep_save(value, connection))
+            params.append(field.get_db_prep_save(value, database))
         values.append(f"({', '.join(placeholders)})")
     return f"{head}{', '.join(values)}", params
+
+
+def insert_row(model, values: dict) -> tuple[str, list]:
+    """`insert_values` for one row given as its column values by attname, without an
+    instance: for a row nothing reads back (a log row), whose instance would cost more
+    to build than the statement. Every field must be given, but the auto-incremented
+    id; each value is prepared by its field (get_db_prep_save), as save() prepares it."""
+    database = _database()
+    fields, head = _insert_head(model, database.vendor)
+    if len(values) != len(fields):
+        missing = {field.attname for field in fields} ^ set(values)
+        raise ValueError(f"{model.__name__}: give exactly its fields ({sorted(missing)}).")
+    params = [field.get_db_prep_save(values[field.attname], database) for field in fields]
+    return f"{head}({', '.join(['%s'] * len(fields))})", params
 
 
 def mark_saved(obj) -> None:

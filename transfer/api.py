@@ -41,6 +41,8 @@ KEY_RATE = "transfer-key"
 FAILURE_RATE = "transfer-failures"
 # Longest value any field may have (a public key line is at most 16 KiB).
 MAX_FIELD_CHARS = ssh_keys.MAX_LINE_BYTES
+# Protocol.values builds its list on every use.
+PROTOCOLS = frozenset(Protocol.values)
 
 
 def _error(status: int, detail: str, **headers) -> JsonResponse:
@@ -141,25 +143,20 @@ def attempt_from(request) -> decisions.Attempt:
     if login is None:
         raise BadRequest("username is not a login name.")
     protocol = body.get("protocol")
-    if protocol not in Protocol.values:
+    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
         raise BadRequest(f"protocol must be one of {', '.join(Protocol.values)}.")
     password = _text(body, "password", required=False)
     public_key = _text(body, "public_key", required=False)
     if (password is None) == (public_key is None):
         raise BadRequest("Send either password or public_key.")
-    parsed_key = None
-    if public_key is not None:
-        try:
-            parsed_key = ssh_keys.parse_public_key(public_key)
-        except ssh_keys.KeyRefused:
-            # Garbage, or even a private key: a wrong credential, never echoed or logged.
-            parsed_key = None
     return decisions.Attempt(
         login=login,
         protocol=protocol,
         ip=_ip(body),
         password=password,
-        public_key=parsed_key,
+        # Garbage, or even a private key, is None: a wrong credential, never echoed or
+        # logged.
+        public_key=ssh_keys.presented_key(public_key) if public_key is not None else None,
     )
 
 

@@ -125,8 +125,22 @@ def parse_login(login) -> LoginName | None:
 # (by prefix) among the person's live ones, or none.
 CREDENTIAL_MODELS = {CredentialKind.SSH_KEY: SshKey, CredentialKind.APP_PASSWORD: AppPassword}
 CREDENTIAL_LOOKUP = {CredentialKind.SSH_KEY: "fingerprint", CredentialKind.APP_PASSWORD: "prefix"}
+# What a decision uses of the person (their answer, their login name, the log row and
+# the audit event); the rest of the row (profile, custom attributes, SCIM bookkeeping) is
+# never read on this path, so it is not selected (accounts.raw_rows.columns `only`).
+PERSON_FIELDS = (
+    "id",
+    "organization",
+    "username",
+    "username_key",
+    "email",
+    "given_name",
+    "family_name",
+    "display_name",
+    "is_active",
+)
 # The models a person's row carries, in the order of their columns.
-PERSON_MODELS = (User, Organization, TransferPolicy, PosixId)
+PERSON_MODELS = ((User, PERSON_FIELDS), Organization, TransferPolicy, PosixId)
 
 
 def _verified_sql(domain_param: str) -> str:
@@ -387,7 +401,7 @@ class Attempt:
     protocol: str
     ip: str | None
     password: str | None = None
-    public_key: ssh_keys.ParsedKey | None = None
+    public_key: ssh_keys.PresentedKey | None = None
 
     @property
     def kind(self) -> str:
@@ -399,10 +413,15 @@ def _credential_matches(attempt: Attempt, person: User | None) -> bool:
 
     An app password is checked by its digest; for an unknown person one digest is
     computed all the same, so that both cost the same. A key was found by its
-    fingerprint, computed for every attempt.
+    fingerprint, computed for every attempt, and the line must name its type.
     """
     if attempt.kind == CredentialKind.SSH_KEY:
-        return person is not None and attempt.public_key is not None and person.credential
+        return (
+            person is not None
+            and attempt.public_key is not None
+            and person.credential is not None
+            and person.credential.key_type == attempt.public_key.key_type
+        )
     if person is None or person.credential is None:
         # The digest a match would have cost: nothing to compare it with.
         APP_PASSWORD.digest_of(attempt.password)

@@ -600,11 +600,12 @@ ASYNCHRONOUS_COMMIT = " RETURNING set_config('synchronous_commit', 'off', true)"
 
 
 def _insert_sign_in(*, used=None, **fields) -> None:
-    """The sign-in log row, written out from the model (accounts.raw_rows: every decision
-    writes one, and nothing reads it back), committed asynchronously when it is a
-    transaction of its own. With `used`, the credential whose last use is to be
-    recorded: on PostgreSQL the same statement updates it (an UPDATE in a WITH)."""
-    sql, params = rows.insert_values([TransferSignIn(**fields)])
+    """The sign-in log row (its column values by attname), written out from the model
+    (accounts.raw_rows: every decision writes one, and nothing reads it back), committed
+    asynchronously when it is a transaction of its own. With `used`, the credential
+    whose last use is to be recorded: on PostgreSQL the same statement updates it (an
+    UPDATE in a WITH)."""
+    sql, params = rows.insert_row(TransferSignIn, fields)
     postgresql = connection.vendor == "postgresql"
     if used is not None and postgresql:
         update, update_params = mark_used_statement(type(used), used.pk, now=fields["at"])
@@ -631,7 +632,7 @@ def transfer_decision_record(
     _insert_sign_in(
         used=used if used is not None and is_stale(used.last_used_at, now) else None,
         organization_id=person.organization_id if person is not None else key.organization_id,
-        user=person,
+        user_id=person.pk if person is not None else None,
         login=decision.login[:255],
         protocol=attempt.protocol,
         ip=attempt.ip,

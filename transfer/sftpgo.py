@@ -87,12 +87,9 @@ def _login(username: str) -> decisions.LoginName:
     return login
 
 
-def _public_key(text: str) -> ssh_keys.ParsedKey | None:
-    try:
-        return ssh_keys.parse_public_key(text)
-    except ssh_keys.KeyRefused:
-        # A certificate or garbage: a wrong credential, never echoed or logged.
-        return None
+def _public_key(text: str) -> ssh_keys.PresentedKey | None:
+    # A certificate or garbage is None: a wrong credential, never echoed or logged.
+    return ssh_keys.presented_key(text)
 
 
 def attempt_from(body: dict) -> decisions.Attempt:

@@ -103,6 +103,30 @@ def parse_public_key(text) -> ParsedKey:
     )
 
 
+@dataclass(frozen=True)
+class PresentedKey:
+    """The key a login presents, as far as a decision needs it (`presented_key`)."""
+
+    key_type: str
+    fingerprint: str
+
+
+def presented_key(text) -> PresentedKey | None:
+    """The type and fingerprint of the key a login presents, or None for a line that
+    cannot be a key (`parse_public_key`'s checks of the line, without its messages).
+
+    The key itself is not loaded: a decision looks it up by its fingerprint among the
+    person's registered keys, each of which was loaded and checked when it was
+    registered, so a blob that is no key matches none. The line's type must then be the
+    registered key's (`KeyType` inside its blob), which the decision compares.
+    """
+    try:
+        key_type, blob_base64, _ = _fields(_single_line(text))
+        return PresentedKey(key_type=key_type, fingerprint=_fingerprint(_decode_blob(blob_base64)))
+    except KeyRefused:
+        return None
+
+
 def fingerprint_of(normalized: str) -> str:
     """The fingerprint of a key stored as ParsedKey.normalized."""
     return _fingerprint(base64.b64decode(normalized.split()[1], validate=True))

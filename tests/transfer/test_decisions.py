@@ -378,3 +378,85 @@ def test_only_owners_change_an_owners_credentials(organization, org_owner, org_a
     with pytest.raises(PrivilegeRefused, match="Only owners"):
         ssh_key_revoke(key=owners_key, actor=system_actor, acting_user=org_admin)
     assert add(org_admin, org_owner).source == CredentialSource.ADMIN
+
+
+@pytest.mark.parametrize("named", ["ssh-rsa", "ecdsa-sha2-nistp256", "sk-ssh-ed25519@openssh.com"])
+def test_a_key_line_naming_another_type_than_the_registered_key_is_a_wrong_credential(
+    server, bob, bob_key, transfer_on, named
+):
+    """A key is found by its fingerprint without being loaded; the type its line names
+    must still be the registered key's, as loading it would have checked."""
+    _, blob, comment = bob_key[1].split(" ", 2)
+
+    response = server.authenticate("bob@acme.example", **by_key(f"{named} {blob} {comment}"))
+
+    assert response.status_code == 403
+    assert response.json() == {"allowed": False, "reason": "bad_credential"}
+    assert server.authenticate("bob@acme.example", **by_key(bob_key[1])).status_code == 200
+
+
+def test_no_decision_reads_a_column_its_statement_left_out(
+    server, organization, bob, bob_key, bob_password, transfer_on, system_actor, monkeypatch
+):
+    """The decision's statement reads only the person's columns a decision uses; any
+    other would be loaded by a query of its own (a deferred field). Every outcome, every
+    endpoint."""
+    from django.db.models import Model
+
+    from tests.transfer.test_sftpgo import recorded
+
+    def refuse(instance, *args, **kwargs):
+        raise AssertionError(f"{type(instance).__name__} loaded a deferred column")
+
+    expiring, expiring_secret = app_password_create(
+        user=bob, label="old", source=CredentialSource.PERSONAL, actor=system_actor
+    )
+    type(expiring).objects.filter(pk=expiring.pk).update(
+        expires_at=timezone.now() - timedelta(days=1)
+    )
+    outside = group_create(organization=organization, display_name="Outside", actor=system_actor)
+
+    def all_answers():
+        return [
+            server.authenticate("bob@acme.example", **by_key(bob_key[1])),
+            server.authenticate("bob@acme.example", **by_password(bob_password[1])),
+            server.post("/transfer/v1/sftpgo/auth", recorded(password=bob_password[1])),
+            server.authorized_keys("bob@acme.example"),
+            server.authenticate("bob@acme.example", **by_key(new_public_key())),
+            server.authenticate("bob@acme.example", **by_password(expiring_secret)),
+            server.authenticate("nobody@acme.example", **by_password(bob_password[1])),
+        ]
+
+    monkeypatch.setattr(Model, "refresh_from_db", refuse)
+    answers = all_answers()
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 200, 403, 403, 403]
+    assert [answer.json()["reason"] for answer in answers[4:]] == [
+        "bad_credential",
+        "expired_credential",
+        "unknown_user",
+    ]
+
+    monkeypatch.undo()
+    transfer_policy_set(
+        organization=organization, mode=TransferMode.GROUPS, groups=[outside], actor=system_actor
+    )
+    monkeypatch.setattr(Model, "refresh_from_db", refuse)
+    assert server.authenticate("bob@acme.example", **by_key(bob_key[1])).json()["reason"] == (
+        "not_in_scope"
+    )
+    assert server.authorized_keys("bob@acme.example").content == b""
+
+    monkeypatch.undo()
+    transfer_policy_set(organization=organization, mode=TransferMode.OFF, actor=system_actor)
+    monkeypatch.setattr(Model, "refresh_from_db", refuse)
+    assert server.authenticate("bob@acme.example", **by_key(bob_key[1])).json()["reason"] == (
+        "transfer_off"
+    )
+
+    monkeypatch.undo()
+    transfer_policy_set(organization=organization, mode=TransferMode.EVERYONE, actor=system_actor)
+    user_deactivate(user=bob, actor=system_actor)
+    monkeypatch.setattr(Model, "refresh_from_db", refuse)
+    assert server.authenticate("bob@acme.example", **by_key(bob_key[1])).json()["reason"] == (
+        "inactive"
+    )
