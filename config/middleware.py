@@ -4,10 +4,13 @@ import time
 import uuid
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.db import connection
 from django.db.utils import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.http.request import split_domain_port
+from django.utils.functional import SimpleLazyObject, empty
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -185,3 +188,22 @@ class DatabaseUnavailableMiddleware:
             logger.warning("shared store unavailable: %s", type(exception).__name__)
             return database_unavailable_response(request)
         return None
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware, with the request's message storage made on first use.
+
+    Most requests (SCIM, the APIs, file-server decisions) never add or read a message,
+    and the storage, a cookie and a session storage behind a fallback, costs more to
+    make than some of those requests cost to answer. A storage never made has nothing to
+    store: Django's process_response would write nothing for it either.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)
