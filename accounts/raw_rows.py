@@ -36,18 +36,20 @@ def column(model, field_name: str, alias: str = "") -> str:
     return f"{alias}.{name}" if alias else name
 
 
-def _fields(model, only: tuple[str, ...] | None = None) -> list:
+@functools.cache
+def _fields(model, only: tuple[str, ...] | None = None) -> tuple:
     """The model's concrete fields in field order, or only those named (with its primary
-    key always), still in field order. `model` may be a `(model, only)` pair."""
+    key always), still in field order. `model` may be a `(model, only)` pair. Worked out
+    once per process: a decision measures its rows' widths several times."""
     if isinstance(model, tuple):
         model, only = model
     fields = model._meta.concrete_fields
     if only is None:
-        return list(fields)
+        return tuple(fields)
     unknown = set(only) - {field.name for field in fields}
     if unknown:
         raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}.")
-    return [field for field in fields if field.name in only or field.primary_key]
+    return tuple(field for field in fields if field.name in only or field.primary_key)
 
 
 def columns(model, alias: str, only: tuple[str, ...] | None = None) -> str:
@@ -153,6 +155,11 @@ def value(model, field_name: str, raw):
     return raw
 
 
+def _listened(signal, model) -> bool:
+    # Most processes connect nothing to these signals: no receivers, no lookup.
+    return bool(signal.receivers) and signal.has_listeners(model)
+
+
 def _instance(model, values, loader: _Loader, database):
     loaded = list(values)
     for index, expression, converters in loader.steps:
@@ -160,7 +167,7 @@ def _instance(model, values, loader: _Loader, database):
         for converter in converters:
             raw = converter(raw, expression, database)
         loaded[index] = raw
-    if not loader.plain or pre_init.has_listeners(model) or post_init.has_listeners(model):
+    if not loader.plain or _listened(pre_init, model) or _listened(post_init, model):
         return model.from_db(database.alias, loader.attnames, loaded)
     # What from_db leaves, without Model.__init__'s work per field: every hot-path read
     # builds several instances.
