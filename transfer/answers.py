@@ -129,17 +129,22 @@ def _authorized_keys_sql() -> str:
     )
 
 
+def authorized_keys_query(login: decisions.LoginName, key_prefix: str) -> tuple[str, dict]:
+    """The statement and parameters `authorized_keys_presented` runs."""
+    params = decisions.person_params(login, key_prefix=key_prefix)
+    params["now"] = SshKey._meta.get_field("expires_at").get_db_prep_value(
+        timezone.now(), rows.connection
+    )
+    return _authorized_keys_sql(), params
+
+
 def authorized_keys_presented(
     login: decisions.LoginName, key_prefix: str
 ) -> tuple[TransferKey | None, list[str]]:
     """The transfer key with the prefix (None for none; its digest is the caller's to
     compare) and, when the person may log in now, the lines of their usable keys; one
     statement, the request's only one."""
-    params = decisions.person_params(login, key_prefix=key_prefix)
-    params["now"] = SshKey._meta.get_field("expires_at").get_db_prep_value(
-        timezone.now(), rows.connection
-    )
-    found = rows.fetch_first(_authorized_keys_sql(), params)
+    found = rows.fetch_first(*authorized_keys_query(login, key_prefix))
     if not found:
         return None, []
     key, rest = decisions.presented_key(found[0])

@@ -181,7 +181,7 @@ class Throttled(Exception):
 
 
 def decide_and_record(
-    attempt: decisions.Attempt, key: TransferKey, *, found: tuple | None = None
+    attempt: decisions.Attempt, key: TransferKey, found: tuple
 ) -> decisions.Decision:
     """The decision every file server's login gets, whatever protocol asked for it:
     throttled per key and per login name, logged, audited when refused and counted in
@@ -191,7 +191,7 @@ def decide_and_record(
     # refused attempt, or for an allowed login only looks at that count. Each count is
     # atomic and no answer is given before it, so parallel guesses cannot slip under the
     # limit: past it they get a 429, never the decision.
-    decision = decisions.decide(attempt, key, found=found)
+    decision = decisions.decide(attempt, found)
     failures = ratelimit.Rate.parse(settings.TRANSFER_FAILURE_RATE)
     login_key = attempt.login.username_key
     key_verdict, verdict = ratelimit.hit_all(
@@ -241,7 +241,7 @@ def deciding(parse):
             if not _accepted(request, key, secret):
                 return _unauthorized()
             try:
-                decision = decide_and_record(attempt, key, found=found)
+                decision = decide_and_record(attempt, key, found)
             except Throttled as exc:
                 return exc.response()
             return view(request, attempt, decision)

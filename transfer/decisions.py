@@ -156,10 +156,8 @@ def _verified_sql(domain_param: str) -> str:
     )
 
 
-# Whose people a person statement may find: every organization's (a platform key), the
-# organization given as a parameter, or the organization of the transfer key presented
-# with the request, found by its prefix in the same statement (`presented_sql`).
-PLATFORM, GIVEN, PRESENTED = "platform", "given", "presented"
+# The transfer key presented with the request, found by its prefix in the same
+# statement as the person (`presented_sql`).
 KEY_PREFIX = "%(key_prefix)s"
 
 
@@ -172,24 +170,10 @@ def transfer_key_sql(prefix: str) -> str:
     )
 
 
-def _organization_sql(organization: str) -> str:
-    """The condition on the person's organization for `organization` (PLATFORM: none)."""
-    person_organization = rows.column(User, "organization", "u")
-    if organization == GIVEN:
-        return f"{person_organization} = %(organization)s"
-    # The key `presented_sql` read (its organization's column is the only one of that
-    # name there); a platform key's organization is NULL: then any organization's person.
-    key_organization = rows.column(TransferKey, "organization")
-    return (
-        f"{person_organization} = COALESCE((SELECT {key_organization} FROM presented), "  # noqa: S608
-        f"{person_organization})"
-    )
-
-
 def presented_sql(person_sql: str, select: str, joins: str, order: str = "") -> str:
     """A statement that reads the transfer key presented with the request (`KEY_PREFIX`)
-    and, in the same round trip, the person `person_sql` finds (`keyed`, with
-    `organization=PRESENTED`) and what `select` and `joins` add to them: the request's
+    and, in the same round trip, the person `person_sql` finds (`presented_person_sql`)
+    and what `select` and `joins` add to them: the request's
     only statement. Its rows are the key's columns (`presented_key`), then the person's,
     then `select`'s; none when no key has the prefix, blank person columns when no
     person is found.
@@ -217,19 +201,13 @@ def presented_key(row: tuple) -> tuple[TransferKey, tuple]:
     return key, row[presented_width() :]
 
 
+@functools.cache
 def presented_person_sql(credential_kind: str | None, in_scope: bool) -> str:
     """The person statement `presented_sql` takes: the person a login name names among
-    the presented key's organization's people (or anyone's, for a platform key)."""
-    return _person_sql(credential_kind, PRESENTED, in_scope, keyed=True)
-
-
-@functools.cache
-def _person_sql(
-    credential_kind: str | None, organization: str, in_scope: bool, keyed: bool = False
-) -> str:
-    """One statement for the person a login name names (accounts.raw_rows: every login
-    decision runs it), with their organization, its setting, their POSIX id and, as
-    asked, the presented credential and whether they are in the file-transfer scope.
+    the presented key's organization's people (anyone's, for a platform key), with their
+    organization, its setting, their POSIX id and, as asked, the presented credential
+    and whether they are in the file-transfer scope (accounts.raw_rows: every login
+    decision runs it).
 
     Both readings of the name are in it; a reading that does not apply has blank
     parameters, which match nothing. Both keys come first, so that an index on the
@@ -263,12 +241,11 @@ def _person_sql(
             f"WHERE {u(scope, 'transferpolicy', 's')} = {u(User, 'organization', 'u')} "
             f"AND {u(Membership, 'user', 'm')} = {u(User, 'id', 'u')})"
         )
-    if keyed:
-        # Named, for the statement around this one (`_decision_sql`) to join on.
-        select.append(
-            f"{u(User, 'id', 'u')} AS person_id, "
-            f"{u(User, 'organization', 'u')} AS person_organization_id"
-        )
+    # Named, for the statement around this one (`presented_sql`) to join on.
+    select.append(
+        f"{u(User, 'id', 'u')} AS person_id, "
+        f"{u(User, 'organization', 'u')} AS person_organization_id"
+    )
     key = u(User, "username_key", "u")
     where = [
         f"{key} IN (%(bare_key)s, %(qualified_key)s)",
@@ -277,9 +254,14 @@ def _person_sql(
         f"OR ({u(Organization, 'slug', 'o')} = %(slug)s AND {key} = %(qualified_key)s "
         f"AND NOT {_verified_sql('%(qualified_domain)s')}))",
     ]
-    if organization != PLATFORM:
-        # An organization's key only ever finds its own organization's people.
-        where.append(_organization_sql(organization))
+    # An organization's key only ever finds its own organization's people; a platform
+    # key's organization is NULL, and then anyone's. The key's organization is the only
+    # column of that name in `presented`.
+    person_organization = u(User, "organization", "u")
+    where.append(
+        f"{person_organization} = COALESCE((SELECT {u(TransferKey, 'organization')} "  # noqa: S608
+        f"FROM presented), {person_organization})"
+    )
     return (
         f"SELECT {', '.join(select)} FROM {o(User)} u {' '.join(joins)} "  # noqa: S608
         f"WHERE {' AND '.join(where)} "
@@ -288,31 +270,9 @@ def _person_sql(
     )
 
 
-def person_query(
-    name: LoginName,
-    key: TransferKey,
-    *,
-    credential_kind: str | None = None,
-    credential_lookup: str = "",
-    in_scope: bool = False,
-    with_groups: bool = False,
-) -> tuple[str, dict]:
-    """The statement and parameters `person_named` runs, or with `with_groups` the one
-    a decision runs (`_decision_sql`)."""
-    organization = GIVEN if key.organization_id is not None else PLATFORM
-    if with_groups:
-        sql = _decision_sql(credential_kind, organization)
-    else:
-        sql = _person_sql(credential_kind, organization, in_scope)
-    return sql, person_params(
-        name, organization_id=key.organization_id, credential_lookup=credential_lookup
-    )
-
-
-def person_params(
-    name: LoginName, *, organization_id=None, credential_lookup: str = "", key_prefix: str = ""
-) -> dict:
-    """The parameters of a person statement (`_person_sql`) for the login name."""
+def person_params(name: LoginName, *, key_prefix: str, credential_lookup: str = "") -> dict:
+    """The parameters of a `presented_sql` statement for the login name and the prefix
+    of the transfer key presented with it."""
     return {
         "bare_key": name.username_key,
         # A name with no qualified reading repeats the bare key: the IN needs two.
@@ -321,40 +281,9 @@ def person_params(
         "slug": name.slug,
         "qualified_domain": name.qualified_domain,
         "verified": DomainState.VERIFIED,
-        "organization": organization_id,
         "credential": credential_lookup,
         "key_prefix": key_prefix,
     }
-
-
-def person_named(
-    name: LoginName,
-    key: TransferKey,
-    *,
-    credential_kind: str | None = None,
-    credential_lookup: str = "",
-    in_scope: bool = False,
-) -> User | None:
-    """The person the login name names, or None; one statement (`_person_sql`).
-
-    With `credential_kind`, the person's live credential of that kind whose fingerprint
-    or prefix is `credential_lookup` is `credential` (None without one); with
-    `in_scope`, `in_scope` says whether they are in a group of the organization's scope.
-    """
-    if not name.domain and not name.slug:
-        return None
-    found = rows.fetch(
-        *person_query(
-            name,
-            key,
-            credential_kind=credential_kind,
-            credential_lookup=credential_lookup,
-            in_scope=in_scope,
-        )
-    )
-    if not found:
-        return None
-    return person_from_row(found[0], credential_kind, in_scope)
 
 
 def policy_of(user: User) -> TransferPolicy | None:
@@ -372,7 +301,8 @@ def _person_models(credential_kind: str | None) -> list:
 
 
 def person_width(credential_kind: str | None, in_scope: bool = False) -> int:
-    """How many columns of a row a person statement's person takes (`keyed` aside)."""
+    """How many columns of a row a person statement's person takes (its two named ids
+    aside)."""
     return sum(rows.width(model) for model in _person_models(credential_kind)) + in_scope
 
 
@@ -447,34 +377,22 @@ def _person_and_groups(found: list[tuple], kind: str) -> tuple[User | None, list
     return person, [row[start:] for row in found]
 
 
-def find_person(attempt: Attempt, key: TransferKey) -> tuple[User | None, list[tuple]]:
-    """One statement (`_decision_sql`): the person with their organization, setting,
-    POSIX id and the credential that matches the attempt's (`credential`, None without
-    one), and the rows of their groups and folders (`groups_from`)."""
-    name = attempt.login
-    if not name.domain and not name.slug:
-        return None, []
-    lookup = _credential_lookup(attempt)
-    sql, params = person_query(
-        name, key, credential_kind=attempt.kind, credential_lookup=lookup, with_groups=True
-    )
-    return _person_and_groups(rows.fetch(sql, params), attempt.kind)
-
-
 def presented_query(attempt: Attempt, key_prefix: str) -> tuple[str, dict]:
     """The statement and parameters `find_presented` runs."""
     params = person_params(
         attempt.login, credential_lookup=_credential_lookup(attempt), key_prefix=key_prefix
     )
-    return _decision_sql(attempt.kind, PRESENTED), params
+    return _decision_sql(attempt.kind), params
 
 
 def find_presented(
     attempt: Attempt, key_prefix: str
 ) -> tuple[TransferKey | None, tuple[User | None, list[tuple]]]:
-    """The transfer key with the prefix (None for none), and `find_person`'s answer for
-    the attempt as that key would ask it: one statement, the request's first
-    (`presented_sql`; the key's digest is the caller's to compare)."""
+    """The transfer key with the prefix (None for none), and the person the attempt's
+    login name names among that key's people, with their organization, setting, POSIX
+    id and the credential that matches the attempt's (`credential`, None without one),
+    and the rows of their groups and folders (`groups_from`): one statement, the
+    request's first (`presented_sql`; the key's digest is the caller's to compare)."""
     found = rows.fetch_first(*presented_query(attempt, key_prefix))
     if not found:
         return None, (None, [])
@@ -525,19 +443,16 @@ def folders_of(grants) -> list[dict]:
 
 
 @functools.cache
-def _decision_sql(credential_kind: str, organization: str) -> str:
-    """One statement for a decision: the person (`_person_sql`, with the presented
-    credential) and, joined to them, their groups with their gids, their groups' folder
-    grants, and whether each group is in the organization's file-transfer scope: one row
-    per membership and grant, or one row with blank group columns for a person in no
-    group; no row for no person. A `WITH` around the person's one row, so that SQLite
-    runs it as PostgreSQL does (accounts.raw_rows: every decision runs it)."""
+def _decision_sql(credential_kind: str) -> str:
+    """One statement for a decision (`presented_sql`): the transfer key, the person
+    (`presented_person_sql`, with the presented credential) and, joined to them, their
+    groups with their gids, their groups' folder grants, and whether each group is in
+    the organization's file-transfer scope: one row per membership and grant, or one row
+    with blank group columns for a person in no group (accounts.raw_rows: every decision
+    runs it)."""
     u, o = rows.column, rows.table
     scope = TransferPolicy.scope_groups.through
-    if organization == PRESENTED:
-        person = presented_person_sql(credential_kind, in_scope=False)
-    else:
-        person = _person_sql(credential_kind, organization, in_scope=False, keyed=True)
+    person = presented_person_sql(credential_kind, in_scope=False)
     select = (
         f"{u(Membership, 'group', 'm')}, {u(Group, 'display_name', 'g')}, "  # noqa: S608
         f"{u(PosixId, 'number', 'x')}, {u(FolderGrant, 'path', 'f')}, "
@@ -552,9 +467,7 @@ def _decision_sql(credential_kind: str, organization: str) -> str:
         f"LEFT JOIN {o(PosixId)} x ON {u(PosixId, 'group', 'x')} = {u(Group, 'id', 'g')} "
         f"LEFT JOIN {o(FolderGrant)} f ON {u(FolderGrant, 'group', 'f')} = {u(Group, 'id', 'g')}"
     )
-    if organization == PRESENTED:
-        return presented_sql(person, select, joins)
-    return f"WITH person AS ({person}) SELECT person.*, {select} FROM person {joins}"  # noqa: S608
+    return presented_sql(person, select, joins)
 
 
 def groups_from(found: list[tuple]) -> tuple[list[dict], list[tuple], bool]:
@@ -574,16 +487,12 @@ def groups_from(found: list[tuple]) -> tuple[list[dict], list[tuple], bool]:
 
 
 def decide(
-    attempt: Attempt,
-    key: TransferKey,
-    *,
-    now: datetime | None = None,
-    found: tuple[User | None, list[tuple]] | None = None,
+    attempt: Attempt, found: tuple[User | None, list[tuple]], *, now: datetime | None = None
 ) -> Decision:
     """Allowed or refused with its reason, from what the database says now: `found`, the
-    person and their groups as `find_presented` read them with the key, or read here."""
+    person and their groups as `find_presented` read them with the transfer key."""
     now = now or timezone.now()
-    person, found = found if found is not None else find_person(attempt, key)
+    person, found = found
     reason = refusal_of(attempt, person, now)
     decision = Decision(allowed=False, reason=reason, user=person, login=attempt.login.login)
     if person is not None:

@@ -169,18 +169,16 @@ def test_concurrent_allocations_give_one_number_per_person_and_never_the_same_tw
     assert len(set(numbers)) == len(people)
 
 
-@pytest.mark.parametrize(
-    "with_groups", [False, True, "presented"], ids=["the person", "the decision", "with the key"]
-)
+@pytest.mark.parametrize("statement", ["decision", "authorized_keys"])
 @pytest.mark.parametrize("platform", [False, True], ids=["organization key", "platform key"])
 def test_a_decision_finds_the_person_by_index_however_many_people(
-    organization, org_key, platform_key, platform, with_groups
+    organization, org_key, platform_key, platform, statement
 ):
     """The person is read by the folded login name's index, with the organization's key
     (the unique index in the organization) and with a platform key (across them), never
     by reading the organization's or the platform's people one by one."""
     from accounts.models import User
-    from transfer import decisions
+    from transfer import answers, decisions
     from transfer.models import TransferKey
 
     User.objects.bulk_create(
@@ -197,13 +195,11 @@ def test_a_decision_finds_the_person_by_index_however_many_people(
         cursor.execute("ANALYZE accounts_user")
     key = TransferKey.objects.get(pk=(platform_key if platform else org_key)[0].pk)
     name = decisions.parse_login(f"{organization.slug}+p7@gmail.example")
-    if with_groups == "presented":
-        attempt = decisions.Attempt(login=name, protocol="sftp", ip=None, public_key=None)
+    attempt = decisions.Attempt(login=name, protocol="sftp", ip=None, public_key=None)
+    if statement == "decision":
         sql, params = decisions.presented_query(attempt, key.prefix)
     else:
-        sql, params = decisions.person_query(
-            name, key, credential_kind="ssh_key", with_groups=with_groups
-        )
+        sql, params = answers.authorized_keys_query(name, key.prefix)
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
@@ -216,7 +212,8 @@ def test_a_decision_finds_the_person_by_index_however_many_people(
     # The people read and dropped on the way: at most the other reading's namesake.
     dropped = [int(n) for n in re.findall(r"Rows Removed by (?:Filter|Index Recheck): (\d+)", plan)]
     assert max(dropped, default=0) <= 1, plan
-    person = decisions.person_named(name, key)
+    found_key, (person, _) = decisions.find_presented(attempt, key.prefix)
+    assert found_key == key
     assert person.username == "p7@gmail.example"
 
 
