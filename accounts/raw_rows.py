@@ -36,13 +36,16 @@ def column(model, field_name: str, alias: str = "") -> str:
     return f"{alias}.{name}" if alias else name
 
 
+def _shape(model) -> tuple:
+    """`(model, only)` for a model given alone or with the fields it is read with."""
+    return model if isinstance(model, tuple) else (model, None)
+
+
 @functools.cache
 def _fields(model, only: tuple[str, ...] | None = None) -> tuple:
     """The model's concrete fields in field order, or only those named (with its primary
-    key always), still in field order. `model` may be a `(model, only)` pair. Worked out
-    once per process: a decision measures its rows' widths several times."""
-    if isinstance(model, tuple):
-        model, only = model
+    key always), still in field order. Worked out once per process: a decision measures
+    its rows' widths several times."""
     fields = model._meta.concrete_fields
     if only is None:
         return tuple(fields)
@@ -52,11 +55,12 @@ def _fields(model, only: tuple[str, ...] | None = None) -> tuple:
     return tuple(field for field in fields if field.name in only or field.primary_key)
 
 
-def columns(model, alias: str, only: tuple[str, ...] | None = None) -> str:
-    """Every concrete column of the model, in field order: what `instance` reads back;
-    with `only`, those fields' columns and the primary key's, the others deferred as
-    QuerySet.only() defers them (read on first use, one query each)."""
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model, only))
+def columns(model, alias: str) -> str:
+    """Every concrete column of the model, in field order: what `instance` reads back.
+    A `(model, only)` pair selects those fields' columns and the primary key's, the
+    others deferred as QuerySet.only() defers them (read on first use, one query each);
+    `width` and `instances` take the same pair."""
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(*_shape(model)))
 
 
 def select_joined(
@@ -77,9 +81,9 @@ def select_joined(
     )
 
 
-def width(model, only: tuple[str, ...] | None = None) -> int:
+def width(model) -> int:
     """How many values of a row `columns` selects."""
-    return len(_fields(model, only))
+    return len(_fields(*_shape(model)))
 
 
 @functools.cache
@@ -196,7 +200,7 @@ def instances(row, models) -> list:
     database = _database()
     loaded, start = [], 0
     for model in models:
-        model, only = model if isinstance(model, tuple) else (model, None)
+        model, only = _shape(model)
         loader = _loader(model, database.vendor, only)
         end = start + len(loader.attnames)
         values = row[start:end]

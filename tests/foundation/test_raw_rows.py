@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _read(model, pk, only=None) -> tuple:
     sql = (
-        f"SELECT {rows.columns(model, 't', only)} FROM {rows.table(model)} t "
+        f"SELECT {rows.columns((model, only), 't')} FROM {rows.table(model)} t "
         f"WHERE t.{rows.quote(model._meta.pk.column)} = %s"
     )
     return rows.fetch(sql, [model._meta.pk.get_db_prep_value(pk, connection)])[0]
@@ -67,7 +67,7 @@ def test_only_some_columns_defers_the_rest_as_queryset_only_does(organization, m
 
     (loaded,) = rows.instances(_read(User, bob.pk, only), [(User, only)])
 
-    assert rows.width(User, only) == 3  # the two and the primary key
+    assert rows.width((User, only)) == 3  # the two and the primary key
     assert loaded.pk == bob.pk
     assert loaded.username == "bob@acme.example"
     assert loaded.get_deferred_fields() == User.objects.only(*only).get().get_deferred_fields()
@@ -78,7 +78,7 @@ def test_only_some_columns_defers_the_rest_as_queryset_only_does(organization, m
 
 def test_only_an_unknown_column_is_an_error():
     with pytest.raises(ValueError, match="no columns"):
-        rows.columns(User, "u", ("username", "nickname"))
+        rows.columns((User, ("username", "nickname")), "u")
 
 
 def test_a_model_left_out_by_a_left_join_is_none(organization):
