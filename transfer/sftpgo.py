@@ -87,11 +87,6 @@ def _login(username: str) -> decisions.LoginName:
     return login
 
 
-def _public_key(text: str) -> ssh_keys.PresentedKey | None:
-    # A certificate or garbage is None: a wrong credential, never echoed or logged.
-    return ssh_keys.presented_key(text)
-
-
 def attempt_from(body: dict) -> decisions.Attempt:
     """The login attempt a hook body describes; InvalidHookBody names what is wrong.
 
@@ -112,7 +107,11 @@ def attempt_from(body: dict) -> decisions.Attempt:
         return decisions.Attempt(login=login, protocol=protocol, ip=ip, password=fields["password"])
     if fields["public_key"]:
         return decisions.Attempt(
-            login=login, protocol=protocol, ip=ip, public_key=_public_key(fields["public_key"])
+            login=login,
+            protocol=protocol,
+            ip=ip,
+            # A certificate or garbage is None: a wrong credential, never echoed or logged.
+            public_key=ssh_keys.presented_key(fields["public_key"]),
         )
     if fields["keyboard_interactive"] or fields["tls_cert"]:
         return decisions.Attempt(login=login, protocol=protocol, ip=ip, password="")
