@@ -1,12 +1,13 @@
 """Fixed-window rate limits shared by every app instance, one round trip per check.
 
-With Redis (REDIS_URL) a check is INCR and EXPIRE in one MULTI/EXEC pipeline, and
-several checks of one request (`hit_all`) share it. Without
-it, a check is one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on the counters
-table (made by the accounts app's RateLimitCounter model; config names it only in
-SQL, as it names the apps only as strings). PostgreSQL takes the row lock for the
-increment, so concurrent requests on any instance count exactly; SQLite (3.35 or
-later, for RETURNING) serialises writers. Django's database cache is not used: its
+With Redis (REDIS_URL) a check is INCR and EXPIRE in one script, and several checks of
+one request (`hit_all`) share it, as may a value the request appends to a list
+(`hit_all_appending`, for a buffer written out later). Without it, a check is one
+`INSERT ... ON CONFLICT DO UPDATE ... RETURNING` on the counters table (made by the
+accounts app's RateLimitCounter model; config names it only in SQL, as it names the
+apps only as strings). PostgreSQL takes the row lock for the increment, so concurrent
+requests on any instance count exactly; SQLite (3.35 or later, for RETURNING)
+serialises writers. Django's database cache is not used: its
 `set` counts the whole table to decide whether to cull it, on every call.
 
 Call `hit` outside any transaction that may roll back (the SCIM gate and the console's
@@ -90,25 +91,50 @@ def hit_all(
     `hit` would say, and nothing is counted (a login that succeeded, checked against a
     limit of failed ones in the same round trip as the limits it does count against).
     """
+    verdicts, _ = hit_all_appending(checks, counting=counting)
+    return verdicts
+
+
+@dataclass(frozen=True)
+class Append:
+    """A value for a Redis list, appended in the round trip that counts a request, when
+    every limit allows the request and the list holds fewer than `max_length` values
+    (a buffer that must not grow without bound)."""
+
+    name: str
+    value: str
+    max_length: int
+
+
+def hit_all_appending(
+    checks: list[tuple[str, str, Rate]],
+    *,
+    counting: list[bool] | None = None,
+    append: Append | None = None,
+) -> tuple[list[Verdict], int]:
+    """`hit_all`, and with Redis, `append` in the same script: the verdicts, and the
+    list's length after the value was appended, or 0 when it was not (no Redis, a limit
+    refused the request, or the list was full)."""
     counting = counting if counting is not None else [True] * len(checks)
     now = int(clock())
     windows = [_window_start(now, rate) for _, _, rate in checks]
     buckets = [_bucket(scope, key) for scope, key, _ in checks]
     counters = [
-        (bucket, start, start + rate.window - now + 1, counted)
+        (bucket, start, start + rate.window - now + 1, counted, rate.limit)
         for bucket, start, (_, _, rate), counted in zip(
             buckets, windows, checks, counting, strict=True
         )
     ]
     redis = _redis_cache()
+    appended = 0
     if redis is not None:
-        counts = _redis_hits(redis, counters)
+        counts, appended = _redis_hits(redis, counters, append)
     else:
         counts = [
             _database_hit(bucket, start, start + rate.window, now)
             if counted
             else _database_peek(bucket, start) + 1
-            for (bucket, start, _, counted), (_, _, rate) in zip(counters, checks, strict=True)
+            for (bucket, start, _, counted, _), (_, _, rate) in zip(counters, checks, strict=True)
         ]
     verdicts = []
     for (scope, _, rate), start, count in zip(checks, windows, counts, strict=True):
@@ -123,7 +149,7 @@ def hit_all(
                 limit=rate.limit,
             )
         )
-    return verdicts
+    return verdicts, appended
 
 
 def refund(scope: str, key: str, rate: Rate) -> None:
@@ -185,16 +211,26 @@ _REDIS_REFUND = (
 )
 
 
-# INCR and EXPIRE each counter (ARGV: its ttl, then 1), or only read it (ttl, then 0),
-# atomically as a MULTI/EXEC would, in one command: a script costs the client far less
-# than a transaction's five or more.
+# INCR and EXPIRE each of the first ARGV[1] keys (ARGV: its ttl, 1, its limit), or only
+# read it (ttl, 0, limit), atomically as a MULTI/EXEC would, in one command: a script
+# costs the client far less than a transaction's five or more. With one key more, its
+# list gets ARGV's last but one value when no count passed its limit and the list is
+# shorter than ARGV's last. The counts come back, then the list's length after the
+# append (0: nothing appended).
 _REDIS_HITS = (
-    "local counts = {} "
-    "for i, key in ipairs(KEYS) do "
-    "if ARGV[2 * i] == '1' then "
-    "counts[i] = redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[2 * i - 1]) "
+    "local n = tonumber(ARGV[1]) local counts = {} local within = true "
+    "for i = 1, n do "
+    "local key, at = KEYS[i], 3 * i - 1 "
+    "if ARGV[at + 1] == '1' then "
+    "counts[i] = redis.call('INCR', key) redis.call('EXPIRE', key, ARGV[at]) "
     "else counts[i] = tonumber(redis.call('GET', key) or '0') + 1 end "
-    "end return counts"
+    "if counts[i] > tonumber(ARGV[at + 2]) then within = false end "
+    "end "
+    "local appended = 0 "
+    "if #KEYS > n and within "
+    "and redis.call('LLEN', KEYS[n + 1]) < tonumber(ARGV[3 * n + 3]) then "
+    "appended = redis.call('RPUSH', KEYS[n + 1], ARGV[3 * n + 2]) end "
+    "counts[n + 1] = appended return counts"
 )
 
 
@@ -213,13 +249,31 @@ def _scripts(client) -> _Scripts:
     )
 
 
-def _redis_hits(redis: RedisCache, counters: list[tuple[str, int, int, bool]]) -> list[int]:
-    """INCR and EXPIRE each (bucket, window start, ttl, counted) counter, or read it and
-    add the event it would count, in one command."""
+def _redis_hits(
+    redis: RedisCache, counters: list[tuple[str, int, int, bool, int]], append: Append | None
+) -> tuple[list[int], int]:
+    """INCR and EXPIRE each (bucket, window start, ttl, counted, limit) counter, or read
+    it and add the event it would count, and `append`, in one command: the counts and
+    the list's length after the append (0: not appended)."""
     client = _redis_client(redis)
-    keys = [redis.make_key(f"ratelimit:{bucket}:{start}") for bucket, start, _, _ in counters]
-    args = [value for _, _, ttl, counted in counters for value in (ttl, int(counted))]
-    return [int(count) for count in _scripts(client).hits(keys=keys, args=args, client=client)]
+    keys = [redis.make_key(f"ratelimit:{bucket}:{start}") for bucket, start, *_ in counters]
+    args = [len(counters)]
+    for _, _, ttl, counted, limit in counters:
+        args += [ttl, int(counted), limit]
+    if append is not None:
+        keys.append(redis.make_key(append.name))
+        args += [append.value, append.max_length]
+    *counts, appended = _scripts(client).hits(keys=keys, args=args, client=client)
+    return [int(count) for count in counts], int(appended)
+
+
+def redis_list_client(name: str):
+    """(client, key) for the Redis list `name` that `Append` writes to, on the shared
+    cache's connections; None without Redis."""
+    redis = _redis_cache()
+    if redis is None:
+        return None
+    return _redis_client(redis), redis.make_key(name)
 
 
 # -- Database ---------------------------------------------------------------------------

@@ -223,6 +223,9 @@ TRANSFER_KEY_RATE = env_rate(ENV, "TRANSFER_KEY_RATE", "6000/1m")
 # Refusals audited per organization (the sign-in log records every decision).
 TRANSFER_REFUSAL_AUDIT_RATE = env_rate(ENV, "TRANSFER_REFUSAL_AUDIT_RATE", "20/10m")
 TRANSFER_LOG_RETENTION_DAYS = max(env_int(ENV, "TRANSFER_LOG_RETENTION_DAYS", 30), 1)
+# Sign-in log rows that may wait in Redis to be written in batches (transfer.sign_in_log);
+# 0 writes each row as its decision is made.
+TRANSFER_LOG_BUFFER = max(env_int(ENV, "TRANSFER_LOG_BUFFER", 100000), 0)
 # What people are told to connect to: "sftp=sftp.example.com:22,ftps=ftp.example.com:21".
 TRANSFER_ENDPOINTS = env_endpoints(ENV, "TRANSFER_ENDPOINTS")
 # Where SFTPGo keeps homes and shared folders: the hook answers home_dir as this root

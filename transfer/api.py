@@ -14,6 +14,7 @@ import logging
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -27,7 +28,7 @@ from accounts.api.pagination import DirectoryCursorPagination
 from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.keyed_secrets import credential_mark_used
 from config import metrics, ratelimit, request_context
-from transfer import answers, decisions, selectors, sftpgo, ssh_keys
+from transfer import answers, decisions, selectors, sftpgo, sign_in_log, ssh_keys
 from transfer.models import TRANSFER_KEY, Protocol, TransferKey
 from transfer.services import transfer_decision_record
 
@@ -190,13 +191,17 @@ def decide_and_record(
     # then one round trip counts the key's request and, for a refusal, the login name's
     # refused attempt, or for an allowed login only looks at that count. Each count is
     # atomic and no answer is given before it, so parallel guesses cannot slip under the
-    # limit: past it they get a 429, never the decision.
-    decision = decisions.decide(attempt, found)
+    # limit: past it they get a 429, never the decision. With Redis, the same round trip
+    # appends the decision's log row when neither limit refuses it (transfer.sign_in_log).
+    now = timezone.now()
+    decision = decisions.decide(attempt, found, now=now)
     failures = ratelimit.Rate.parse(settings.TRANSFER_FAILURE_RATE)
     login_key = attempt.login.username_key
-    key_verdict, verdict = ratelimit.hit_all(
+    row = sign_in_log.row_of(decision=decision, attempt=attempt, key=key, now=now)
+    (key_verdict, verdict), buffered = ratelimit.hit_all_appending(
         [(KEY_RATE, key.prefix, _key_rate()), (FAILURE_RATE, login_key, failures)],
         counting=[True, not decision.allowed],
+        append=sign_in_log.append_of(row),
     )
     if not key_verdict.allowed:
         # The server asked too often; nothing is answered about the login name.
@@ -205,7 +210,11 @@ def decide_and_record(
         raise Throttled(key_verdict, API_429_KEY)
     if not verdict.allowed:
         raise Throttled(verdict, API_429_FAILURES)
-    transfer_decision_record(decision=decision, attempt=attempt, key=key)
+    transfer_decision_record(
+        decision=decision, attempt=attempt, key=key, row=row, buffered=bool(buffered)
+    )
+    if sign_in_log.drain_due(buffered):
+        sign_in_log.drain(wait=False)
     _count(decision, attempt.protocol)
     if not decision.allowed:
         logger.info(

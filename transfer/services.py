@@ -4,10 +4,9 @@ an audit event, and credential changes with their directory events."""
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import raw_rows as rows
 from accounts.actors import Actor
 from accounts.errors import AccountsError, InvalidValue
 from accounts.events.models import EventType
@@ -17,13 +16,12 @@ from accounts.events.outbox import (
     record_change,
     resource_event,
 )
-from accounts.keyed_secrets import credential_mark_used, is_stale, mark_used_statement
 from accounts.models import AuditAction, Group, Organization, User
 from accounts.services.audit import audit_entry, audit_record
 from accounts.services.privileges import check_console_actor, check_token_may_act_on
 from accounts.transactions import atomic
 from config import ratelimit
-from transfer import ssh_keys
+from transfer import sign_in_log, ssh_keys
 from transfer.models import (
     APP_PASSWORD,
     TRANSFER_KEY,
@@ -590,58 +588,17 @@ def _refusal_sampled_out(organization_id) -> bool:
     return not ratelimit.hit("transfer-refusal-audit", str(organization_id), rate).allowed
 
 
-# On PostgreSQL the log row's own transaction commits asynchronously: RETURNING runs
-# within the INSERT, and a setting made local with set_config lasts until that
-# transaction's commit. The decision then does not wait for the WAL to reach the disk;
-# the WAL writer flushes it within a fraction of a second. A crash of the database
-# server in that window can lose the last log rows, never corrupt the database or any
-# other write (PostgreSQL's "asynchronous commit"; docs/transfer.md).
-ASYNCHRONOUS_COMMIT = " RETURNING set_config('synchronous_commit', 'off', true)"
-
-
-def _insert_sign_in(*, used=None, **fields) -> None:
-    """The sign-in log row (its column values by attname), written out from the model
-    (accounts.raw_rows: every decision writes one, and nothing reads it back), committed
-    asynchronously when it is a transaction of its own. With `used`, the credential
-    whose last use is to be recorded: on PostgreSQL the same statement updates it (an
-    UPDATE in a WITH)."""
-    sql, params = rows.insert_row(TransferSignIn, fields)
-    postgresql = connection.vendor == "postgresql"
-    if used is not None and postgresql:
-        update, update_params = mark_used_statement(type(used), used.pk, now=fields["at"])
-        sql, params = f"WITH used AS ({update}) {sql}", [*update_params, *params]
-    elif used is not None:
-        credential_mark_used(used, now=fields["at"])
-    if postgresql and not connection.in_atomic_block:
-        sql += ASYNCHRONOUS_COMMIT
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    if used is not None:
-        used.last_used_at = fields["at"]  # what credential_mark_used leaves on the row
-
-
 def transfer_decision_record(
-    *, decision, attempt, key: TransferKey, now: datetime | None = None
+    *, decision, attempt, key: TransferKey, row: dict | None = None, buffered: bool = False
 ) -> None:
-    """Log a login decision: the sign-in log row, the credential's last use (at most once
-    a minute), and, for a refusal, an audit event (sampled per organization)."""
-    now = now or timezone.now()
+    """Log a login decision: the sign-in log row `row` (transfer.sign_in_log.row_of; made
+    now when not given), written at once with the credential's last use unless it is
+    `buffered` in Redis, and, for a refusal, an audit event (sampled per organization)."""
+    if row is None:
+        row = sign_in_log.row_of(decision=decision, attempt=attempt, key=key, now=timezone.now())
+    if not buffered:
+        sign_in_log.write(row)
     person = decision.user
-    # An allowed login records its credential's last use, at most once a minute.
-    used = person.credential if decision.allowed else None
-    _insert_sign_in(
-        used=used if used is not None and is_stale(used.last_used_at, now) else None,
-        organization_id=person.organization_id if person is not None else key.organization_id,
-        user_id=person.pk if person is not None else None,
-        login=decision.login[:255],
-        protocol=attempt.protocol,
-        ip=attempt.ip,
-        allowed=decision.allowed,
-        reason=decision.reason,
-        credential_kind=attempt.kind,
-        credential_id=decision.credential.id if decision.credential else "",
-        at=now,
-    )
     if decision.allowed:
         return
     # An unknown login name asked with an organization's key is that organization's to

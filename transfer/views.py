@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts.actors import Actor
 from accounts.errors import InvalidValue
 from accounts.secret_handoff import SecretHandoff
-from transfer import decisions, selectors, services
+from transfer import decisions, selectors, services, sign_in_log
 from transfer.forms import AppPasswordCreateForm, SshKeyAddForm
 from transfer.models import APP_PASSWORD, CredentialSource, Protocol
 from transfer.recent_sign_in import signed_in_recently
@@ -106,6 +106,7 @@ def _page(request, *, access=None, key_form=None, password_form=None, status=200
     access = access or selectors.access_of(user)
     context = {"access": access}
     if access.allowed:
+        sign_in_log.drain_before_reading()  # the credentials' last uses, the sign-ins
         fresh = signed_in_recently(request.session)
         context.update(
             connection_of(user),

@@ -9,6 +9,7 @@ from console.forms import TransferSignInFilterForm
 from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
 from transfer import selectors as transfer_selectors
+from transfer import sign_in_log
 
 SIGN_IN_ORDERING = ("-at", "-id")
 
@@ -22,6 +23,7 @@ def sign_in_rows(organization, sign_ins) -> list[tuple]:
 @console_admin_required
 def transfer_sign_in_list(request):
     organization = request.user.organization
+    sign_in_log.drain_before_reading()
     form = TransferSignInFilterForm(request.GET or None, organization=organization)
     filters = form.filters()
     person = filters.pop("person")

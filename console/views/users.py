@@ -22,6 +22,7 @@ from console.pagination import keyset_page, page_size_from
 from console.permissions import console_admin_required
 from console.views.transfer_sign_ins import sign_in_rows
 from transfer import selectors as transfer_selectors
+from transfer import sign_in_log
 
 # Newest first, through the (organization, created_at, id) index.
 USER_ORDERING = ("-created_at", "-id")
@@ -60,6 +61,7 @@ def user_list(request):
 
 def _file_transfer(user, key_form) -> dict:
     """The person's login name, credentials and recent sign-ins on the file servers."""
+    sign_in_log.drain_before_reading()
     sign_ins = transfer_selectors.recent_sign_ins(user)
     return {
         "login_name": transfer_selectors.login_name_of(user),

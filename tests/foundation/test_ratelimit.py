@@ -228,3 +228,35 @@ def test_a_check_that_only_looks_counts_nothing_and_says_what_hit_would(store, m
     # A counter never counted is looked at as empty.
     (fresh,) = ratelimit.hit_all([("scope", "other", rate)], counting=[False])
     assert (fresh.allowed, fresh.count) == (True, 1)
+
+
+def test_a_value_is_appended_in_the_counting_round_trip_only_within_the_limits(settings):
+    use_redis_cache(settings)
+    rate = ratelimit.Rate(limit=2, window=60)
+
+    def hit(value, max_length=10):
+        append = ratelimit.Append(name="buffer", value=value, max_length=max_length)
+        return ratelimit.hit_all_appending([("scope", "key", rate)], append=append)
+
+    client, name = ratelimit.redis_list_client("buffer")
+    assert [verdict.allowed for verdict in hit("a")[0]] == [True]
+    assert hit("b")[1] == 2
+    refused, appended = hit("c")
+    assert (refused[0].allowed, appended) == (False, 0)
+    assert client.lrange(name, 0, -1) == [b"a", b"b"]
+
+    # A full list takes nothing more, whatever the limits say.
+    other = ratelimit.Append(name="buffer", value="d", max_length=2)
+    _, appended = ratelimit.hit_all_appending([("scope", "other", rate)], append=other)
+    assert appended == 0
+    assert client.llen(name) == 2
+
+
+def test_without_redis_nothing_is_appended(db):
+    rate = ratelimit.Rate(limit=2, window=60)
+    append = ratelimit.Append(name="buffer", value="a", max_length=10)
+
+    verdicts, appended = ratelimit.hit_all_appending([("scope", "key", rate)], append=append)
+
+    assert (verdicts[0].allowed, appended) == (True, 0)
+    assert ratelimit.redis_list_client("buffer") is None

@@ -1,0 +1,225 @@
+"""The transfer sign-in log's writes: one row per login decision (docs/transfer.md).
+
+Without Redis, a decision's row is written as it is made, in one statement. With Redis as
+the shared cache (REDIS_URL), the row goes into a Redis list in the round trip that counts
+the decision's rate limits (config.ratelimit.hit_all_appending), and rows reach the
+database in batches (`drain`): by the request whose row completes a batch, by the worker
+every minute, and before a page shows the log or a credential's last use, so no reader
+sees the log behind. A decision is then one statement (its read) instead of two, and a
+batch of rows one INSERT.
+
+The list holds at most TRANSFER_LOG_BUFFER rows (0: every row is written at once); past
+that, as when the worker has stopped, rows are written at once again. Rows wait in Redis
+for about a minute at most while the worker runs, so a Redis server lost with its data
+loses those. A drain that stops between the database's commit and Redis's trim writes
+its batch again on the next drain: a row is never lost that way, at worst written twice.
+"""
+
+import json
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from redis.exceptions import RedisError
+
+from accounts import raw_rows as rows
+from accounts.keyed_secrets import credential_mark_used, is_stale, mark_used_statement
+from accounts.models import Organization, User
+from config import ratelimit
+from transfer.models import AppPassword, CredentialKind, SshKey, TransferSignIn
+
+logger = logging.getLogger(__name__)
+
+BUFFER = "transfer:sign-ins"
+# Rows per INSERT; the request whose row makes the list a multiple of this drains it.
+BATCH = 200
+# A drain holds its lock at most this long (it expires if the process dies holding it);
+# a page waits as long for another process's drain to finish.
+LOCK_SECONDS = 30
+# Batches per drain, so that a drain ends even while decisions keep arriving.
+MAX_BATCHES = 50
+
+# A row's values by attname, in the order a buffered row (a JSON array) holds them, then
+# the pk of the credential whose last use the row records (allowed decisions only).
+FIELDS = (
+    "organization_id",
+    "user_id",
+    "login",
+    "protocol",
+    "ip",
+    "allowed",
+    "reason",
+    "credential_kind",
+    "credential_id",
+    "at",
+)
+USED_MODELS = {CredentialKind.SSH_KEY: SshKey, CredentialKind.APP_PASSWORD: AppPassword}
+
+# On PostgreSQL a row written at once commits asynchronously: RETURNING runs within the
+# INSERT, and a setting made local with set_config lasts until that transaction's commit.
+# The decision then does not wait for the WAL to reach the disk; the WAL writer flushes
+# it within a fraction of a second. A crash of the database server in that window can
+# lose the last log rows, never corrupt the database or any other write (PostgreSQL's
+# "asynchronous commit"; docs/transfer.md).
+ASYNCHRONOUS_COMMIT = " RETURNING set_config('synchronous_commit', 'off', true)"
+
+
+def row_of(*, decision, attempt, key, now: datetime) -> dict:
+    """The log row of a decision, by attname, with `used`: the credential whose last use
+    an allowed decision records (None for a refusal)."""
+    person = decision.user
+    return {
+        "organization_id": person.organization_id if person is not None else key.organization_id,
+        "user_id": person.pk if person is not None else None,
+        "login": decision.login[:255],
+        "protocol": attempt.protocol,
+        "ip": attempt.ip,
+        "allowed": decision.allowed,
+        "reason": decision.reason,
+        "credential_kind": attempt.kind,
+        "credential_id": decision.credential.id if decision.credential else "",
+        "at": now,
+        "used": person.credential if decision.allowed else None,
+    }
+
+
+def append_of(row: dict) -> ratelimit.Append | None:
+    """The row as the decision's round trip to Redis appends it; None when rows are
+    written at once (TRANSFER_LOG_BUFFER 0)."""
+    if settings.TRANSFER_LOG_BUFFER <= 0:
+        return None
+    used = row["used"]
+    values = [row[name] for name in FIELDS[:-1]]
+    values[FIELDS.index("user_id")] = str(row["user_id"]) if row["user_id"] else None
+    value = json.dumps([*values, row["at"].isoformat(), used.pk if used is not None else None])
+    return ratelimit.Append(name=BUFFER, value=value, max_length=settings.TRANSFER_LOG_BUFFER)
+
+
+def write(row: dict) -> None:
+    """Write one row now, as one statement: with `used`, on PostgreSQL the same statement
+    records the credential's last use (at most once a minute; an UPDATE in a WITH)."""
+    used = row["used"]
+    fields = {name: row[name] for name in FIELDS}
+    used = used if used is not None and is_stale(used.last_used_at, fields["at"]) else None
+    sql, params = rows.insert_row(TransferSignIn, fields)
+    postgresql = connection.vendor == "postgresql"
+    if used is not None and postgresql:
+        update, update_params = mark_used_statement(type(used), used.pk, now=fields["at"])
+        sql, params = f"WITH used AS ({update}) {sql}", [*update_params, *params]
+    elif used is not None:
+        credential_mark_used(used, now=fields["at"])
+    if postgresql and not connection.in_atomic_block:
+        sql += ASYNCHRONOUS_COMMIT
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    if used is not None:
+        used.last_used_at = fields["at"]  # what credential_mark_used leaves on the row
+
+
+def drain_due(length: int) -> bool:
+    """Whether the row that made the list `length` long completes a batch."""
+    return length > 0 and length % BATCH == 0
+
+
+def drain(*, wait: bool = True) -> int:
+    """Write the rows waiting in Redis to the database, a batch per transaction, and
+    return how many were written. One drain runs at a time on the whole platform; with
+    `wait`, a caller finds another's drain running and waits for it to end (a page about
+    to show the log), else it leaves the rows to that drain (a request that completed a
+    batch). Nothing to do without Redis, or with an empty list (one round trip)."""
+    target = ratelimit.redis_list_client(BUFFER)
+    if target is None:
+        return 0
+    client, name = target
+    if not client.llen(name):
+        return 0
+    lock = client.lock(
+        f"{name}:drain", timeout=LOCK_SECONDS, blocking=wait, blocking_timeout=LOCK_SECONDS
+    )
+    if not lock.acquire():
+        return 0
+    written = 0
+    try:
+        for _ in range(MAX_BATCHES):
+            batch = client.lrange(name, 0, BATCH - 1)
+            if batch:
+                _write_batch([json.loads(item) for item in batch])
+                # Only after the commit: a row is trimmed once it is in the database.
+                client.ltrim(name, len(batch), -1)
+                written += len(batch)
+            if len(batch) < BATCH:
+                break
+    finally:
+        lock.release()
+    return written
+
+
+def drain_before_reading() -> None:
+    """`drain` for a page about to show the log or a credential's last use. With Redis
+    out of reach the page shows what the database holds rather than failing."""
+    try:
+        drain(wait=True)
+    except RedisError as exc:
+        logger.warning("transfer sign-in log not drained: %s", type(exc).__name__)
+
+
+def _write_batch(values: list[list]) -> None:
+    """One transaction: the rows, and each used credential's last use.
+
+    A row's organization or person deleted while the row waited is treated as the
+    deletion would have treated the row: an organization's rows go with it (CASCADE),
+    a person's name nobody (SET_NULL)."""
+    entries = []
+    for item in values:
+        entry = dict(zip(FIELDS, item[: len(FIELDS)], strict=True))
+        entry["at"] = datetime.fromisoformat(entry["at"])
+        entries.append((entry, item[len(FIELDS)]))
+    organizations = {e["organization_id"] for e, _ in entries if e["organization_id"]}
+    people = {e["user_id"] for e, _ in entries if e["user_id"]}  # as text
+    with transaction.atomic():
+        live_organizations = set(
+            Organization.objects.filter(pk__in=organizations).values_list("pk", flat=True)
+        )
+        live_people = {
+            str(pk) for pk in User.objects.filter(pk__in=people).values_list("pk", flat=True)
+        }
+        kept = [
+            entry
+            for entry, _ in entries
+            if entry["organization_id"] is None or entry["organization_id"] in live_organizations
+        ]
+        for entry in kept:
+            if entry["user_id"] not in live_people:
+                entry["user_id"] = None
+        TransferSignIn.objects.bulk_create([TransferSignIn(**entry) for entry in kept])
+        last_uses: dict[str, dict[int, datetime]] = {}
+        for entry, used in entries:
+            if used is not None:
+                uses = last_uses.setdefault(entry["credential_kind"], {})
+                uses[used] = max(entry["at"], uses.get(used, entry["at"]))
+        for kind, uses in last_uses.items():
+            _record_last_uses(USED_MODELS[kind], uses)
+
+
+def _record_last_uses(model, uses: dict[int, datetime]) -> None:
+    """Each credential's last use becomes the batch's, unless a later one is recorded: one
+    statement on PostgreSQL (the pairs as two arrays), a statement per credential else."""
+    last_used = rows.column(model, "last_used_at")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {rows.table(model)} c SET {last_used} = u.at "  # noqa: S608
+                "FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS at) u "
+                f"WHERE {rows.column(model, 'id', 'c')} = u.id "
+                f"AND ({rows.column(model, 'last_used_at', 'c')} IS NULL "
+                f"OR {rows.column(model, 'last_used_at', 'c')} < u.at)",
+                [list(uses), list(uses.values())],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {rows.table(model)} SET {last_used} = %s "  # noqa: S608
+                f"WHERE {rows.column(model, 'id')} = %s "
+                f"AND ({last_used} IS NULL OR {last_used} < %s)",
+                [(at, used, at) for used, at in uses.items()],
+            )
