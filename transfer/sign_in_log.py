@@ -15,16 +15,23 @@ loses those. A drain that stops between the database's commit and Redis's trim w
 its batch again on the next drain: a row is never lost that way, at worst written twice.
 """
 
+import functools
 import json
 import logging
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from redis.exceptions import RedisError
 
 from accounts import raw_rows as rows
-from accounts.keyed_secrets import credential_mark_used, is_stale, mark_used_statement
+from accounts.keyed_secrets import (
+    LAST_USED_RESOLUTION,
+    credential_mark_used,
+    is_stale,
+    mark_used_statement,
+)
 from accounts.models import Organization, User
 from config import ratelimit
 from transfer.models import AppPassword, CredentialKind, SshKey, TransferSignIn
@@ -165,7 +172,8 @@ def drain_before_reading() -> None:
 
 
 def _write_batch(values: list[list]) -> None:
-    """One transaction: the rows, and each used credential's last use.
+    """One transaction: the rows, and each used credential's last use (the batch's, unless
+    the recorded one is less than a minute before it or later).
 
     A row's organization or person deleted while the row waited is treated as the
     deletion would have treated the row: an organization's rows go with it (CASCADE),
@@ -175,6 +183,57 @@ def _write_batch(values: list[list]) -> None:
         entry = dict(zip(FIELDS, item[: len(FIELDS)], strict=True))
         entry["at"] = datetime.fromisoformat(entry["at"])
         entries.append((entry, item[len(FIELDS)]))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_batch_sql(), _batch_params(entries))
+    else:
+        _write_batch_with_the_orm(entries)
+
+
+@functools.cache
+def _batch_sql() -> str:
+    """The PostgreSQL statement that writes a batch: its columns as arrays (`unnest`),
+    the credentials' last uses as UPDATEs in its WITH, the rows as one INSERT."""
+    u, o = rows.column, rows.table
+    columns = [TransferSignIn._meta.get_field(name) for name in FIELDS]  # by attname
+    arrays = ", ".join(
+        f"%s::{field.rel_db_type(connection) if field.is_relation else field.db_type(connection)}[]"
+        for field in columns
+    )
+    names = ", ".join(FIELDS)
+    # As everywhere: a last use is recorded at most once a minute (keyed_secrets.is_stale).
+    resolution = int(LAST_USED_RESOLUTION.total_seconds())
+    updates = []
+    for position, (kind, model) in enumerate(USED_MODELS.items()):
+        updates.append(
+            f"used_{position} AS (UPDATE {o(model)} c SET {u(model, 'last_used_at')} = b.at "  # noqa: S608
+            f"FROM (SELECT used, max(at) AS at FROM batch WHERE credential_kind = '{kind}' "
+            "AND used IS NOT NULL GROUP BY used) b "
+            f"WHERE {u(model, 'id', 'c')} = b.used AND ({u(model, 'last_used_at', 'c')} "
+            f"IS NULL OR {u(model, 'last_used_at', 'c')} "
+            f"<= b.at - interval '{resolution} seconds'))"
+        )
+    person = u(User, "id", "p")
+    values = ", ".join(person if name == "user_id" else f"b.{name}" for name in FIELDS)
+    return (
+        f"WITH batch AS (SELECT * FROM unnest({arrays}, %s::bigint[]) "  # noqa: S608
+        f"AS b({names}, used)), {', '.join(updates)} "
+        f"INSERT INTO {o(TransferSignIn)} "
+        f"({', '.join(u(TransferSignIn, field.name) for field in columns)}) "
+        f"SELECT {values} FROM batch b LEFT JOIN {o(User)} p ON {person} = b.user_id "
+        f"WHERE b.organization_id IS NULL OR EXISTS (SELECT 1 FROM {o(Organization)} o "
+        f"WHERE {u(Organization, 'id', 'o')} = b.organization_id)"
+    )
+
+
+def _batch_params(entries: list[tuple[dict, int | None]]) -> list[list]:
+    return [[entry[name] for entry, _ in entries] for name in FIELDS] + [
+        [used for _, used in entries]
+    ]
+
+
+def _write_batch_with_the_orm(entries: list[tuple[dict, int | None]]) -> None:
+    """`_write_batch` where there are no arrays (SQLite, for development)."""
     organizations = {e["organization_id"] for e, _ in entries if e["organization_id"]}
     people = {e["user_id"] for e, _ in entries if e["user_id"]}  # as text
     with transaction.atomic():
@@ -193,33 +252,12 @@ def _write_batch(values: list[list]) -> None:
             if entry["user_id"] not in live_people:
                 entry["user_id"] = None
         TransferSignIn.objects.bulk_create([TransferSignIn(**entry) for entry in kept])
-        last_uses: dict[str, dict[int, datetime]] = {}
-        for entry, used in entries:
-            if used is not None:
-                uses = last_uses.setdefault(entry["credential_kind"], {})
-                uses[used] = max(entry["at"], uses.get(used, entry["at"]))
-        for kind, uses in last_uses.items():
-            _record_last_uses(USED_MODELS[kind], uses)
-
-
-def _record_last_uses(model, uses: dict[int, datetime]) -> None:
-    """Each credential's last use becomes the batch's, unless a later one is recorded: one
-    statement on PostgreSQL (the pairs as two arrays), a statement per credential else."""
-    last_used = rows.column(model, "last_used_at")
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {rows.table(model)} c SET {last_used} = u.at "  # noqa: S608
-                "FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS at) u "
-                f"WHERE {rows.column(model, 'id', 'c')} = u.id "
-                f"AND ({rows.column(model, 'last_used_at', 'c')} IS NULL "
-                f"OR {rows.column(model, 'last_used_at', 'c')} < u.at)",
-                [list(uses), list(uses.values())],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {rows.table(model)} SET {last_used} = %s "  # noqa: S608
-                f"WHERE {rows.column(model, 'id')} = %s "
-                f"AND ({last_used} IS NULL OR {last_used} < %s)",
-                [(at, used, at) for used, at in uses.items()],
-            )
+        for kind, model in USED_MODELS.items():
+            uses: dict[int, datetime] = {}
+            for entry, used in entries:
+                if used is not None and entry["credential_kind"] == kind:
+                    uses[used] = max(entry["at"], uses.get(used, entry["at"]))
+            for used, at in uses.items():
+                model.objects.filter(pk=used).filter(
+                    Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_RESOLUTION)
+                ).update(last_used_at=at)

@@ -220,3 +220,26 @@ def test_a_page_shows_the_database_when_redis_is_out_of_reach(
     client.force_login(bob)
 
     assert client.get("/transfer/").status_code == 200
+
+
+def test_a_last_use_is_recorded_at_most_once_a_minute(
+    redis, server, bob, bob_password, transfer_on
+):
+    recent = timezone.now() - timedelta(seconds=30)
+    AppPassword.objects.filter(pk=bob_password[0].pk).update(last_used_at=recent)
+    server.authenticate("bob@acme.example", password=bob_password[1])
+
+    sign_in_log.drain()
+
+    assert AppPassword.objects.get(pk=bob_password[0].pk).last_used_at == recent
+
+
+def test_a_batch_of_rows_with_no_address_and_no_person(redis, platform_server, transfer_on):
+    for _ in range(2):
+        platform_server.authenticate("nobody@nowhere.example", password=WRONG_PASSWORD, ip=None)
+
+    assert sign_in_log.drain() == 2
+    assert (
+        list(TransferSignIn.objects.values_list("ip", "user_id", "organization_id"))
+        == [(None, None, None)] * 2
+    )
