@@ -64,19 +64,29 @@ def columns(model, alias: str) -> str:
 
 
 def select_joined(
-    model, alias: str, field_name: str, related_alias: str, *, outer: bool = False, extra=""
+    model,
+    alias: str,
+    field_name: str,
+    related_alias: str,
+    *,
+    outer: bool = False,
+    extra="",
+    related_only: tuple[str, ...] | None = None,
 ) -> str:
     """`SELECT` every column of `model` and of the row its foreign key `field_name` names
     (`extra` after them), `FROM` the model joined to that row (`LEFT JOIN` with `outer`,
     whose columns are then NULL without one): read back with `instances(row, [model,
-    related model])`. The caller adds the WHERE."""
-    field = model._meta.get_field(field_name)
+    related model])`. A `(model, only)` pair, and `related_only` for the related model,
+    select only those columns, as `columns` does. The caller adds the WHERE."""
+    model_class, _ = _shape(model)
+    field = model_class._meta.get_field(field_name)
     related = field.related_model
+    related_shape = (related, related_only) if related_only is not None else related
     join = "LEFT JOIN" if outer else "JOIN"
-    selected = f"{columns(model, alias)}, {columns(related, related_alias)}"
+    selected = f"{columns(model, alias)}, {columns(related_shape, related_alias)}"
     return (
         f"SELECT {selected}{', ' + extra if extra else ''} "  # noqa: S608
-        f"FROM {table(model)} {alias} {join} {table(related)} {related_alias} "
+        f"FROM {table(model_class)} {alias} {join} {table(related)} {related_alias} "
         f"ON {related_alias}.{quote(field.target_field.column)} = {alias}.{quote(field.column)}"
     )
 

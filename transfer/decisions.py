@@ -125,9 +125,11 @@ def parse_login(login) -> LoginName | None:
 # (by prefix) among the person's live ones, or none.
 CREDENTIAL_MODELS = {CredentialKind.SSH_KEY: SshKey, CredentialKind.APP_PASSWORD: AppPassword}
 CREDENTIAL_LOOKUP = {CredentialKind.SSH_KEY: "fingerprint", CredentialKind.APP_PASSWORD: "prefix"}
-# What a decision uses of the person (their answer, their login name, the log row and
-# the audit event); the rest of the row (profile, custom attributes, SCIM bookkeeping) is
-# never read on this path, so it is not selected (accounts.raw_rows.columns `only`).
+# What a decision reads of each row (accounts.raw_rows `only`, the rest deferred): only
+# what it uses, for its answer, its refusal reason, the log row and the audit event. A
+# key's text, a secret's labels and timestamps nothing checks, an organization's name and
+# settings are never read on this path. A test fails if any outcome loads a column left
+# out.
 PERSON_FIELDS = (
     "id",
     "organization",
@@ -139,8 +141,39 @@ PERSON_FIELDS = (
     "display_name",
     "is_active",
 )
+ORGANIZATION_FIELDS = ("id", "slug")
+TRANSFER_KEY_FIELDS = (
+    "id",
+    "prefix",
+    "digest",
+    "key_id",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
+    "organization",
+)
+CREDENTIAL_FIELDS = {
+    CredentialKind.SSH_KEY: ("id", "key_type", "label", "expires_at", "last_used_at"),
+    CredentialKind.APP_PASSWORD: (
+        "id",
+        "label",
+        "prefix",
+        "digest",
+        "key_id",
+        "expires_at",
+        "last_used_at",
+    ),
+}
 # The models a person's row carries, in the order of their columns.
-PERSON_MODELS = ((User, PERSON_FIELDS), Organization, TransferPolicy, PosixId)
+PERSON_MODELS = (
+    (User, PERSON_FIELDS),
+    (Organization, ORGANIZATION_FIELDS),
+    (TransferPolicy, ("organization", "mode")),
+    (PosixId, ("id", "number")),
+)
+# The transfer key presented with a request and its organization (none for a platform
+# key), at the start of every `presented_sql` row.
+PRESENTED_MODELS = ((TransferKey, TRANSFER_KEY_FIELDS), (Organization, ORGANIZATION_FIELDS))
 
 
 def _verified_sql(domain_param: str) -> str:
@@ -164,10 +197,10 @@ KEY_PREFIX = "%(key_prefix)s"
 def transfer_key_sql(prefix: str) -> str:
     """The transfer key with the lookup prefix `prefix` (an SQL parameter) and its
     organization's columns (blank for a platform key)."""
-    return (
-        f"{rows.select_joined(TransferKey, 'k', 'organization', 'o', outer=True)} "
-        f"WHERE {rows.column(TransferKey, 'prefix', 'k')} = {prefix}"
+    key = rows.select_joined(
+        PRESENTED_MODELS[0], "k", "organization", "o", outer=True, related_only=ORGANIZATION_FIELDS
     )
+    return f"{key} WHERE {rows.column(TransferKey, 'prefix', 'k')} = {prefix}"
 
 
 def presented_sql(person_sql: str, select: str, joins: str, order: str = "") -> str:
@@ -191,13 +224,13 @@ def presented_sql(person_sql: str, select: str, joins: str, order: str = "") -> 
 
 def presented_width() -> int:
     """How many columns of a `presented_sql` row the key and its organization take."""
-    return rows.width(TransferKey) + rows.width(Organization)
+    return sum(rows.width(model) for model in PRESENTED_MODELS)
 
 
 def presented_key(row: tuple) -> tuple[TransferKey, tuple]:
     """The transfer key (with its organization, None for a platform key) at the start of
     a `presented_sql` row, and the rest of the row."""
-    key, key.organization = rows.instances(row, [TransferKey, Organization])
+    key, key.organization = rows.instances(row, list(PRESENTED_MODELS))
     return key, row[presented_width() :]
 
 
@@ -227,7 +260,7 @@ def presented_person_sql(credential_kind: str | None, in_scope: bool) -> str:
     ]
     if credential_kind is not None:
         model = CREDENTIAL_MODELS[credential_kind]
-        select.append(rows.columns(model, "c"))
+        select.append(rows.columns((model, CREDENTIAL_FIELDS[credential_kind]), "c"))
         joins.append(
             f"LEFT JOIN {o(model)} c ON {u(model, 'user', 'c')} = {u(User, 'id', 'u')} "
             f"AND {u(model, CREDENTIAL_LOOKUP[credential_kind], 'c')} = %(credential)s "
@@ -297,7 +330,10 @@ def _person_models(credential_kind: str | None) -> list:
     """The models a person's row carries, in the order of their columns."""
     if credential_kind is None:
         return [*PERSON_MODELS]
-    return [*PERSON_MODELS, CREDENTIAL_MODELS[credential_kind]]
+    return [
+        *PERSON_MODELS,
+        (CREDENTIAL_MODELS[credential_kind], CREDENTIAL_FIELDS[credential_kind]),
+    ]
 
 
 def person_width(credential_kind: str | None, in_scope: bool = False) -> int:

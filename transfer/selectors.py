@@ -38,7 +38,7 @@ def transfer_key_by_prefix(prefix: str) -> TransferKey | None:
         return None
     (row,) = found
     # A platform key has no organization: the LEFT JOIN's columns are all NULL.
-    key, key.organization = rows.instances(row, [TransferKey, Organization])
+    key, key.organization = rows.instances(row, list(decisions.PRESENTED_MODELS))
     return key
 
 
