@@ -15,7 +15,6 @@ import logging
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework import serializers
@@ -44,6 +43,20 @@ FAILURE_RATE = "transfer-failures"
 MAX_FIELD_CHARS = ssh_keys.MAX_LINE_BYTES
 # Protocol.values builds its list on every use.
 PROTOCOLS = frozenset(Protocol.values)
+
+
+def uncached(view):
+    """Every answer is about this moment: no cache may keep it (RFC 9111 5.2.2.5). A
+    constant header, where never_cache would format an Expires date and merge
+    Cache-Control on every response of an API that answers at every login."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
 
 
 def _error(status: int, detail: str, **headers) -> JsonResponse:
@@ -268,7 +281,7 @@ def _sftpgo_attempt(request) -> decisions.Attempt:
 
 
 @csrf_exempt  # A file server, not a browser; the transfer key is the proof.
-@never_cache
+@uncached
 @require_POST
 @deciding(attempt_from)
 def authenticate(request, attempt: decisions.Attempt, decision: decisions.Decision):
@@ -279,7 +292,7 @@ def authenticate(request, attempt: decisions.Attempt, decision: decisions.Decisi
 
 
 @csrf_exempt  # SFTPGo, not a browser; the transfer key is the proof.
-@never_cache
+@uncached
 @require_POST
 @deciding(_sftpgo_attempt)
 def sftpgo_auth(request, attempt: decisions.Attempt, decision: decisions.Decision):
@@ -296,7 +309,7 @@ def sftpgo_auth(request, attempt: decisions.Attempt, decision: decisions.Decisio
     return JsonResponse(user)
 
 
-@never_cache
+@uncached
 @require_GET
 def authorized_keys(request):
     """What OpenSSH's AuthorizedKeysCommand prints: the usable keys of an allowed person,

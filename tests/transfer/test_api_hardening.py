@@ -238,3 +238,27 @@ def test_methods_other_than_the_documented_ones_are_405(server, transfer_on):
         headers=server.headers(),
     )
     assert response.status_code == 405
+
+
+def test_no_answer_may_be_kept_by_a_cache(server, client, bob, bob_password, transfer_on, settings):
+    settings.TRANSFER_FAILURE_RATE = "1/5m"
+    answers = {
+        "allowed": server.authenticate("bob@acme.example", password=bob_password[1]),
+        "refused": server.authenticate("bob@acme.example", password=WRONG_PASSWORD),
+        "throttled": server.authenticate("bob@acme.example", password=WRONG_PASSWORD),
+        "malformed": server.post("/transfer/v1/authenticate", "[]"),
+        "keys": server.authorized_keys("bob@acme.example"),
+        "hook": server.post("/transfer/v1/sftpgo/auth", {"username": "bob@acme.example"}),
+        "no key": client.get("/transfer/v1/authorized_keys", {"username": "bob@acme.example"}),
+    }
+
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "allowed": 200,
+        "refused": 403,
+        "throttled": 429,
+        "malformed": 400,
+        "keys": 200,
+        "hook": 400,
+        "no key": 401,
+    }
+    assert {answer["Cache-Control"] for answer in answers.values()} == {"no-store"}
