@@ -5,9 +5,11 @@ Requests per second on a shared two-core machine move by a tenth or more from on
 the next; an instruction count does not (the same code and data give the same count
 within about 2 %), so it shows what a change to the decision's code saves. Each kind of
 request goes through Django's whole stack in one process (config.wsgi, every
-middleware, PostgreSQL and Redis for real): 50 to warm up, then `--requests` while
-callgrind counts, collecting only inside that loop. It leaves out what the load
-generator, gunicorn and the database server spend, which `make bench` measures.
+middleware, PostgreSQL and Redis for real, each kind with its own Redis database): 50 to
+warm up, then `--requests` (200, so that the decisions write one sign-in log batch
+between them, as their share) while callgrind counts, collecting only inside that loop.
+It leaves out what the load generator, gunicorn and the database server spend, which
+`make bench` measures.
 
 Needs valgrind and the benchmark's database (BENCH_DATABASE_URL or roster_bench), seeded
 by `make bench` or here; the small organization's credentials are made afresh, so every
@@ -32,6 +34,9 @@ from bench import database, server
 
 KINDS = ("readyz", "key", "password", "authorized_keys")
 WARMUP = 50
+# One sign-in log batch (transfer.sign_in_log.BATCH): the counted decisions write exactly
+# one, as their share of the batches.
+REQUESTS = 200
 # The start of each kind's people: no two kinds ask for the same person.
 OFFSETS = {"readyz": 0, "key": 0, "password": 400, "authorized_keys": 800}
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +97,11 @@ def child(kind: str, requests: int, credentials_path: str) -> None:
         b"".join(response)
         response.close()
 
+    # Sign-in log rows left by an earlier run: a batch is written by the request that
+    # completes it, and the counted requests should complete exactly their share.
+    from transfer import sign_in_log
+
+    sign_in_log.drain()
     for index in range(WARMUP):
         ask(None, index)
     # callgrind counts only inside functools_reduce (--toggle-collect).
@@ -132,7 +142,7 @@ def _count(kind: str, requests: int, credentials_path: str, env: dict) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=REQUESTS)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: roster_bench)")
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--credentials", help=argparse.SUPPRESS)
@@ -161,6 +171,11 @@ def main(argv=None) -> int:
     )
     # Hash randomisation aside, the same code and data give the same count.
     env["PYTHONHASHSEED"] = "0"
+
+    def own(kind: str) -> dict:
+        """Each kind its own Redis database: its rate counts and sign-in log rows."""
+        return {**env, "REDIS_URL": server.local_redis_url(10 + KINDS.index(kind))}
+
     with tempfile.NamedTemporaryFile("w", suffix=".json") as credentials:
         json.dump({"key": key_secret, "people": people}, credentials)
         credentials.flush()
@@ -169,7 +184,8 @@ def main(argv=None) -> int:
                 zip(
                     KINDS,
                     pool.map(
-                        lambda kind: _count(kind, args.requests, credentials.name, env), KINDS
+                        lambda kind: _count(kind, args.requests, credentials.name, own(kind)),
+                        KINDS,
                     ),
                     strict=True,
                 )
