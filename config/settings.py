@@ -74,6 +74,19 @@ MIDDLEWARE = [
     "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
+# The machine-to-machine APIs (a bearer key, no browser) run through these instead
+# (config.wsgi.MachineApiHandler); Django's test client runs every request through
+# MIDDLEWARE, so the tests that mean this list call config.wsgi.application.
+MACHINE_API_PATHS = ["/transfer/v1/"]
+MACHINE_API_MIDDLEWARE = [
+    "config.middleware.MetricsMiddleware",
+    "config.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
+]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
