@@ -227,7 +227,7 @@ def decide_and_record(
         decision=decision, attempt=attempt, key=key, row=row, buffered=bool(buffered)
     )
     if sign_in_log.drain_due(buffered):
-        sign_in_log.drain(wait=False)
+        sign_in_log.drain_after_decision()
     _count(decision, attempt.protocol)
     if not decision.allowed:
         logger.info(

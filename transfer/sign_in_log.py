@@ -21,9 +21,9 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import Q
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from accounts import raw_rows as rows
 from accounts.keyed_secrets import (
@@ -41,9 +41,11 @@ logger = logging.getLogger(__name__)
 BUFFER = "transfer:sign-ins"
 # Rows per INSERT; the request whose row makes the list a multiple of this drains it.
 BATCH = 200
-# A drain holds its lock at most this long (it expires if the process dies holding it);
-# a page waits as long for another process's drain to finish.
+# A drain holds its lock at most this long (it expires if the process dies holding it),
+# and a page waits at most WAIT_SECONDS for another process's drain to finish (a batch
+# takes milliseconds), then shows what the database holds.
 LOCK_SECONDS = 30
+WAIT_SECONDS = 5
 # Batches per drain, so that a drain ends even while decisions keep arriving.
 MAX_BATCHES = 50
 
@@ -131,10 +133,11 @@ def drain_due(length: int) -> bool:
 
 def drain(*, wait: bool = True) -> int:
     """Write the rows waiting in Redis to the database, a batch per transaction, and
-    return how many were written. One drain runs at a time on the whole platform; with
-    `wait`, a caller finds another's drain running and waits for it to end (a page about
-    to show the log), else it leaves the rows to that drain (a request that completed a
-    batch). Nothing to do without Redis, or with an empty list (one round trip)."""
+    return how many were taken (written, or dropped with a deleted organization or as
+    unwritable). One drain runs at a time on the whole platform; with `wait`, a caller
+    finds another's drain running and waits for it to end (a page about to show the log),
+    else it leaves the rows to that drain (a request that completed a batch). Nothing to
+    do without Redis, or with an empty list (one round trip)."""
     target = ratelimit.redis_list_client(BUFFER)
     if target is None:
         return 0
@@ -142,11 +145,11 @@ def drain(*, wait: bool = True) -> int:
     if not client.llen(name):
         return 0
     lock = client.lock(
-        f"{name}:drain", timeout=LOCK_SECONDS, blocking=wait, blocking_timeout=LOCK_SECONDS
+        f"{name}:drain", timeout=LOCK_SECONDS, blocking=wait, blocking_timeout=WAIT_SECONDS
     )
     if not lock.acquire():
         return 0
-    written = 0
+    taken = 0
     try:
         for _ in range(MAX_BATCHES):
             batch = client.lrange(name, 0, BATCH - 1)
@@ -154,12 +157,25 @@ def drain(*, wait: bool = True) -> int:
                 _write_batch([json.loads(item) for item in batch])
                 # Only after the commit: a row is trimmed once it is in the database.
                 client.ltrim(name, len(batch), -1)
-                written += len(batch)
+                taken += len(batch)
             if len(batch) < BATCH:
                 break
     finally:
-        lock.release()
-    return written
+        try:
+            lock.release()
+        except LockError:
+            # Held past LOCK_SECONDS: another drain may have started meanwhile.
+            logger.warning("transfer sign-in log drain outlived its lock")
+    return taken
+
+
+def drain_after_decision() -> None:
+    """`drain` for the request whose row completed a batch: its answer is given whatever
+    happens here, and rows not written wait for the next drain."""
+    try:
+        drain(wait=False)
+    except (DatabaseError, RedisError) as exc:
+        logger.warning("transfer sign-in log not drained: %s", type(exc).__name__)
 
 
 def drain_before_reading() -> None:
@@ -183,11 +199,24 @@ def _write_batch(values: list[list]) -> None:
         entry = dict(zip(FIELDS, item[: len(FIELDS)], strict=True))
         entry["at"] = datetime.fromisoformat(entry["at"])
         entries.append((entry, item[len(FIELDS)]))
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_batch_sql(), _batch_params(entries))
-    else:
+    if connection.vendor != "postgresql":
         _write_batch_with_the_orm(entries)
+        return
+    try:
+        _execute_batch(entries)
+    except (DataError, IntegrityError):
+        # A row the table refuses would stop every batch after it: write the rows one by
+        # one, and drop (and say so) only the ones refused.
+        for entry in entries:
+            try:
+                _execute_batch([entry])
+            except (DataError, IntegrityError) as exc:
+                logger.warning("transfer sign-in log row dropped: %s", type(exc).__name__)
+
+
+def _execute_batch(entries: list[tuple[dict, int | None]]) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_batch_sql(), _batch_params(entries))
 
 
 @functools.cache

@@ -243,3 +243,41 @@ def test_a_batch_of_rows_with_no_address_and_no_person(redis, platform_server, t
         list(TransferSignIn.objects.values_list("ip", "user_id", "organization_id"))
         == [(None, None, None)] * 2
     )
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's batch statement")
+def test_a_row_the_table_refuses_is_dropped_and_the_rest_written(
+    redis, server, bob, bob_password, transfer_on, caplog
+):
+    import json
+
+    server.authenticate("bob@acme.example", password=bob_password[1])
+    client, name = ratelimit.redis_list_client(sign_in_log.BUFFER)
+    (good,) = client.lrange(name, 0, -1)
+    bad = json.loads(good)
+    bad[sign_in_log.FIELDS.index("ip")] = "not an address"
+    client.rpush(name, json.dumps(bad))
+
+    assert sign_in_log.drain() == 2
+
+    assert TransferSignIn.objects.count() == 1
+    assert buffered() == []
+    assert "transfer sign-in log row dropped: DataError" in caplog.text
+
+
+def test_a_decision_is_answered_when_its_batch_cannot_be_written(
+    redis, server, bob, bob_key, transfer_on, monkeypatch, caplog
+):
+    from django.db import OperationalError
+
+    def unwritable(values):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(sign_in_log, "BATCH", 1)
+    monkeypatch.setattr(sign_in_log, "_write_batch", unwritable)
+
+    response = server.authenticate("bob@acme.example", public_key=bob_key[1])
+
+    assert response.status_code == 200
+    assert len(buffered()) == 1
+    assert "transfer sign-in log not drained: OperationalError" in caplog.text
