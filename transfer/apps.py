@@ -7,6 +7,8 @@ class TransferConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from transfer import recent_sign_in
+        from config import metrics
+        from transfer import recent_sign_in, sign_in_log
 
         recent_sign_in.connect()
+        metrics.register_scrape_collector(sign_in_log.BufferCollector())

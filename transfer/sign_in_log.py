@@ -23,6 +23,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import Q
+from prometheus_client.core import GaugeMetricFamily
 from redis.exceptions import LockError, RedisError
 
 from accounts import raw_rows as rows
@@ -33,7 +34,7 @@ from accounts.keyed_secrets import (
     mark_used_statement,
 )
 from accounts.models import Organization, User
-from config import ratelimit
+from config import metrics, ratelimit
 from transfer.models import AppPassword, CredentialKind, SshKey, TransferSignIn
 
 logger = logging.getLogger(__name__)
@@ -290,3 +291,27 @@ def _write_batch_with_the_orm(entries: list[tuple[dict, int | None]]) -> None:
                 model.objects.filter(pk=used).filter(
                     Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_RESOLUTION)
                 ).update(last_used_at=at)
+
+
+class BufferCollector:
+    """`/metrics`: the sign-in log rows waiting in Redis, read at each scrape. A count that
+    keeps growing means the worker is not writing them; at TRANSFER_LOG_BUFFER rows are
+    written as decisions are made again. Nothing is reported without Redis, nor while
+    Redis is out of reach (the rest of the scrape still answers)."""
+
+    def collect(self):
+        target = ratelimit.redis_list_client(BUFFER)
+        if target is None:
+            return
+        client, name = target
+        try:
+            waiting = client.llen(name)
+        except RedisError:
+            metrics.STORE_ERRORS.labels(store="redis").inc()
+            return
+        gauge = GaugeMetricFamily(
+            "roster_transfer_sign_ins_buffered",
+            "File-transfer sign-in log rows waiting in Redis to be written in a batch.",
+        )
+        gauge.add_metric([], waiting)
+        yield gauge

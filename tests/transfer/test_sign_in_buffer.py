@@ -281,3 +281,33 @@ def test_a_decision_is_answered_when_its_batch_cannot_be_written(
     assert response.status_code == 200
     assert len(buffered()) == 1
     assert "transfer sign-in log not drained: OperationalError" in caplog.text
+
+
+def test_metrics_report_the_rows_waiting(redis, server, bob, bob_password, transfer_on):
+    def waiting():
+        (family,) = sign_in_log.BufferCollector().collect()
+        return family.samples[0].value
+
+    assert waiting() == 0
+    server.authenticate("bob@acme.example", password=bob_password[1])
+    server.authenticate("bob@acme.example", password=WRONG_PASSWORD)
+    assert waiting() == 2
+
+    sign_in_log.drain()
+    assert waiting() == 0
+
+
+def test_metrics_report_no_buffer_without_redis(db):
+    assert list(sign_in_log.BufferCollector().collect()) == []
+
+
+def test_a_scrape_shows_the_rows_waiting(
+    redis, server, client, bob, bob_password, transfer_on, settings
+):
+    settings.METRICS_TOKEN = "scrape-token-for-tests"
+    server.authenticate("bob@acme.example", password=bob_password[1])
+
+    body = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-for-tests"})
+
+    assert body.status_code == 200
+    assert "roster_transfer_sign_ins_buffered 1.0" in body.content.decode()
