@@ -226,8 +226,7 @@ def decide_and_record(
     transfer_decision_record(
         decision=decision, attempt=attempt, key=key, row=row, buffered=bool(buffered)
     )
-    if sign_in_log.drain_due(buffered):
-        sign_in_log.drain_after_decision()
+    sign_in_log.drain_after_decision(buffered)
     _count(decision, attempt.protocol)
     if not decision.allowed:
         logger.info(

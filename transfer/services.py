@@ -589,13 +589,11 @@ def _refusal_sampled_out(organization_id) -> bool:
 
 
 def transfer_decision_record(
-    *, decision, attempt, key: TransferKey, row: dict | None = None, buffered: bool = False
+    *, decision, attempt, key: TransferKey, row: dict, buffered: bool
 ) -> None:
-    """Log a login decision: the sign-in log row `row` (transfer.sign_in_log.row_of; made
-    now when not given), written at once with the credential's last use unless it is
-    `buffered` in Redis, and, for a refusal, an audit event (sampled per organization)."""
-    if row is None:
-        row = sign_in_log.row_of(decision=decision, attempt=attempt, key=key, now=timezone.now())
+    """Log a login decision: its sign-in log row `row` (transfer.sign_in_log.row_of),
+    written now with the credential's last use unless it is `buffered` in Redis, and,
+    for a refusal, an audit event (sampled per organization)."""
     if not buffered:
         sign_in_log.write(row)
     person = decision.user

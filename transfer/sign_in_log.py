@@ -18,6 +18,7 @@ its batch again on the next drain: a row is never lost that way, at worst writte
 import functools
 import json
 import logging
+import uuid
 from datetime import datetime
 
 from django.conf import settings
@@ -95,15 +96,24 @@ def row_of(*, decision, attempt, key, now: datetime) -> dict:
 
 
 def append_of(row: dict) -> ratelimit.Append | None:
-    """The row as the decision's round trip to Redis appends it; None when rows are
-    written at once (TRANSFER_LOG_BUFFER 0)."""
+    """The row as the decision's round trip to Redis appends it (a JSON array: FIELDS in
+    order, then the used credential's pk); None when rows are written at once
+    (TRANSFER_LOG_BUFFER 0)."""
     if settings.TRANSFER_LOG_BUFFER <= 0:
         return None
     used = row["used"]
-    values = [row[name] for name in FIELDS[:-1]]
-    values[FIELDS.index("user_id")] = str(row["user_id"]) if row["user_id"] else None
-    value = json.dumps([*values, row["at"].isoformat(), used.pk if used is not None else None])
+    values = [_encoded(row[name]) for name in FIELDS]
+    value = json.dumps([*values, used.pk if used is not None else None])
     return ratelimit.Append(name=BUFFER, value=value, max_length=settings.TRANSFER_LOG_BUFFER)
+
+
+def _encoded(value):
+    """A row's value as JSON holds it: a person's id as text, a time in ISO 8601."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def write(row: dict) -> None:
@@ -125,11 +135,6 @@ def write(row: dict) -> None:
         cursor.execute(sql, params)
     if used is not None:
         used.last_used_at = fields["at"]  # what credential_mark_used leaves on the row
-
-
-def drain_due(length: int) -> bool:
-    """Whether the row that made the list `length` long completes a batch."""
-    return length > 0 and length % BATCH == 0
 
 
 def drain(*, wait: bool = True) -> int:
@@ -170,9 +175,12 @@ def drain(*, wait: bool = True) -> int:
     return taken
 
 
-def drain_after_decision() -> None:
-    """`drain` for the request whose row completed a batch: its answer is given whatever
-    happens here, and rows not written wait for the next drain."""
+def drain_after_decision(length: int) -> None:
+    """`drain`, when the decision's row made the list `length` long and so completed a
+    batch. The decision is answered whatever happens here: rows not written wait for the
+    next drain."""
+    if length <= 0 or length % BATCH:
+        return
     try:
         drain(wait=False)
     except (DatabaseError, RedisError) as exc:
