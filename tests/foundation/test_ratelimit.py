@@ -260,3 +260,131 @@ def test_without_redis_nothing_is_appended(db):
 
     assert (verdicts[0].allowed, appended) == (True, 0)
     assert ratelimit.redis_list_client("buffer") is None
+
+
+# -- Reserved counts: a request-rate limit counted in Redis a block at a time ------------
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"), [(10, 1), (199, 1), (200, 2), (6000, 60), (10_000, 100), (10**6, 100)]
+)
+def test_a_reservation_is_a_hundredth_of_the_limit_at_most_a_hundred(limit, size):
+    assert ratelimit.reservation_size(Rate(limit=limit, window=60)) == size
+
+
+def _evalshas(monkeypatch) -> list:
+    from redis.client import Redis
+
+    sent = []
+    command = Redis.execute_command
+
+    def recording(self, *args, **kwargs):
+        sent.append(args[0])
+        return command(self, *args, **kwargs)
+
+    monkeypatch.setattr(Redis, "execute_command", recording)
+    return sent
+
+
+def test_a_reserving_check_counts_in_redis_once_per_block(redis_counters, monkeypatch):
+    monkeypatch.setattr("config.ratelimit._reservations", {})
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    rate = Rate(limit=6000, window=60)
+    sent = _evalshas(monkeypatch)
+
+    verdicts = [ratelimit.hit_reserving("scope", "key", rate) for _ in range(121)]
+
+    assert [v.count for v in verdicts] == list(range(1, 122))
+    assert all(v.allowed and v.retry_after == 60 - 1_000_020 % 60 for v in verdicts)
+    # Three blocks of 60: the first, the second, and the one the 121st event opened.
+    assert sent.count("EVALSHA") == 3
+    key = caches["default"].make_key(f"ratelimit:{ratelimit._bucket('scope', 'key')}:1000020")
+    client = caches["default"]._cache.get_client()
+    assert int(client.get(key)) == 180
+    assert 0 < client.ttl(key) <= 61
+
+
+def test_reserving_processes_never_let_more_than_the_limit_through(redis_counters, monkeypatch):
+    """Two processes (each its own reservations) share one limit: together they are
+    allowed no more than it, and each event has a count of its own."""
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    rate = Rate(limit=200, window=60)
+    processes = [{}, {}]
+    verdicts = []
+    for index in range(300):
+        monkeypatch.setattr("config.ratelimit._reservations", processes[index % 2])
+        verdicts.append(ratelimit.hit_reserving("scope", "key", rate))
+
+    allowed = [v for v in verdicts if v.allowed]
+    # Up to one unused block (two events) per process may be refused early.
+    assert 200 - 2 * 2 <= len(allowed) <= 200
+    assert all(v.count <= 200 for v in allowed)
+    assert len({v.count for v in verdicts}) == 300
+    assert sum(v.first_refusal for v in verdicts) == 1
+
+
+def test_a_reservation_ends_with_its_window(redis_counters, monkeypatch):
+    monkeypatch.setattr("config.ratelimit._reservations", {})
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    rate = Rate(limit=200, window=60)
+    for _ in range(201):
+        last = ratelimit.hit_reserving("scope", "key", rate)
+    assert (last.allowed, last.count) == (False, 201)
+
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020 + 60)
+    verdict = ratelimit.hit_reserving("scope", "key", rate)
+
+    assert (verdict.allowed, verdict.count) == (True, 1)
+
+
+def test_reservations_of_ended_windows_are_forgotten(redis_counters, monkeypatch):
+    reservations = {}
+    monkeypatch.setattr("config.ratelimit._reservations", reservations)
+    rate = Rate(limit=6000, window=60)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    for index in range(1024):
+        ratelimit.hit_reserving("scope", f"key-{index}", rate)
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020 + 60)
+
+    ratelimit.hit_reserving("scope", "another", rate)
+
+    assert len(reservations) == 1
+
+
+@pytest.mark.parametrize(
+    ("store", "limit"), [("database", 6000), ("database", 150), ("redis", 150)]
+)
+def test_without_redis_or_under_two_hundred_a_reserving_check_is_hit(
+    request, db, monkeypatch, store, limit
+):
+    if store == "redis":
+        request.getfixturevalue("redis_counters")
+    monkeypatch.setattr("config.ratelimit._reservations", {})
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    rate = Rate(limit=limit, window=60)
+    sent = _evalshas(monkeypatch)
+
+    verdicts = [ratelimit.hit_reserving("scope", "key", rate) for _ in range(3)]
+
+    assert [v.count for v in verdicts] == [1, 2, 3]
+    if store == "redis":
+        assert sent.count("EVALSHA") == 3
+    else:
+        assert sent == []
+        assert RateLimitCounter.objects.get().hits == 3
+
+
+def test_a_forked_process_starts_without_its_parents_reservations(redis_counters, monkeypatch):
+    import os
+
+    monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
+    ratelimit.hit_reserving("scope", "key", Rate(limit=6000, window=60))
+    assert ratelimit._reservations
+
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports by its exit status
+        os._exit(0 if not ratelimit._reservations else 1)
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    ratelimit._reservations.clear()

@@ -123,6 +123,29 @@ def test_an_allowed_decision_is_one_round_trip_to_redis(
     assert trips == ["EVALSHA"]
 
 
+def test_authorized_keys_counts_the_keys_rate_in_redis_a_block_at_a_time(
+    production_cache, server, bob, bob_key, transfer_on, monkeypatch, settings
+):
+    from redis.client import Redis
+
+    settings.TRANSFER_KEY_RATE = "6000/1m"  # the default: blocks of 60 requests
+    monkeypatch.setattr("config.ratelimit._reservations", {})
+    trips = []
+    command = Redis.execute_command
+
+    def execute_command(self, *args, **kwargs):
+        trips.append(args[0])
+        return command(self, *args, **kwargs)
+
+    monkeypatch.setattr(Redis, "execute_command", execute_command)
+    answers = [server.authorized_keys("bob@acme.example") for _ in range(61)]
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert all(answer.content.decode().startswith("restrict ") for answer in answers)
+    # The first request reserved 60 of the key's 6,000 a minute; the 61st the next 60.
+    assert [trip for trip in trips if trip != "SCRIPT LOAD"] == ["EVALSHA", "EVALSHA"]
+
+
 def test_a_uid_is_stable_across_renames_and_never_reused_after_deletion(
     server, organization, bob, bob_password, transfer_on, make_user, system_actor, settings
 ):
