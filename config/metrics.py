@@ -10,6 +10,7 @@ Collectors that read the database when scraped (the job queue's depth, say) regi
 with `register_scrape_collector`; they run in the worker that answers the scrape.
 """
 
+import functools
 import hmac
 import os
 
@@ -179,6 +180,14 @@ class JobQueueCollector:
 register_scrape_collector(JobQueueCollector())
 
 
+@functools.lru_cache(maxsize=4096)
+def labelled(metric, *values: str):
+    """`metric.labels(*values)`, kept: the library validates the names and takes a lock
+    on every call, and the hot paths count into the same few children at every request.
+    The labels are bounded (module docstring), and so is this."""
+    return metric.labels(*values)
+
+
 def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else "OTHER"
 
@@ -188,8 +197,8 @@ def record_request(request, response, seconds: float) -> None:
     view = match.view_name if match else UNRESOLVED_VIEW
     method = method_label(request.method)
     status = str(response.status_code)
-    HTTP_REQUESTS.labels(view=view, method=method, status=status).inc()
-    HTTP_REQUEST_SECONDS.labels(view=view).observe(seconds)
+    labelled(HTTP_REQUESTS, view, method, status).inc()
+    labelled(HTTP_REQUEST_SECONDS, view).observe(seconds)
     if match and match.namespace == "scim":
         resource = SCIM_RESOURCES.get(match.url_name, SCIM_UNKNOWN_RESOURCE)
         SCIM_REQUESTS.labels(resource=resource, method=method, status=status).inc()

@@ -48,11 +48,17 @@ class Rate:
     @classmethod
     def parse(cls, text: str) -> "Rate":
         """'10/5m' is ten per five minutes; '100/s' a hundred per second."""
-        match = RATE_PATTERN.match(text or "")
-        if not match:
-            raise ValueError(f"Rate {text!r} is not of the form COUNT/[N]UNIT, e.g. 10/5m.")
-        count, multiple, unit = match.groups()
-        return cls(limit=int(count), window=int(multiple or 1) * _UNIT_SECONDS[unit])
+        return _parse_rate(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_rate(text: str) -> Rate:
+    # A request checks its limits against settings' text: parsed once per process.
+    match = RATE_PATTERN.match(text or "")
+    if not match:
+        raise ValueError(f"Rate {text!r} is not of the form COUNT/[N]UNIT, e.g. 10/5m.")
+    count, multiple, unit = match.groups()
+    return Rate(limit=int(count), window=int(multiple or 1) * _UNIT_SECONDS[unit])
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ admin.site.site_header = "Roster operations"
 admin.site.site_title = "Roster operations"
 
 urlpatterns = [
+    # First: file servers ask the decision API at every login (transfer.api).
+    path("transfer/", include("transfer.urls")),
     # Before admin.site.urls: the admin's sign-in, throttled (accounts.operator_login).
     path("admin/", include("accounts.urls")),
     path("admin/", admin.site.urls),
@@ -12,6 +14,5 @@ urlpatterns = [
     # Apps add their own include() lines below, one per app.
     path("scim/v2/", include("provisioning.urls")),
     path("api/v1/", include("accounts.api.urls")),
-    path("transfer/", include("transfer.urls")),
     path("", include("sso.urls")),
 ]

@@ -178,9 +178,7 @@ def attempt_from(request) -> decisions.Attempt:
 
 def _count(decision: decisions.Decision, protocol: str) -> None:
     result = "allowed" if decision.allowed else "refused"
-    metrics.TRANSFER_DECISIONS.labels(
-        result=result, reason=decision.reason or "-", protocol=protocol
-    ).inc()
+    metrics.labelled(metrics.TRANSFER_DECISIONS, result, decision.reason or "-", protocol).inc()
 
 
 class Throttled(Exception):

@@ -233,3 +233,17 @@ def test_every_worker_process_counts_in_multiprocess_mode(tmp_path):
         [sys.executable, "-c", render], cwd=ROOT, env=env, check=True, capture_output=True
     ).stdout.decode()
     assert samples(text)[("roster_saml_sign_ins_total", frozenset())] == 2
+
+
+def test_a_labelled_child_is_made_once_and_counts_into_the_registry():
+    labels = {"result": "refused", "reason": "labelled-test", "protocol": "sftp"}
+    name = "roster_transfer_decisions_total"
+    before = metrics.REGISTRY.get_sample_value(name, labels) or 0
+
+    first = metrics.labelled(metrics.TRANSFER_DECISIONS, *labels.values())
+    first.inc()
+    metrics.labelled(metrics.TRANSFER_DECISIONS, *labels.values()).inc()
+
+    assert metrics.labelled(metrics.TRANSFER_DECISIONS, *labels.values()) is first
+    assert first is metrics.TRANSFER_DECISIONS.labels(**labels)
+    assert metrics.REGISTRY.get_sample_value(name, labels) == before + 2
