@@ -300,11 +300,14 @@ def _transfer(transfer: dict) -> list[str]:
     lines = [
         "## File-server login decisions",
         "",
-        f"Concurrency {transfer['concurrency']}, {transfer['rounds']} rounds, each against "
-        f"/readyz ({transfer['readyz_per_s']} requests/s) on the same server.",
+        f"Concurrency {transfer['concurrency']}, {transfer['rounds']} rounds on one server; "
+        "each decision sample is divided by the mean of the /readyz samples either side of "
+        f"it ({transfer['readyz_per_s']} requests/s), and the ratio is the median of the "
+        "rounds'.",
         "",
     ]
     rows = []
+    per_round = transfer.get("ratio_per_round", {})
     for kind, target in transfer["targets"].items():
         summary = transfer["summaries"][kind]
         rows.append(
@@ -314,11 +317,13 @@ def _transfer(transfer: dict) -> list[str]:
                 summary["p50_ms"],
                 summary["p99_ms"],
                 f"**{transfer['ratios'][kind]}**",
+                ", ".join(str(value) for value in per_round.get(kind, [])),
                 f">= {target}",
             ]
         )
     lines += _table(
-        ["decision", "per s (last round)", "p50 ms", "p99 ms", "÷ /readyz", "target"], rows
+        ["decision", "per s (last round)", "p50 ms", "p99 ms", "÷ /readyz", "rounds", "target"],
+        rows,
     )
     burst = transfer["burst"]
     lines += [
