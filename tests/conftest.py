@@ -53,6 +53,22 @@ def use_redis_cache(settings) -> None:
     }
 
 
+def record_redis_commands(monkeypatch) -> list[str]:
+    """The name of every Redis command sent from here on (EVALSHA, SCRIPT LOAD, ...), in
+    order: for tests that count a request's round trips to Redis."""
+    from redis.client import Redis
+
+    sent = []
+    command = Redis.execute_command
+
+    def recording(self, *args, **kwargs):
+        sent.append(args[0])
+        return command(self, *args, **kwargs)
+
+    monkeypatch.setattr(Redis, "execute_command", recording)
+    return sent
+
+
 @pytest.fixture(params=["database", "redis"])
 def shared_cache(request, db, settings):
     """The production cache, either kind: the database cache, or Redis (REDIS_TEST_URL).

@@ -242,8 +242,11 @@ def test_a_labelled_child_is_made_once_and_counts_into_the_registry():
 
     first = metrics.labelled(metrics.TRANSFER_DECISIONS, *labels.values())
     first.inc()
+    kept = metrics.labelled.cache_info().hits
     metrics.labelled(metrics.TRANSFER_DECISIONS, *labels.values()).inc()
 
+    # The second ask is answered from the kept children, without the library's lookup.
+    assert metrics.labelled.cache_info().hits == kept + 1
     assert metrics.labelled(metrics.TRANSFER_DECISIONS, *labels.values()) is first
     assert first is metrics.TRANSFER_DECISIONS.labels(**labels)
     assert metrics.REGISTRY.get_sample_value(name, labels) == before + 2

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import RateLimitCounter
 from config import ratelimit
 from config.ratelimit import Rate, client_address, hit, peek
-from tests.conftest import use_redis_cache
+from tests.conftest import record_redis_commands, use_redis_cache
 
 
 @pytest.mark.parametrize(
@@ -93,16 +93,7 @@ def test_a_database_check_is_one_upsert_and_never_touches_the_cache_table(db, mo
 
 
 def test_a_redis_check_is_one_command_that_counts_and_sets_the_expiry(redis_counters, monkeypatch):
-    from redis.client import Redis
-
-    sent = []
-    command = Redis.execute_command
-
-    def recording(self, *args, **kwargs):
-        sent.append(args[0])
-        return command(self, *args, **kwargs)
-
-    monkeypatch.setattr(Redis, "execute_command", recording)
+    sent = record_redis_commands(monkeypatch)
     monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     verdicts = ratelimit.hit_all(
         [("scope", "key", Rate(limit=5, window=60)), ("other", "key", Rate(limit=1, window=60))]
@@ -272,25 +263,11 @@ def test_a_reservation_is_a_hundredth_of_the_limit_at_most_a_hundred(limit, size
     assert ratelimit.reservation_size(Rate(limit=limit, window=60)) == size
 
 
-def _evalshas(monkeypatch) -> list:
-    from redis.client import Redis
-
-    sent = []
-    command = Redis.execute_command
-
-    def recording(self, *args, **kwargs):
-        sent.append(args[0])
-        return command(self, *args, **kwargs)
-
-    monkeypatch.setattr(Redis, "execute_command", recording)
-    return sent
-
-
 def test_a_reserving_check_counts_in_redis_once_per_block(redis_counters, monkeypatch):
     monkeypatch.setattr("config.ratelimit._reservations", {})
     monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     rate = Rate(limit=6000, window=60)
-    sent = _evalshas(monkeypatch)
+    sent = record_redis_commands(monkeypatch)
 
     verdicts = [ratelimit.hit_reserving("scope", "key", rate) for _ in range(121)]
 
@@ -362,7 +339,7 @@ def test_without_redis_or_under_two_hundred_a_reserving_check_is_hit(
     monkeypatch.setattr("config.ratelimit._reservations", {})
     monkeypatch.setattr("config.ratelimit.clock", lambda: 1_000_020)
     rate = Rate(limit=limit, window=60)
-    sent = _evalshas(monkeypatch)
+    sent = record_redis_commands(monkeypatch)
 
     verdicts = [ratelimit.hit_reserving("scope", "key", rate) for _ in range(3)]
 

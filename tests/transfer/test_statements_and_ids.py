@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import user_delete, user_update
-from tests.conftest import use_redis_cache
+from tests.conftest import record_redis_commands, use_redis_cache
 from transfer.models import PosixId
 from transfer.services import folder_grant_set, posix_id_for_user
 
@@ -104,18 +104,9 @@ def test_authorized_keys_is_one_statement(
 def test_an_allowed_decision_is_one_round_trip_to_redis(
     production_cache, server, bob, bob_password, transfer_on, monkeypatch
 ):
-    from redis.client import Redis
-
     # Once, so that Redis knows the scripts: this is the steady state.
     assert server.authenticate("bob@acme.example", password=bob_password[1]).status_code == 200
-    trips = []
-    command = Redis.execute_command
-
-    def execute_command(self, *args, **kwargs):
-        trips.append(args[0])
-        return command(self, *args, **kwargs)
-
-    monkeypatch.setattr(Redis, "execute_command", execute_command)
+    trips = record_redis_commands(monkeypatch)
     response = server.authenticate("bob@acme.example", password=bob_password[1])
 
     assert response.status_code == 200
@@ -126,18 +117,9 @@ def test_an_allowed_decision_is_one_round_trip_to_redis(
 def test_authorized_keys_counts_the_keys_rate_in_redis_a_block_at_a_time(
     production_cache, server, bob, bob_key, transfer_on, monkeypatch, settings
 ):
-    from redis.client import Redis
-
     settings.TRANSFER_KEY_RATE = "6000/1m"  # the default: blocks of 60 requests
     monkeypatch.setattr("config.ratelimit._reservations", {})
-    trips = []
-    command = Redis.execute_command
-
-    def execute_command(self, *args, **kwargs):
-        trips.append(args[0])
-        return command(self, *args, **kwargs)
-
-    monkeypatch.setattr(Redis, "execute_command", execute_command)
+    trips = record_redis_commands(monkeypatch)
     answers = [server.authorized_keys("bob@acme.example") for _ in range(61)]
 
     assert {answer.status_code for answer in answers} == {200}
